@@ -1,0 +1,38 @@
+// Codecs turn the WAL's record payloads into values and back. They are per WAL (options.codecs), replacing the
+// process-global registry of the Go API. Types flow from the codecs through `Wal<E, S, N>`.
+
+/** Encodes and decodes one kind of record payload. `decode` throws on bytes it cannot read. */
+export interface Codec<T> {
+  encode(value: T): Uint8Array;
+  decode(bytes: Uint8Array): T;
+}
+
+/** Entry records: the WAL needs each entry's index (to order, replace and release). */
+export interface EntryCodec<E> extends Codec<E> {
+  /** The entry's log index; a safe integer. */
+  index(entry: E): number;
+}
+
+/** Hard-state records: the WAL needs term, vote and commit (MustSync, validSnapshots) and emptiness. */
+export interface StateCodec<S> extends Codec<S> {
+  term(state: S): number | bigint;
+  vote(state: S): number | bigint;
+  commit(state: S): number;
+  /** An empty state (all zero) is never written, as etcd does. */
+  isEmpty(state: S): boolean;
+}
+
+/** Snapshot records: the WAL needs the snapshot's index and term. */
+export interface SnapshotCodec<N> extends Codec<N> {
+  index(snap: N): number;
+  term(snap: N): number | bigint;
+  /** The snapshot record that `create` writes: index 0, term 0. */
+  zero(): N;
+}
+
+/** The three codecs a WAL uses. */
+export interface Codecs<E, S, N> {
+  entry: EntryCodec<E>;
+  state: StateCodec<S>;
+  snapshot: SnapshotCodec<N>;
+}
