@@ -160,7 +160,10 @@ export function isConfChangeV2(cc: ConfChangeI): cc is ConfChangeV2 {
 /** Converts any conf change to its V2 form (etcd's AsV2). */
 export function asV2(cc: ConfChangeI): ConfChangeV2 {
   if (isConfChangeV2(cc)) return cc;
-  const v2: ConfChangeV2 = { transition: ConfChangeTransition.Auto, changes: [{ type: cc.type, nodeId: cc.nodeId }] };
+  const v2: ConfChangeV2 = {
+    transition: ConfChangeTransition.Auto,
+    changes: [{ type: cc.type, nodeId: cc.nodeId }],
+  };
   if (cc.context !== undefined) v2.context = cc.context;
   return v2;
 }
