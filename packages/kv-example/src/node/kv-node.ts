@@ -1,0 +1,178 @@
+import { readdir } from 'node:fs/promises';
+import type http from 'node:http';
+import { join } from 'node:path';
+import { RaftNode, TcpTransport, type ConfState, type Logger } from '@x/raft';
+import { SnapshotStore, Wal, WalError } from '@x/wal';
+import { encodeCommand } from '../store/commands.js';
+import { KvState, type KvResult } from '../store/kv-state.js';
+import { createHttpApi } from '../server/http-api.js';
+import { Metrics } from './metrics.js';
+
+/** Options of {@link KvNode.start}. */
+export interface KvNodeOptions {
+  id: number;
+  clusterId: string;
+  /** Holds `wal/` and `snap/`. */
+  dataDir: string;
+  /** `host:port` for raft peer traffic. */
+  listenPeer: string;
+  /** `host:port` for the HTTP API. */
+  listenClient: string;
+  /** Initial members (id → addresses), this node included. */
+  peers: ReadonlyMap<number, { peer: string; client: string }>;
+  /** Join an existing cluster (added by `POST /members`) instead of bootstrapping a new one. */
+  join?: boolean;
+  snapshotCount?: number;
+  snapshotCatchUpEntries?: number;
+  tickMs?: number;
+  electionTick?: number;
+  logger?: Logger;
+}
+
+/**
+ * One KV server: a WAL, a snapshot store, a TCP transport, a RaftNode and the KV state machine, with the HTTP API.
+ */
+export class KvNode {
+  readonly metrics = new Metrics();
+  private server: http.Server | undefined;
+
+  private constructor(
+    readonly opts: KvNodeOptions,
+    readonly raft: RaftNode<KvResult>,
+    readonly state: KvState,
+    private readonly transport: TcpTransport,
+  ) {}
+
+  static async start(opts: KvNodeOptions): Promise<KvNode> {
+    const state = new KvState();
+    const walDir = join(opts.dataDir, 'wal');
+    // The wiring: snapshot store, WAL (created or reopened at the newest snapshot it knows), transport, node.
+    const snapshots = await SnapshotStore.open(join(opts.dataDir, 'snap'));
+    const exists = await Wal.exist(walDir);
+    const snapshot = exists ? await snapshots.loadNewestAvailable(await Wal.validSnapshots(walDir)) : undefined;
+    const wal = exists ? await openRepairing(walDir, snapshot?.metadata) : await Wal.create(walDir, new TextEncoder().encode(opts.clusterId));
+    const recovered = exists ? await wal.readAll() : undefined;
+    const transport = new TcpTransport({ id: opts.id, clusterId: opts.clusterId, listen: opts.listenPeer, peers: new Map([...opts.peers].map(([id, a]) => [id, a.peer])), ...(opts.logger ? { logger: opts.logger } : {}) });
+    state.onMembers = (id, address) => {
+      if (id === opts.id) return;
+      if (address === undefined) transport.removePeer(id);
+      else transport.addPeer(id, address.peer);
+    };
+    const raft = await RaftNode.start<KvResult>({
+      id: opts.id,
+      peers: [...opts.peers.keys()].map((id) => ({ id })),
+      join: opts.join ?? false,
+      storage: wal,
+      ...(recovered !== undefined ? { recovered } : {}),
+      snapshot,
+      snapshots,
+      stateMachine: {
+        apply: (data, index) => state.apply(data, index),
+        snapshot: () => state.snapshot(),
+        restore: (data) => state.restore(data),
+      },
+      transport,
+      tickMs: opts.tickMs ?? 100,
+      electionTick: opts.electionTick ?? 10,
+      snapshotCount: opts.snapshotCount ?? 10_000,
+      snapshotCatchUpEntries: opts.snapshotCatchUpEntries ?? 5_000,
+      ...(opts.logger ? { logger: opts.logger } : {}),
+    });
+    const node = new KvNode(opts, raft, state, transport);
+    node.instrument();
+    // The initial members' addresses are replicated too, so nodes added later learn them.
+    if (!exists && opts.join !== true) {
+      raft.once('leader', (leader) => {
+        if (leader !== opts.id) return;
+        for (const [id, a] of opts.peers) void raft.propose(encodeCommand({ op: 'member', id, peer: a.peer, client: a.client })).catch(() => undefined);
+      });
+    }
+    node.server = createHttpApi(node);
+    const [host, port] = splitHostPort(opts.listenClient);
+    await new Promise<void>((resolve, reject) => {
+      node.server?.once('error', reject);
+      node.server?.listen(port, host, () => resolve());
+    });
+    return node;
+  }
+
+  private instrument(): void {
+    const m = this.metrics;
+    const leaderChanges = m.counter('kv_leader_changes_total', 'Leader changes seen by this node.');
+    const snapshots = m.counter('kv_snapshots_total', 'Snapshots taken or installed.');
+    m.gauge('kv_applied_index', 'Highest log index applied.', () => this.raft.status().appliedIndex);
+    m.gauge('kv_commit_index', 'Highest log index known committed.', () => this.raft.status().hardState.commit);
+    m.gauge('kv_term', 'Current raft term.', () => this.raft.status().hardState.term);
+    m.gauge('kv_is_leader', '1 when this node leads.', () => (this.raft.status().softState.lead === this.opts.id ? 1 : 0));
+    m.gauge('kv_keys', 'Keys in the store.', () => this.state.size);
+    this.raft.on('leader', () => leaderChanges.inc());
+    this.raft.on('snapshot', () => snapshots.inc());
+  }
+
+  /** Members with addresses and roles. */
+  members(): { id: number; peer?: string; client?: string; role: 'voter' | 'learner' }[] {
+    const cs: ConfState = this.raft.membership();
+    const row = (id: number, role: 'voter' | 'learner') => ({ id, ...this.state.members.get(id), role });
+    return [...cs.voters.map((id) => row(id, 'voter')), ...cs.learners.map((id) => row(id, 'learner'))];
+  }
+
+  /** Records the new member's addresses, then adds it (as a learner or a voter). */
+  async addMember(id: number, peer: string, client: string, learner: boolean): Promise<ConfState> {
+    await this.raft.propose(encodeCommand({ op: 'member', id, peer, client }));
+    return this.raft.proposeConfChange({ type: learner ? 3 : 0, nodeId: id });
+  }
+
+  async removeMember(id: number): Promise<ConfState> {
+    const cs = await this.raft.proposeConfChange({ type: 1, nodeId: id });
+    await this.raft.propose(encodeCommand({ op: 'unmember', id }));
+    return cs;
+  }
+
+  async snapshotNow(): Promise<unknown> {
+    return this.raft.snapshotNow();
+  }
+
+  async statusReport(): Promise<Record<string, unknown>> {
+    const s = this.raft.status();
+    const segments = (await readdir(join(this.opts.dataDir, 'wal'))).filter((f) => f.endsWith('.wal')).length;
+    const snapFiles = (await readdir(join(this.opts.dataDir, 'snap'))).filter((f) => f.endsWith('.snap')).length;
+    return {
+      id: this.opts.id,
+      role: s.softState.raftState,
+      term: s.hardState.term,
+      leader: s.softState.lead,
+      commitIndex: s.hardState.commit,
+      appliedIndex: s.appliedIndex,
+      snapshotIndex: s.snapshotIndex,
+      walSegments: segments,
+      snapshotFiles: snapFiles,
+      keys: this.state.size,
+    };
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (server !== undefined) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    await this.raft.stop();
+  }
+}
+
+async function openRepairing(dir: string, snap: { index: number; term: number } | undefined): Promise<Wal> {
+  try {
+    return await Wal.open(dir, snap);
+  } catch (err) {
+    // A torn tail from a crash: cut it (keeping a .broken copy) once, as etcd does, then open again.
+    if (err instanceof WalError && err.code === 'ERR_WAL_UNEXPECTED_EOF' && (await Wal.repair(dir))) return Wal.open(dir, snap);
+    throw err;
+  }
+}
+
+function splitHostPort(addr: string): [string, number] {
+  const i = addr.lastIndexOf(':');
+  const port = Number(addr.slice(i + 1));
+  if (i < 0 || !Number.isInteger(port)) throw new Error(`invalid address ${addr}: expected host:port`);
+  return [addr.slice(0, i).replace(/^\[|\]$/g, ''), port];
+}

@@ -1,0 +1,73 @@
+import { Packr } from 'msgpackr';
+
+// Commands the KV state machine applies, as proposed through raft. Encoded with msgpackr as positional arrays so
+// the log stays compact; decoding validates every field (a command in the log was written by this program, but a
+// corrupt or foreign one must fail loudly, never apply garbage).
+
+/** A command in the replicated log. */
+export type KvCommand =
+  | { op: 'put'; key: string; value: string }
+  | { op: 'del'; key: string }
+  | { op: 'cas'; key: string; value: string; prevValue?: string | undefined; prevRevision?: number | undefined }
+  /** Records a member's addresses (proposed before the conf change that adds it). */
+  | { op: 'member'; id: number; peer: string; client: string }
+  /** Forgets a member's addresses (after the conf change that removes it). */
+  | { op: 'unmember'; id: number };
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: false });
+const OP = { put: 1, del: 2, cas: 3, member: 4, unmember: 5 } as const;
+
+export function encodeCommand(c: KvCommand): Uint8Array {
+  switch (c.op) {
+    case 'put':
+      return packr.pack([OP.put, c.key, c.value]);
+    case 'del':
+      return packr.pack([OP.del, c.key]);
+    case 'cas':
+      return packr.pack([OP.cas, c.key, c.value, c.prevValue ?? null, c.prevRevision ?? null]);
+    case 'member':
+      return packr.pack([OP.member, String(c.id), c.peer, c.client]);
+    case 'unmember':
+      return packr.pack([OP.unmember, String(c.id)]);
+  }
+}
+
+export function decodeCommand(bytes: Uint8Array): KvCommand {
+  const v: unknown = packr.unpack(bytes);
+  if (!Array.isArray(v)) throw new Error('command is not an array');
+  const [op, key, value, prevValue, prevRevision] = v as unknown[];
+  if (typeof key !== 'string') throw new Error('command key is not a string');
+  switch (op) {
+    case OP.put:
+      if (typeof value !== 'string') throw new Error('put value is not a string');
+      return { op: 'put', key, value };
+    case OP.del:
+      return { op: 'del', key };
+    case OP.cas:
+      if (typeof value !== 'string') throw new Error('cas value is not a string');
+      if (prevValue !== null && typeof prevValue !== 'string') throw new Error('cas prevValue is not a string');
+      if (prevRevision !== null && !(typeof prevRevision === 'number' && Number.isSafeInteger(prevRevision))) {
+        throw new Error('cas prevRevision is not an integer');
+      }
+      return {
+        op: 'cas',
+        key,
+        value,
+        ...(prevValue !== null ? { prevValue } : {}),
+        ...(prevRevision !== null ? { prevRevision } : {}),
+      };
+    case OP.member: {
+      const id = Number(key);
+      if (!Number.isSafeInteger(id) || id <= 0) throw new Error('member id is not a positive integer');
+      if (typeof value !== 'string' || typeof prevValue !== 'string') throw new Error('member addresses are not strings');
+      return { op: 'member', id, peer: value, client: prevValue };
+    }
+    case OP.unmember: {
+      const id = Number(key);
+      if (!Number.isSafeInteger(id) || id <= 0) throw new Error('member id is not a positive integer');
+      return { op: 'unmember', id };
+    }
+    default:
+      throw new Error(`unknown command op ${String(op)}`);
+  }
+}

@@ -1,0 +1,123 @@
+import { Packr } from 'msgpackr';
+import { decodeCommand, type KvCommand } from './commands.js';
+
+/** One key's value with its revisions (the log index of its creation and of its last change). */
+export interface KvValue {
+  value: string;
+  /** Log index of the last put/cas that set it. */
+  modRevision: number;
+  /** Log index of the put that created it (since it last did not exist). */
+  createRevision: number;
+}
+
+/** What applying a command returns to the proposer. */
+export type KvResult =
+  | { op: 'put'; revision: number; previous?: KvValue | undefined }
+  | { op: 'del'; revision: number; deleted: boolean }
+  | { op: 'cas'; revision: number; ok: boolean; current?: KvValue | undefined }
+  | { op: 'member' | 'unmember'; revision: number };
+
+/** A member's addresses: raft peer traffic and the HTTP client API. */
+export interface MemberAddress {
+  peer: string;
+  client: string;
+}
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: false });
+
+/**
+ * The replicated key-value map. Deterministic: the same commands in the same order give the same state on every
+ * node. `revision` is the index of the last applied entry that changed anything.
+ */
+export class KvState {
+  private readonly map = new Map<string, KvValue>();
+  /** Addresses of members, replicated so every node (and a restarted one) knows them. */
+  readonly members = new Map<number, MemberAddress>();
+  /** Called when a member's address is recorded or forgotten. */
+  onMembers: ((id: number, address: MemberAddress | undefined) => void) | undefined;
+  /** Highest log index applied. */
+  appliedIndex = 0;
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  get(key: string): KvValue | undefined {
+    return this.map.get(key);
+  }
+
+  /** Applies one encoded command at log `index`. */
+  apply(data: Uint8Array, index: number): KvResult {
+    const cmd: KvCommand = decodeCommand(data);
+    this.appliedIndex = index;
+    switch (cmd.op) {
+      case 'put': {
+        const previous = this.map.get(cmd.key);
+        this.map.set(cmd.key, { value: cmd.value, modRevision: index, createRevision: previous?.createRevision ?? index });
+        return { op: 'put', revision: index, previous };
+      }
+      case 'del':
+        return { op: 'del', revision: index, deleted: this.map.delete(cmd.key) };
+      case 'cas': {
+        const current = this.map.get(cmd.key);
+        const valueOk = cmd.prevValue === undefined || current?.value === cmd.prevValue;
+        // prevRevision 0 means "must not exist".
+        const revOk =
+          cmd.prevRevision === undefined ||
+          (cmd.prevRevision === 0 ? current === undefined : current?.modRevision === cmd.prevRevision);
+        if (!valueOk || !revOk) return { op: 'cas', revision: index, ok: false, current };
+        this.map.set(cmd.key, { value: cmd.value, modRevision: index, createRevision: current?.createRevision ?? index });
+        return { op: 'cas', revision: index, ok: true };
+      }
+      case 'member':
+        this.members.set(cmd.id, { peer: cmd.peer, client: cmd.client });
+        this.onMembers?.(cmd.id, { peer: cmd.peer, client: cmd.client });
+        return { op: 'member', revision: index };
+      case 'unmember':
+        this.members.delete(cmd.id);
+        this.onMembers?.(cmd.id, undefined);
+        return { op: 'unmember', revision: index };
+    }
+  }
+
+  /** The whole map and the member table, msgpack-encoded. */
+  snapshot(): Uint8Array {
+    const rows: unknown[] = [this.appliedIndex];
+    for (const [k, v] of this.map) rows.push(k, v.value, v.modRevision, v.createRevision);
+    const members: unknown[] = [];
+    for (const [id, a] of this.members) members.push(id, a.peer, a.client);
+    return packr.pack([rows, members]);
+  }
+
+  /** Replaces the state with a snapshot's. */
+  restore(data: Uint8Array): void {
+    const top: unknown = packr.unpack(data);
+    const [rows, members] = Array.isArray(top) ? (top as unknown[]) : [];
+    if (!Array.isArray(rows) || (rows.length - 1) % 4 !== 0 || typeof rows[0] !== 'number') {
+      throw new Error('KV snapshot is malformed');
+    }
+    if (!Array.isArray(members) || members.length % 3 !== 0) throw new Error('KV snapshot member table is malformed');
+    for (let i = 0; i < members.length; i += 3) {
+      const [id, peer, client] = members.slice(i, i + 3) as unknown[];
+      if (typeof id !== 'number' || typeof peer !== 'string' || typeof client !== 'string') {
+        throw new Error(`KV snapshot member row ${i / 3} is malformed`);
+      }
+    }
+    this.members.clear();
+    for (let i = 0; i < members.length; i += 3) {
+      const id = members[i] as number;
+      const address = { peer: members[i + 1] as string, client: members[i + 2] as string };
+      this.members.set(id, address);
+      this.onMembers?.(id, address);
+    }
+    this.map.clear();
+    this.appliedIndex = rows[0];
+    for (let i = 1; i < rows.length; i += 4) {
+      const [k, value, mod, create] = rows.slice(i, i + 4) as unknown[];
+      if (typeof k !== 'string' || typeof value !== 'string' || typeof mod !== 'number' || typeof create !== 'number') {
+        throw new Error(`KV snapshot row ${(i - 1) / 4} is malformed`);
+      }
+      this.map.set(k, { value, modRevision: mod, createRevision: create });
+    }
+  }
+}

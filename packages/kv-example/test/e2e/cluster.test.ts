@@ -1,0 +1,126 @@
+// End-to-end: real node processes, real TCP and real WALs in temporary directories.
+import { afterEach, describe, expect, it } from 'vitest';
+import { ProcCluster, http, leaderOf, until } from './harness.js';
+
+let cluster: ProcCluster | undefined;
+afterEach(async (ctx) => {
+  if (cluster !== undefined && ctx.task.result?.state === 'fail') process.stderr.write(cluster.logs());
+  await cluster?.stop();
+  cluster = undefined;
+});
+
+const put = (c: ProcCluster, id: number, key: string, value: string) => http(`${c.url(id)}/kv/${encodeURIComponent(key)}`, 'PUT', { value });
+const get = (c: ProcCluster, id: number, key: string, serializable = false) =>
+  http(`${c.url(id)}/kv/${encodeURIComponent(key)}${serializable ? '?consistency=serializable' : ''}`, 'GET');
+
+describe('x-kv cluster (processes, TCP, WAL)', () => {
+  it('serves writes and linearizable reads on any node, with CAS, 404 and input limits', async () => {
+    cluster = await ProcCluster.start(3);
+    const c = cluster;
+    await leaderOf(c, [1, 2, 3]);
+    for (const id of [1, 2, 3]) expect((await put(c, id, `k${id}`, `v${id}`)).status).toBe(200);
+    for (const id of [1, 2, 3]) {
+      for (const k of [1, 2, 3]) expect((await get(c, id, `k${k}`)).json.value).toBe(`v${k}`);
+    }
+    const cas = await http(`${c.url(2)}/kv/k1`, 'PUT', { value: 'x', prevValue: 'wrong' });
+    expect(cas.status).toBe(409);
+    expect(cas.json.error.code).toBe('CAS_FAILED');
+    expect((await http(`${c.url(3)}/kv/k1`, 'PUT', { value: 'x', prevValue: 'v1' })).status).toBe(200);
+    expect((await get(c, 1, 'k1')).json.value).toBe('x');
+    expect((await get(c, 1, 'missing')).status).toBe(404);
+    expect((await http(`${c.url(1)}/kv/${'k'.repeat(2000)}`, 'PUT', { value: 'v' })).status).toBe(400);
+    expect((await http(`${c.url(1)}/kv/a`, 'PUT', { nope: 1 })).status).toBe(400);
+    const status = (await http(`${c.url(1)}/status`, 'GET')).json;
+    expect(status).toMatchObject({ id: 1, walSegments: 1 });
+    expect(status.appliedIndex).toBeGreaterThan(0);
+    const metrics = await fetch(`${c.url(1)}/metrics`).then((r) => r.text());
+    expect(metrics).toContain('kv_applied_index');
+    expect(metrics).toContain('kv_wal_fsync_duration_seconds_bucket');
+  });
+
+  it('survives kill -9 of the leader while writing: new leader, no acknowledged write lost, the node catches up', async () => {
+    cluster = await ProcCluster.start(3);
+    const c = cluster;
+    const leader = await leaderOf(c, [1, 2, 3]);
+    const acked = new Map<string, string>();
+    let stop = false;
+    let n = 0;
+    const writer = (async () => {
+      while (!stop) {
+        const key = `w${n++}`;
+        for (const id of [1, 2, 3]) {
+          try {
+            const r = await put(c, id, key, `val-${key}`);
+            if (r.status === 200) {
+              acked.set(key, `val-${key}`);
+              break;
+            }
+          } catch {
+            // node down: try the next one
+          }
+        }
+      }
+    })();
+    await until(async () => (acked.size >= 30 ? true : undefined), '30 writes');
+    await c.kill(leader, 'SIGKILL');
+    const survivors = [1, 2, 3].filter((id) => id !== leader);
+    const t0 = Date.now();
+    const newLeader = await leaderOf(c, survivors);
+    const failoverMs = Date.now() - t0;
+    const before = acked.size;
+    await until(async () => (acked.size >= before + 30 ? true : undefined), '30 more writes after failover');
+    stop = true;
+    await writer;
+    expect(survivors).toContain(newLeader);
+    expect(failoverMs).toBeLessThan(15_000);
+    for (const [k, v] of acked) expect((await get(c, survivors[0]!, k)).json.value).toBe(v);
+    // The killed node restarts from its WAL and catches up.
+    c.spawn(leader, false);
+    const last = [...acked.keys()].at(-1)!;
+    await until(async () => ((await get(c, leader, last, true)).json?.value === acked.get(last) ? true : undefined), 'restarted node caught up');
+    for (const [k, v] of acked) expect((await get(c, leader, k, true)).json.value).toBe(v);
+  });
+
+  it('adds and removes members under load; a new member catches up by snapshot after compaction', async () => {
+    cluster = await ProcCluster.start(3, ['--snapshot-count', '40', '--snapshot-catchup', '10']);
+    const c = cluster;
+    await leaderOf(c, [1, 2, 3]);
+    for (let i = 0; i < 150; i++) expect((await put(c, 1 + (i % 3), `key${i}`, `v${i}`)).status).toBe(200);
+    const st = (await http(`${c.url(1)}/status`, 'GET')).json;
+    expect(st.snapshotIndex).toBeGreaterThan(0);
+
+    const n4 = await c.define(4);
+    c.spawn(4, true, [1, 2, 3, 4]);
+    const add = await http(`${c.url(2)}/members`, 'POST', { id: 4, peer: n4.peer, client: n4.client });
+    expect(add.status).toBe(200);
+    expect(add.json.confState.voters).toEqual([1, 2, 3, 4]);
+    // Load continues while the newcomer catches up.
+    for (let i = 150; i < 180; i++) expect((await put(c, 1 + (i % 3), `key${i}`, `v${i}`)).status).toBe(200);
+    await until(async () => ((await get(c, 4, 'key179', true)).json?.value === 'v179' ? true : undefined), 'node 4 caught up');
+    const st4 = (await http(`${c.url(4)}/status`, 'GET')).json;
+    expect(st4.snapshotIndex).toBeGreaterThan(0); // it was given a snapshot, not the whole log
+    expect((await get(c, 4, 'key0', true)).json.value).toBe('v0');
+
+    const rm = await http(`${c.url(1)}/members/3`, 'DELETE');
+    expect(rm.status).toBe(200);
+    expect(rm.json.confState.voters).toEqual([1, 2, 4]);
+    const members = (await http(`${c.url(4)}/members`, 'GET')).json.members as { id: number }[];
+    await until(async () => (((await http(`${c.url(4)}/members`, 'GET')).json.members as unknown[]).length === 3 ? true : undefined), 'member list');
+    expect(members.map((m) => m.id)).toContain(4);
+    expect((await put(c, 4, 'after-remove', 'ok')).status).toBe(200);
+  });
+
+  it('a restarted node recovers the same state from snapshot plus WAL tail', async () => {
+    cluster = await ProcCluster.start(3, ['--snapshot-count', '30', '--snapshot-catchup', '5']);
+    const c = cluster;
+    await leaderOf(c, [1, 2, 3]);
+    for (let i = 0; i < 100; i++) expect((await put(c, 1, `r${i % 25}`, `v${i}`)).status).toBe(200);
+    await until(async () => ((await get(c, 3, 'r24', true)).json?.value === 'v99' ? true : undefined), 'node 3 applied');
+    const before = (await http(`${c.url(3)}/status`, 'GET')).json;
+    expect(before.snapshotIndex).toBeGreaterThan(0);
+    await c.kill(3, 'SIGTERM');
+    c.spawn(3, false);
+    await until(async () => ((await http(`${c.url(3)}/status`, 'GET')).json?.appliedIndex >= before.appliedIndex ? true : undefined), 'node 3 restarted');
+    for (let k = 0; k < 25; k++) expect((await get(c, 3, `r${k}`, true)).json.value).toBe(`v${75 + k}`);
+  });
+});

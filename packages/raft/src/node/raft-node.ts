@@ -1,0 +1,562 @@
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'eventemitter3';
+import { decodeConfChange, decodeConfChangeV2 } from '../codec/conf-change-codec.js';
+import type { Config } from '../config.js';
+import { RaftError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { silentLogger } from '../logger.js';
+import { RawNode } from '../raw-node.js';
+import type { Ready } from '../ready.js';
+import {
+  ConfChangeType,
+  EntryType,
+  MessageType,
+  isConfChangeV2,
+  isEmptySnapshot,
+  type ConfChange,
+  type ConfChangeSingle,
+  type ConfChangeV2,
+  type ConfState,
+  type Entry,
+  type HardState,
+  type Message,
+  type Snapshot,
+  type SnapshotMetadata,
+} from '../raftpb/types.js';
+import { StateType } from '../raft/state-type.js';
+import { MemoryStorage } from '../storage/memory-storage.js';
+import { ProposalIds, unframe } from './proposal-id.js';
+import type { DurableStorage, LoadedSnapshot, SnapshotFiles, StateMachine, Transport } from './types.js';
+import { Waiters } from './waiters.js';
+
+const EMPTY = new Uint8Array(0);
+
+/** Events a {@link RaftNode} emits. */
+export interface RaftNodeEvents {
+  /** This node's role changed (e.g. follower → leader). */
+  role: (role: StateType, term: number) => void;
+  /** The known leader changed (0 = none). */
+  leader: (leader: number, term: number) => void;
+  /** Entries up to `index` are applied to the state machine. */
+  applied: (index: number) => void;
+  /** A snapshot was taken locally, or installed from the leader. */
+  snapshot: (metadata: SnapshotMetadata, origin: 'local' | 'leader') => void;
+  /** A membership change was applied: the new configuration, the changes, and the proposer's context bytes. */
+  confChange: (confState: ConfState, changes: readonly ConfChangeSingle[], context: Uint8Array) => void;
+  /** A fatal error: the node stopped (e.g. the WAL failed). */
+  error: (err: Error) => void;
+}
+
+/** Options of {@link RaftNode.start}. */
+export interface RaftNodeOptions<R> {
+  /** This node's id (non-zero, never reused). */
+  id: number;
+  /**
+   * The initial members of a brand-new cluster, with their transport addresses. Used only when there is no
+   * recovered state and `join` is false.
+   */
+  peers?: readonly { id: number; address?: string }[];
+  /** Start empty and wait for the leader to add this node (a member added by a conf change). */
+  join?: boolean;
+  /** The durable log (an `@x/wal` `Wal` opened at `snapshot`). */
+  storage: DurableStorage;
+  /** What `wal.readAll()` returned, when restarting. */
+  recovered?: { state: HardState | undefined; entries: readonly Entry[] };
+  /** The snapshot the WAL was opened at (from `SnapshotStore.loadNewestAvailable`), when restarting. */
+  snapshot?: LoadedSnapshot | undefined;
+  /** Where snapshots are saved; without it the node never snapshots (and cannot catch followers up by snapshot). */
+  snapshots?: SnapshotFiles;
+  stateMachine: StateMachine<R>;
+  transport: Transport;
+  /** Milliseconds per raft tick. Default 100. */
+  tickMs?: number;
+  /** Default 10 ticks. */
+  electionTick?: number;
+  /** Default 1 tick. */
+  heartbeatTick?: number;
+  /** Take a snapshot after this many applied entries since the last one (etcd: 10,000). */
+  snapshotCount?: number;
+  /** Entries kept in the in-memory log behind a snapshot so slow followers catch up without one (etcd: 5,000). */
+  snapshotCatchUpEntries?: number;
+  /** Snapshot files kept on disk. Default 3. */
+  keepSnapshots?: number;
+  /** Default for propose/read/conf-change timeouts, in ms. Default 10,000. */
+  requestTimeoutMs?: number;
+  /** Extra raft configuration (preVote and checkQuorum default to true here). */
+  raft?: Partial<Omit<Config, 'id' | 'storage' | 'applied' | 'electionTick' | 'heartbeatTick'>>;
+  logger?: Logger;
+}
+
+/** A read barrier's outcome: the index that was current when the read was confirmed. */
+export interface ReadBarrier {
+  index: number;
+}
+
+/**
+ * Runs a {@link RawNode} for a real service: it drives each `Ready` through durable storage, a transport and the
+ * application's state machine in the order etcd's contract requires, ticks on a timer, turns proposals into
+ * promises, batches everything that arrives during one fsync into the next one (group commit), takes snapshots
+ * and releases WAL segments behind them.
+ *
+ * Order per Ready: (leader) send messages while persisting, thesis §10.2.1; save the snapshot file, then the WAL
+ * snapshot record; save entries and hard state (resolves after fdatasync); (followers) send messages only now;
+ * restore the snapshot / apply committed entries; `advance`.
+ *
+ * @example
+ * ```ts
+ * const node = await RaftNode.start({ id: 1, peers: [{ id: 1 }, { id: 2 }, { id: 3 }], storage: wal,
+ *   snapshots, stateMachine: kv, transport });
+ * const index = await node.propose(new TextEncoder().encode('x=1'));
+ * await node.read(); // linearizable: local state now reflects every write acknowledged before the call
+ * ```
+ */
+export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
+  private readonly rawNode: RawNode;
+  private readonly memory: MemoryStorage;
+  private readonly ids: ProposalIds;
+  private readonly proposals = new Waiters<number, { index: number; result: R }>();
+  private readonly confChanges = new Waiters<number, ConfState>();
+  private readonly reads = new Waiters<string, ReadBarrier>();
+  /** Reads confirmed by raft at `index`, waiting for `applied` to reach it. */
+  private readonly readsAwaitingApply: { key: string; index: number }[] = [];
+  private readonly logger: Logger;
+  private readonly timeoutMs: number;
+  private ticker: ReturnType<typeof setInterval> | undefined;
+  /** True while the Ready loop runs; a new trigger then only sets `again`. */
+  private running = false;
+  private again = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private failed: Error | undefined;
+  private role: StateType = StateType.Follower;
+  private leader = 0;
+  private term = 0;
+  /** Highest index applied to the state machine (invariant: <= commit). */
+  private appliedIndex: number;
+  /** Index of the newest snapshot taken or installed. */
+  private snapshotIndex: number;
+  private confState: ConfState;
+  /** The snapshot being taken, if any. */
+  private snapshotting: Promise<SnapshotMetadata> | undefined;
+  private readSeq = 0;
+
+  private constructor(
+    private readonly opts: RaftNodeOptions<R>,
+    memory: MemoryStorage,
+    applied: number,
+    confState: ConfState,
+  ) {
+    super();
+    this.memory = memory;
+    this.logger = opts.logger ?? silentLogger;
+    this.timeoutMs = opts.requestTimeoutMs ?? 10_000;
+    this.appliedIndex = applied;
+    this.snapshotIndex = applied;
+    this.confState = confState;
+    this.ids = new ProposalIds(randomBytes(8));
+    this.rawNode = new RawNode({
+      preVote: true,
+      checkQuorum: true,
+      ...opts.raft,
+      id: opts.id,
+      electionTick: opts.electionTick ?? 10,
+      heartbeatTick: opts.heartbeatTick ?? 1,
+      storage: memory,
+      applied,
+      logger: this.logger,
+    });
+  }
+
+  /**
+   * Starts a node: a brand-new member (with `peers`, or `join`), or a restart from what the WAL and the snapshot
+   * store recovered. The state machine is restored from `snapshot` first and `applied` set to its index, so no
+   * entry is applied twice.
+   */
+  static async start<R>(opts: RaftNodeOptions<R>): Promise<RaftNode<R>> {
+    const memory = new MemoryStorage();
+    let applied = 0;
+    let confState: ConfState = { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+    const restarting = opts.recovered !== undefined && (opts.recovered.state !== undefined || opts.recovered.entries.length > 0 || opts.snapshot !== undefined);
+    if (opts.snapshot !== undefined) {
+      const meta = opts.snapshot.metadata;
+      memory.applySnapshot({ data: EMPTY, metadata: meta });
+      await opts.stateMachine.restore(await opts.snapshot.bytes(), meta);
+      applied = meta.index;
+      confState = meta.confState;
+    }
+    if (opts.recovered?.state !== undefined) memory.setHardState(opts.recovered.state);
+    if (opts.recovered !== undefined && opts.recovered.entries.length > 0) memory.append([...opts.recovered.entries]);
+    const node = new RaftNode<R>(opts, memory, applied, confState);
+    if (!restarting && opts.join !== true) {
+      const peers = opts.peers ?? [];
+      if (peers.length === 0) {
+        throw new RaftError('ERR_CONFIG_INVALID', 'RaftNode.start: a new cluster needs `peers` (or `join: true`)');
+      }
+      node.rawNode.bootstrap(peers.map((p) => ({ id: p.id })));
+    }
+    for (const p of opts.peers ?? []) {
+      if (p.id !== opts.id && p.address !== undefined) opts.transport.addPeer(p.id, p.address);
+    }
+    await opts.transport.start({
+      onMessage: (m) => node.onMessage(m),
+      reportUnreachable: (id) => {
+        if (!node.stopped) node.rawNode.reportUnreachable(id);
+      },
+      reportSnapshot: (id, status) => {
+        if (node.stopped) return;
+        node.rawNode.reportSnapshot(id, status);
+        node.kick();
+      },
+    });
+    node.ticker = setInterval(() => node.tick(), opts.tickMs ?? 100);
+    node.kick();
+    return node;
+  }
+
+  /** This node's id. */
+  get id(): number {
+    return this.opts.id;
+  }
+
+  /**
+   * Proposes `data` and resolves with its log index once it is applied on this node. Rejects with
+   * `ERR_PROPOSAL_DROPPED` when raft refuses it (no leader, leader transfer, too many uncommitted bytes),
+   * `ERR_LEADERSHIP_LOST` when the leader changed while it was pending, and `ERR_TIMEOUT` after `timeoutMs`. The
+   * last two mean the outcome is unknown: the entry may still be committed later.
+   */
+  async propose(data: Uint8Array, timeoutMs = this.timeoutMs): Promise<number> {
+    return (await this.proposeForResult(data, timeoutMs)).index;
+  }
+
+  /** As {@link propose}, and also resolves with what the state machine's `apply` returned for the entry. */
+  proposeForResult(data: Uint8Array, timeoutMs = this.timeoutMs): Promise<{ index: number; result: R }> {
+    this.assertRunning();
+    const seq = this.ids.next();
+    const done = this.proposals.wait(seq, timeoutMs, 'proposal');
+    try {
+      this.rawNode.propose(this.ids.frame(seq, data));
+    } catch (err) {
+      this.proposals.reject(seq, err instanceof Error ? err : new Error(String(err)));
+    }
+    this.kick();
+    return done;
+  }
+
+  /** Proposes a membership change; resolves with the new configuration once it is applied here. */
+  proposeConfChange(cc: ConfChange | ConfChangeV2, timeoutMs = this.timeoutMs): Promise<ConfState> {
+    this.assertRunning();
+    const seq = this.ids.next();
+    const done = this.confChanges.wait(seq, timeoutMs, 'conf change');
+    const framed = { ...cc, context: this.ids.frame(seq, cc.context ?? EMPTY) };
+    try {
+      this.rawNode.proposeConfChange(framed);
+    } catch (err) {
+      this.confChanges.reject(seq, err instanceof Error ? err : new Error(String(err)));
+    }
+    this.kick();
+    return done;
+  }
+
+  /**
+   * A linearizable read barrier (ReadIndex): resolves once this node has applied everything that was committed
+   * when the read was confirmed by a quorum, so reading local state afterwards is linearizable.
+   */
+  read(timeoutMs = this.timeoutMs): Promise<ReadBarrier> {
+    this.assertRunning();
+    this.readSeq = (this.readSeq + 1) >>> 0;
+    const ctx = this.ids.frame(this.readSeq, EMPTY);
+    const key = Buffer.from(ctx).toString('hex');
+    const done = this.reads.wait(key, timeoutMs, 'read');
+    try {
+      this.rawNode.readIndex(ctx);
+    } catch (err) {
+      this.reads.reject(key, err instanceof Error ? err : new Error(String(err)));
+    }
+    this.kick();
+    return done;
+  }
+
+  /** Asks the leader to hand leadership to `to` (raft's leader transfer). */
+  transferLeadership(to: number): void {
+    this.assertRunning();
+    this.rawNode.transferLeader(to);
+    this.kick();
+  }
+
+  /** Raft status: role, term, leader, commit, applied and (on the leader) every follower's progress. */
+  status(): ReturnType<RawNode['status']> & { appliedIndex: number; snapshotIndex: number } {
+    return { ...this.rawNode.status(), appliedIndex: this.appliedIndex, snapshotIndex: this.snapshotIndex };
+  }
+
+  /** The current configuration as last applied. */
+  membership(): ConfState {
+    return this.confState;
+  }
+
+  /** Stops ticking, rejects pending requests, waits for the Ready loop, stops the transport, closes storage. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.ticker !== undefined) clearInterval(this.ticker);
+    const err = new RaftError('ERR_STOPPED', 'the raft node was stopped');
+    this.rejectAll(err);
+    await this.loopDone;
+    await this.opts.transport.stop();
+    if (this.failed === undefined) await this.opts.storage.close();
+  }
+
+  private assertRunning(): void {
+    if (this.failed !== undefined) throw new RaftError('ERR_STOPPED', `the raft node failed: ${this.failed.message}`);
+    if (this.stopped) throw new RaftError('ERR_STOPPED', 'the raft node was stopped');
+  }
+
+  private rejectAll(err: Error): void {
+    this.proposals.rejectAll(err);
+    this.confChanges.rejectAll(err);
+    this.reads.rejectAll(err);
+    this.readsAwaitingApply.length = 0;
+  }
+
+  private tick(): void {
+    if (this.stopped) return;
+    this.rawNode.tick();
+    this.kick();
+  }
+
+  private onMessage(m: Message): void {
+    if (this.stopped) return;
+    try {
+      this.rawNode.step(m);
+    } catch (err) {
+      // A message for a peer that is gone, or a local message type from the network: drop it, keep serving.
+      this.logger.debug('dropped inbound message', { err: String(err), type: m.type, from: m.from });
+    }
+    this.kick();
+  }
+
+  /** Schedules the Ready loop; cheap to call often (one loop runs at a time, and it re-checks before exiting). */
+  private kick(): void {
+    if (this.stopped && this.failed === undefined && !this.running) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    this.loopDone = this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      do {
+        this.again = false;
+        // Yield once so that proposals made in the same turn of the event loop join this Ready (batching).
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        while (!this.stopped && this.rawNode.hasReady()) {
+          await this.handleReady(this.rawNode.ready());
+        }
+      } while (this.again && !this.stopped);
+    } catch (err) {
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private fail(err: Error): void {
+    if (this.failed !== undefined) return;
+    this.failed = err;
+    this.stopped = true;
+    if (this.ticker !== undefined) clearInterval(this.ticker);
+    this.logger.error('raft node failed; stopping', { err: err.message });
+    this.rejectAll(new RaftError('ERR_STOPPED', `the raft node failed: ${err.message}`));
+    this.emit('error', err);
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    if (rd.softState !== undefined) this.onSoftState(rd.softState.raftState, rd.softState.lead);
+    if (rd.hardState !== undefined) this.term = rd.hardState.term;
+    for (const rs of rd.readStates) this.onReadState(rs.requestCtx, rs.index);
+
+    const leaderNow = this.role === StateType.Leader;
+    // Thesis §10.2.1: the leader may send its appends while its own write runs; it counts itself toward the
+    // commit only after advance() (its self-acknowledgement is held until then).
+    if (leaderNow) this.send(rd.messages);
+
+    const snap = rd.snapshot !== undefined && !isEmptySnapshot(rd.snapshot) ? rd.snapshot : undefined;
+    if (snap !== undefined) await this.persistIncomingSnapshot(snap);
+    if (rd.entries.length > 0 || rd.hardState !== undefined) {
+      await this.opts.storage.save(rd.hardState, rd.entries);
+    }
+    if (snap !== undefined) this.memory.applySnapshot({ data: EMPTY, metadata: snap.metadata });
+    if (rd.hardState !== undefined) this.memory.setHardState(rd.hardState);
+    if (rd.entries.length > 0) this.memory.append(rd.entries);
+
+    // Followers: only now, with entries and hard state on disk, may acknowledgements and votes go out.
+    if (!leaderNow) this.send(rd.messages);
+
+    if (snap !== undefined) {
+      await this.opts.stateMachine.restore(snap.data, snap.metadata);
+      this.appliedIndex = snap.metadata.index;
+      this.snapshotIndex = snap.metadata.index;
+      this.confState = snap.metadata.confState;
+      this.emit('snapshot', snap.metadata, 'leader');
+    }
+    await this.applyEntries(rd.committedEntries);
+    this.rawNode.advance(rd);
+    this.serveReads();
+    this.maybeSnapshot();
+  }
+
+  private onSoftState(role: StateType, lead: number): void {
+    const leaderChanged = lead !== this.leader;
+    if (role !== this.role) {
+      this.role = role;
+      this.emit('role', role, this.term);
+    }
+    if (leaderChanged) {
+      const hadLeader = this.leader !== 0;
+      this.leader = lead;
+      this.emit('leader', lead, this.term);
+      if (hadLeader) {
+        // Entries proposed under the old leader may or may not commit under the new one.
+        const err = new RaftError('ERR_LEADERSHIP_LOST', 'the leader changed while the request was pending; its outcome is unknown');
+        this.proposals.rejectAll(err);
+        this.confChanges.rejectAll(err);
+        this.reads.rejectAll(err);
+      }
+    }
+  }
+
+  private onReadState(ctx: Uint8Array, index: number): void {
+    const key = Buffer.from(ctx).toString('hex');
+    if (this.reads.has(key)) this.readsAwaitingApply.push({ key, index });
+  }
+
+  private serveReads(): void {
+    if (this.readsAwaitingApply.length === 0) return;
+    let kept = 0;
+    for (const r of this.readsAwaitingApply) {
+      if (r.index <= this.appliedIndex) this.reads.resolve(r.key, { index: r.index });
+      else this.readsAwaitingApply[kept++] = r;
+    }
+    this.readsAwaitingApply.length = kept;
+  }
+
+  private send(messages: readonly Message[]): void {
+    if (messages.length === 0) return;
+    let plain: Message[] | undefined;
+    for (const m of messages) {
+      if (m.type === MessageType.MsgSnap) {
+        plain ??= messages.filter((x) => x.type !== MessageType.MsgSnap);
+        this.sendSnapshot(m);
+      }
+    }
+    this.opts.transport.send(plain ?? messages);
+  }
+
+  /** Raft's storage holds snapshot metadata only; the data is read from the snapshot file when it is sent. */
+  private sendSnapshot(m: Message): void {
+    const want = m.snapshot?.metadata;
+    this.opts.transport.sendSnapshot(m, async () => {
+      const stored = await this.opts.snapshots?.load();
+      if (stored === undefined || want === undefined || stored.metadata.index !== want.index) {
+        throw new RaftError('ERR_SNAPSHOT_TEMPORARILY_UNAVAILABLE', `snapshot at index ${want?.index ?? 0} is not on disk`);
+      }
+      return stored.bytes();
+    });
+  }
+
+  /** A snapshot from the leader: the file first, then the WAL record (then entries; release happens later). */
+  private async persistIncomingSnapshot(snap: Snapshot): Promise<void> {
+    if (this.opts.snapshots !== undefined) await this.opts.snapshots.save(snap.metadata, snap.data);
+    await this.opts.storage.saveSnap(snap.metadata);
+  }
+
+  private async applyEntries(entries: readonly Entry[]): Promise<void> {
+    if (entries.length === 0) return;
+    for (const e of entries) {
+      if (e.index <= this.appliedIndex) continue;
+      switch (e.type) {
+        case EntryType.Normal:
+          await this.applyNormal(e);
+          break;
+        case EntryType.ConfChange:
+          this.applyConf(e.data.byteLength === 0 ? undefined : decodeConfChange(e.data));
+          break;
+        case EntryType.ConfChangeV2:
+          this.applyConf(e.data.byteLength === 0 ? undefined : decodeConfChangeV2(e.data));
+          break;
+      }
+      this.appliedIndex = e.index;
+    }
+    this.emit('applied', this.appliedIndex);
+  }
+
+  private async applyNormal(e: Entry): Promise<void> {
+    if (e.data.byteLength === 0) return; // a new leader's empty entry
+    const payload = unframe(e.data) ?? e.data;
+    const result = await this.opts.stateMachine.apply(payload, e.index);
+    const seq = this.ids.ownSeq(e.data);
+    if (seq !== undefined) this.proposals.resolve(seq, { index: e.index, result });
+  }
+
+  private applyConf(cc: ConfChange | ConfChangeV2 | undefined): void {
+    if (cc === undefined) return;
+    const cs = this.rawNode.applyConfChange(cc);
+    this.confState = cs;
+    const ctx = cc.context ?? EMPTY;
+    const changes = isConfChangeV2(cc) ? cc.changes : [{ type: cc.type, nodeId: cc.nodeId }];
+    for (const ch of changes) {
+      if (ch.type === ConfChangeType.RemoveNode && ch.nodeId !== this.opts.id) this.opts.transport.removePeer(ch.nodeId);
+    }
+    // Peer addresses are the application's to know (it keeps them in its state machine); it adds them to the
+    // transport when it sees this event.
+    this.emit('confChange', cs, changes, unframe(ctx) ?? ctx);
+    const seq = this.ids.ownSeq(ctx);
+    if (seq !== undefined) this.confChanges.resolve(seq, cs);
+  }
+
+  /** Snapshot-then-release when `snapshotCount` entries were applied since the last snapshot. */
+  private maybeSnapshot(): void {
+    const every = this.opts.snapshotCount ?? 10_000;
+    if (this.opts.snapshots === undefined || this.snapshotting !== undefined) return;
+    if (this.appliedIndex - this.snapshotIndex < every) return;
+    this.snapshotNow().catch((err: unknown) => this.fail(err instanceof Error ? err : new Error(String(err))));
+  }
+
+  /**
+   * Takes a snapshot at the applied index now: 1. the snapshot file, 2. the WAL's snapshot record, 3. compact the
+   * in-memory log (keeping `snapshotCatchUpEntries`), 4. release WAL segments, 5. purge old snapshot files. Runs
+   * beside the Ready loop; a second call while one runs returns the same promise.
+   */
+  snapshotNow(): Promise<SnapshotMetadata> {
+    this.assertRunning();
+    const store = this.opts.snapshots;
+    if (store === undefined) return Promise.reject(new RaftError('ERR_CONFIG_INVALID', 'no snapshot store configured'));
+    this.snapshotting ??= this.takeSnapshot(store).finally(() => {
+      this.snapshotting = undefined;
+    });
+    return this.snapshotting;
+  }
+
+  private async takeSnapshot(store: SnapshotFiles): Promise<SnapshotMetadata> {
+    const index = this.appliedIndex;
+    if (index <= this.snapshotIndex) {
+      return { index: this.snapshotIndex, term: this.memory.term(this.snapshotIndex), confState: this.confState };
+    }
+    const metadata: SnapshotMetadata = { index, term: this.memory.term(index), confState: this.confState };
+    // The view is taken now, between applies; writing it may overlap with further applies.
+    const data = await this.opts.stateMachine.snapshot();
+    await store.save(metadata, data);
+    await this.opts.storage.saveSnap(metadata);
+    if (this.stopped) return metadata;
+    this.memory.createSnapshot(index, metadata.confState, EMPTY);
+    const compactTo = index - (this.opts.snapshotCatchUpEntries ?? 5_000);
+    if (compactTo > this.memory.firstIndex()) this.memory.compact(compactTo);
+    this.snapshotIndex = index;
+    this.emit('snapshot', metadata, 'local');
+    await this.opts.storage.release(metadata);
+    await store.purge(this.opts.keepSnapshots ?? 3);
+    return metadata;
+  }
+}

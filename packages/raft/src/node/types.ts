@@ -1,0 +1,74 @@
+import type { Entry, HardState, Message, SnapshotMetadata } from '../raftpb/types.js';
+
+/**
+ * The durable log a {@link RaftNode} persists through: the project's `Storage` contract, which `@x/wal`'s `Wal`
+ * implements structurally (`@x/raft` takes no runtime dependency on `@x/wal`). Every promise must resolve only once
+ * what it wrote is on disk, except a commit-only hard-state change, which may stay unsynced (etcd's MustSync).
+ */
+export interface DurableStorage {
+  save(state: HardState | undefined, entries: readonly Entry[]): Promise<void>;
+  saveSnap(snap: SnapshotMetadata): Promise<void>;
+  release(snap: SnapshotMetadata): Promise<void>;
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Snapshot data as bytes, or as chunks so a large snapshot need not sit in memory whole. */
+export type SnapshotPayload = Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
+
+/** A snapshot found on disk: metadata plus on-demand access to the data (`@x/wal`'s `StoredSnapshot`). */
+export interface LoadedSnapshot {
+  metadata: SnapshotMetadata;
+  bytes(): Promise<Uint8Array>;
+  stream(): AsyncIterable<Uint8Array>;
+}
+
+/** Where snapshot files live (`@x/wal`'s `SnapshotStore` fits structurally). */
+export interface SnapshotFiles {
+  save(metadata: SnapshotMetadata, data: SnapshotPayload): Promise<string>;
+  /** The newest intact snapshot. */
+  load(): Promise<LoadedSnapshot | undefined>;
+  /** Deletes all but the newest `keep` snapshots. */
+  purge(keep: number): Promise<unknown>;
+}
+
+/**
+ * The application's replicated state machine. Calls are serialized: never two at once, and in log order.
+ * Applying must be deterministic: every node applies the same entries in the same order and must end in the same
+ * state.
+ */
+export interface StateMachine<R = unknown> {
+  /** Applies one committed entry's payload. The value returned resolves the proposer's promise on this node. */
+  apply(data: Uint8Array, index: number): R | Promise<R>;
+  /**
+   * A snapshot of the state after the last applied entry. Take the view synchronously (or before the promise
+   * settles); the node keeps applying while the returned chunks are written.
+   */
+  snapshot(): SnapshotPayload | Promise<SnapshotPayload>;
+  /** Replaces the whole state with a snapshot's data. */
+  restore(data: Uint8Array, metadata: SnapshotMetadata): void | Promise<void>;
+}
+
+/** What a transport calls back into. */
+export interface TransportHandler {
+  /** An inbound message, already decoded and validated. A MsgSnap carries its data in `snapshot.data`. */
+  onMessage(message: Message): void;
+  /** A peer could not be reached (queue full, connection down): raft probes it again later. */
+  reportUnreachable(id: number): void;
+  /** The outcome of sending a snapshot. */
+  reportSnapshot(id: number, status: 'finish' | 'failure'): void;
+}
+
+/**
+ * Moves raft messages between nodes. `send` never throws and never waits: what cannot be delivered is dropped and
+ * reported through {@link TransportHandler.reportUnreachable} (raft retransmits).
+ */
+export interface Transport {
+  start(handler: TransportHandler): void | Promise<void>;
+  send(messages: readonly Message[]): void;
+  /** Sends a MsgSnap whose data comes from `data`; calls `reportSnapshot` when done. */
+  sendSnapshot(message: Message, data: () => Promise<Uint8Array>): void;
+  addPeer(id: number, address: string): void;
+  removePeer(id: number): void;
+  stop(): Promise<void>;
+}

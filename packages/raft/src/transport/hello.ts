@@ -1,0 +1,36 @@
+import { FrameError } from './frame.js';
+
+/** The handshake a dialing peer sends first. */
+export interface Hello {
+  v: 1;
+  clusterId: string;
+  from: number;
+  to: number;
+  /** A long-lived message stream, or a connection carrying one snapshot. */
+  purpose: 'stream' | 'snapshot';
+}
+
+export function encodeHello(h: Hello): Uint8Array {
+  return Buffer.from(JSON.stringify(h));
+}
+
+/** Parses and validates a handshake; throws FrameError naming the bad field. */
+export function decodeHello(bytes: Uint8Array): Hello {
+  if (bytes.byteLength > 4096) throw new FrameError('handshake too large');
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch {
+    throw new FrameError('handshake is not JSON');
+  }
+  if (typeof v !== 'object' || v === null) throw new FrameError('handshake is not an object');
+  const o = v as Record<string, unknown>;
+  if (o.v !== 1) throw new FrameError(`handshake version ${String(o.v)} not supported`);
+  if (typeof o.clusterId !== 'string') throw new FrameError('handshake field clusterId is not a string');
+  for (const k of ['from', 'to'] as const) {
+    const n = o[k];
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n <= 0) throw new FrameError(`handshake field ${k} is not a node id`);
+  }
+  if (o.purpose !== 'stream' && o.purpose !== 'snapshot') throw new FrameError('handshake field purpose is invalid');
+  return { v: 1, clusterId: o.clusterId, from: o.from as number, to: o.to as number, purpose: o.purpose };
+}

@@ -1,0 +1,205 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { RaftNode } from '../../src/node/raft-node.js';
+import { MemoryNetwork } from '../../src/transport/memory-transport.js';
+import { MessageType, type Message } from '../../src/raftpb/types.js';
+import { StateType } from '../../src/raft/state-type.js';
+import { isRaftError } from '../../src/errors.js';
+import type { Transport } from '../../src/node/types.js';
+import { FakeSnapshots, FakeWal, ListMachine } from './fakes.js';
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+interface Member {
+  id: number;
+  node: RaftNode<number>;
+  wal: FakeWal;
+  snaps: FakeSnapshots;
+  sm: ListMachine;
+}
+
+let running: Member[] = [];
+afterEach(async () => {
+  await Promise.all(running.map((m) => m.node.stop().catch(() => undefined)));
+  running = [];
+});
+
+async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function startMember(
+  net: MemoryNetwork,
+  id: number,
+  peers: number[],
+  opts: { snapshotCount?: number; catchUp?: number; wal?: FakeWal; snaps?: FakeSnapshots; join?: boolean; transport?: Transport } = {},
+): Promise<Member> {
+  const wal = opts.wal ?? new FakeWal();
+  const snaps = opts.snaps ?? new FakeSnapshots(wal);
+  const sm = new ListMachine();
+  const stored = await snaps.load();
+  const node = await RaftNode.start<number>({
+    id,
+    peers: peers.map((p) => ({ id: p })),
+    join: opts.join ?? false,
+    storage: wal,
+    snapshots: snaps,
+    ...(stored !== undefined || wal.entries.length > 0 ? { recovered: wal.recovered(stored?.metadata), snapshot: stored } : {}),
+    stateMachine: sm,
+    transport: opts.transport ?? net.transport(id),
+    tickMs: 5,
+    electionTick: 10,
+    heartbeatTick: 1,
+    snapshotCount: opts.snapshotCount ?? 10_000,
+    snapshotCatchUpEntries: opts.catchUp ?? 5_000,
+    requestTimeoutMs: 5_000,
+  });
+  const m = { id, node, wal, snaps, sm };
+  running.push(m);
+  return m;
+}
+
+async function cluster(n: number, opts: { snapshotCount?: number; catchUp?: number } = {}): Promise<{ net: MemoryNetwork; members: Member[] }> {
+  const net = new MemoryNetwork();
+  const ids = Array.from({ length: n }, (_, i) => i + 1);
+  const members = await Promise.all(ids.map((id) => startMember(net, id, ids, opts)));
+  await until(() => members.some((m) => m.node.status().softState.raftState === StateType.Leader), 'a leader');
+  return { net, members };
+}
+
+const leaderOf = (members: Member[]): Member => {
+  const l = members.find((m) => m.node.status().softState.raftState === StateType.Leader);
+  if (l === undefined) throw new Error('no leader');
+  return l;
+};
+
+describe('RaftNode', () => {
+  it('replicates proposals from the leader and from followers to every state machine, in order', async () => {
+    const { members } = await cluster(3);
+    const leader = leaderOf(members);
+    const follower = members.find((m) => m !== leader)!;
+    const i1 = await leader.node.propose(enc('a'));
+    const i2 = await follower.node.propose(enc('b')); // forwarded to the leader (MsgProp)
+    expect(i2).toBeGreaterThan(i1);
+    await until(() => members.every((m) => m.sm.applied.length === 2), 'all applied');
+    for (const m of members) expect(m.sm.applied).toEqual(['a', 'b']);
+  });
+
+  it('batches proposals that arrive during one fsync into one save (group commit)', async () => {
+    const { members } = await cluster(3);
+    const leader = leaderOf(members);
+    const before = leader.wal.events.filter((e) => e.kind === 'save').length;
+    const indexes = await Promise.all(Array.from({ length: 200 }, (_, i) => leader.node.propose(enc(`p${i}`))));
+    expect(new Set(indexes).size).toBe(200);
+    const saves = leader.wal.events.filter((e) => e.kind === 'save' && e.entries > 0).length - before;
+    // Without batching this would be 200 saves.
+    expect(saves).toBeLessThan(40);
+  });
+
+  it('a follower acknowledges entries only after they are durable (Ready contract)', async () => {
+    const net = new MemoryNetwork();
+    const ids = [1, 2, 3];
+    const violations: string[] = [];
+    const wals = new Map<number, FakeWal>(ids.map((id) => [id, new FakeWal(4)]));
+    const members = await Promise.all(
+      ids.map((id) => {
+        const inner = net.transport(id);
+        const wal = wals.get(id)!;
+        // Check every outgoing MsgAppResp against what this node's storage has acknowledged.
+        const checking: Transport = {
+          start: (h) => inner.start(h),
+          send: (msgs: readonly Message[]) => {
+            for (const m of msgs) {
+              if (m.type === MessageType.MsgAppResp && !m.reject && m.index > wal.durableIndex) {
+                violations.push(`node ${id} acked ${m.index} with ${wal.durableIndex} durable`);
+              }
+            }
+            inner.send(msgs);
+          },
+          sendSnapshot: (m, d) => inner.sendSnapshot(m, d),
+          addPeer: () => undefined,
+          removePeer: () => undefined,
+          stop: () => inner.stop(),
+        };
+        return startMember(net, id, ids, { wal, transport: checking });
+      }),
+    );
+    await until(() => members.some((m) => m.node.status().softState.raftState === StateType.Leader), 'a leader');
+    await Promise.all(Array.from({ length: 50 }, (_, i) => leaderOf(members).node.propose(enc(`x${i}`))));
+    expect(violations).toEqual([]);
+  });
+
+  it('read() is a linearizable barrier: after it, a follower has applied every earlier acknowledged write', async () => {
+    const { members } = await cluster(3);
+    const leader = leaderOf(members);
+    const follower = members.find((m) => m !== leader)!;
+    for (let i = 0; i < 20; i++) {
+      await leader.node.propose(enc(`w${i}`));
+      const barrier = await follower.node.read();
+      expect(follower.sm.applied).toContain(`w${i}`);
+      expect(follower.node.status().appliedIndex).toBeGreaterThanOrEqual(barrier.index);
+    }
+  });
+
+  it('rejects a proposal with ERR_PROPOSAL_DROPPED when there is no leader', async () => {
+    const net = new MemoryNetwork();
+    const m = await startMember(net, 1, [1, 2, 3]); // peers 2 and 3 never start
+    await expect(m.node.propose(enc('lost'))).rejects.toSatisfy((e: unknown) => isRaftError(e, 'ERR_PROPOSAL_DROPPED'));
+  });
+
+  it('rejects pending requests with ERR_TIMEOUT (outcome unknown) when no quorum answers', async () => {
+    const { net, members } = await cluster(3);
+    const leader = leaderOf(members);
+    for (const m of members) if (m !== leader) net.isolate(m.id);
+    await expect(leader.node.propose(enc('stuck'), 200)).rejects.toSatisfy(
+      (e: unknown) => isRaftError(e, 'ERR_TIMEOUT') || isRaftError(e, 'ERR_LEADERSHIP_LOST') || isRaftError(e, 'ERR_PROPOSAL_DROPPED'),
+    );
+  });
+
+  it('a failed save is fatal: the node stops and rejects later requests', async () => {
+    const { members } = await cluster(3);
+    const leader = leaderOf(members);
+    const errors: Error[] = [];
+    leader.node.on('error', (e) => errors.push(e));
+    leader.wal.failNextSave = true;
+    await expect(leader.node.propose(enc('doomed'))).rejects.toSatisfy((e: unknown) => isRaftError(e, 'ERR_STOPPED'));
+    expect(errors[0]?.message).toContain('EIO');
+    expect(() => void leader.node.propose(enc('after'))).toThrow(/failed/);
+  });
+
+  it('snapshots then releases: snapshot file, then WAL record, then release; restart restores without re-applying', async () => {
+    const { net, members } = await cluster(3, { snapshotCount: 40, catchUp: 10 });
+    const leader = leaderOf(members);
+    for (let i = 0; i < 100; i++) await leader.node.propose(enc(`s${i}`));
+    await until(() => members.every((m) => m.snaps.files.length > 0), 'snapshots everywhere');
+    const order = leader.wal.events.filter((e) => e.kind !== 'save').map((e) => `${e.kind}@${'index' in e ? e.index : ''}`);
+    const first = leader.snaps.files[0]!.metadata.index;
+    expect(order.slice(0, 3)).toEqual([`snapFile@${first}`, `saveSnap@${first}`, `release@${first}`]);
+
+    // Restart a follower from what its storage acknowledged: state restored from the snapshot plus the WAL tail.
+    const f = members.find((m) => m !== leader)!;
+    const appliedBefore = [...f.sm.applied];
+    await f.node.stop();
+    running = running.filter((m) => m !== f);
+    const again = await startMember(net, f.id, [1, 2, 3], { wal: f.wal, snaps: f.snaps });
+    await until(() => again.sm.applied.length >= appliedBefore.length, 'restarted follower caught up');
+    expect(again.sm.restores).toBe(1);
+    expect(again.sm.applied.slice(0, appliedBefore.length)).toEqual(appliedBefore);
+  });
+
+  it('a member added after compaction catches up by snapshot over the transport', async () => {
+    const { net, members } = await cluster(3, { snapshotCount: 30, catchUp: 5 });
+    const leader = leaderOf(members);
+    for (let i = 0; i < 80; i++) await leader.node.propose(enc(`c${i}`));
+    await until(() => leader.snaps.files.length > 0, 'leader snapshot');
+    await leader.node.proposeConfChange({ type: 0, nodeId: 4 });
+    const newcomer = await startMember(net, 4, [], { join: true });
+    await until(() => newcomer.sm.applied.length === leader.sm.applied.length, 'newcomer caught up', 15_000);
+    expect(newcomer.sm.restores).toBe(1);
+    expect(newcomer.sm.applied).toEqual(leader.sm.applied);
+    expect(newcomer.node.membership().voters).toEqual([1, 2, 3, 4]);
+  });
+});
