@@ -230,7 +230,8 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
 
   /** As {@link propose}, and also resolves with what the state machine's `apply` returned for the entry. */
   proposeForResult(data: Uint8Array, timeoutMs = this.timeoutMs): Promise<{ index: number; result: R }> {
-    this.assertRunning();
+    const stopped = this.stoppedError();
+    if (stopped !== undefined) return Promise.reject(stopped);
     const seq = this.ids.next();
     const done = this.proposals.wait(seq, timeoutMs, 'proposal');
     try {
@@ -244,7 +245,8 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
 
   /** Proposes a membership change; resolves with the new configuration once it is applied here. */
   proposeConfChange(cc: ConfChange | ConfChangeV2, timeoutMs = this.timeoutMs): Promise<ConfState> {
-    this.assertRunning();
+    const stopped = this.stoppedError();
+    if (stopped !== undefined) return Promise.reject(stopped);
     const seq = this.ids.next();
     const done = this.confChanges.wait(seq, timeoutMs, 'conf change');
     const framed = { ...cc, context: this.ids.frame(seq, cc.context ?? EMPTY) };
@@ -262,7 +264,8 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
    * when the read was confirmed by a quorum, so reading local state afterwards is linearizable.
    */
   read(timeoutMs = this.timeoutMs): Promise<ReadBarrier> {
-    this.assertRunning();
+    const stopped = this.stoppedError();
+    if (stopped !== undefined) return Promise.reject(stopped);
     this.readSeq = (this.readSeq + 1) >>> 0;
     const ctx = this.ids.frame(this.readSeq, EMPTY);
     const key = Buffer.from(ctx).toString('hex');
@@ -305,9 +308,15 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     if (this.failed === undefined) await this.opts.storage.close();
   }
 
+  private stoppedError(): RaftError | undefined {
+    if (this.failed !== undefined) return new RaftError('ERR_STOPPED', `the raft node failed: ${this.failed.message}`);
+    if (this.stopped) return new RaftError('ERR_STOPPED', 'the raft node was stopped');
+    return undefined;
+  }
+
   private assertRunning(): void {
-    if (this.failed !== undefined) throw new RaftError('ERR_STOPPED', `the raft node failed: ${this.failed.message}`);
-    if (this.stopped) throw new RaftError('ERR_STOPPED', 'the raft node was stopped');
+    const err = this.stoppedError();
+    if (err !== undefined) throw err;
   }
 
   private rejectAll(err: Error): void {
@@ -457,6 +466,20 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   /** Raft's storage holds snapshot metadata only; the data is read from the snapshot file when it is sent. */
   private sendSnapshot(m: Message): void {
     const want = m.snapshot?.metadata;
+    const cs = want?.confState;
+    if (cs !== undefined && ![...cs.voters, ...cs.learners, ...cs.votersOutgoing].includes(m.to)) {
+      // The newest snapshot predates the member (it was added after it): a follower refuses a snapshot whose
+      // configuration lacks it. Take a fresh one; raft retries with it once this attempt is reported failed.
+      if (this.snapshotting === undefined) {
+        this.snapshotNow().catch((err: unknown) => this.logger.warn('snapshot for a new member failed', { err: String(err) }));
+      }
+      setImmediate(() => {
+        if (this.stopped) return;
+        this.rawNode.reportSnapshot(m.to, 'failure');
+        this.kick();
+      });
+      return;
+    }
     this.opts.transport.sendSnapshot(m, async () => {
       const stored = await this.opts.snapshots?.load();
       if (stored === undefined || want === undefined || stored.metadata.index !== want.index) {
@@ -530,7 +553,8 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
    * beside the Ready loop; a second call while one runs returns the same promise.
    */
   snapshotNow(): Promise<SnapshotMetadata> {
-    this.assertRunning();
+    const stopped = this.stoppedError();
+    if (stopped !== undefined) return Promise.reject(stopped);
     const store = this.opts.snapshots;
     if (store === undefined) return Promise.reject(new RaftError('ERR_CONFIG_INVALID', 'no snapshot store configured'));
     this.snapshotting ??= this.takeSnapshot(store).finally(() => {

@@ -167,7 +167,7 @@ describe('RaftNode', () => {
     leader.wal.failNextSave = true;
     await expect(leader.node.propose(enc('doomed'))).rejects.toSatisfy((e: unknown) => isRaftError(e, 'ERR_STOPPED'));
     expect(errors[0]?.message).toContain('EIO');
-    expect(() => void leader.node.propose(enc('after'))).toThrow(/failed/);
+    await expect(leader.node.propose(enc('after'))).rejects.toThrow(/failed/);
   });
 
   it('snapshots then releases: snapshot file, then WAL record, then release; restart restores without re-applying', async () => {

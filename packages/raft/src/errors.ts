@@ -1,0 +1,57 @@
+/**
+ * Every error @x/raft throws is a `RaftError` with a `code`; compare codes, not messages.
+ *
+ * - `ERR_COMPACTED`: the requested index is behind the storage's first index (compacted away).
+ * - `ERR_UNAVAILABLE`: the requested index is beyond what the storage holds.
+ * - `ERR_SNAPSHOT_OUT_OF_DATE`: a snapshot older than the current one was applied.
+ * - `ERR_SNAPSHOT_TEMPORARILY_UNAVAILABLE`: the storage cannot produce a snapshot right now; raft retries.
+ * - `ERR_PROPOSAL_DROPPED`: raft refused a proposal (no leader, leader transfer, size limits, not a member).
+ * - `ERR_STEP_LOCAL_MSG` / `ERR_STEP_PEER_NOT_FOUND`: `step()` got a local message type, or one from an unknown peer.
+ * - `ERR_CONFIG_INVALID`: a Config (or option) is invalid; the message names the field.
+ * - `ERR_DECODE`: bytes that do not decode to a valid message; the message names the field.
+ * - `ERR_CONF_CHANGE_INVALID`: a membership change that would break the configuration's invariants.
+ * - `ERR_LOG_CORRUPT`: the log contradicts what the leader knows is committed (data loss on this node).
+ * - `ERR_TIMEOUT`, `ERR_LEADERSHIP_LOST`: a RaftNode request whose outcome is unknown.
+ * - `ERR_STOPPED`: the RaftNode was stopped or failed.
+ *
+ * @example
+ * ```ts
+ * try { rawNode.propose(data); } catch (err) {
+ *   if (isRaftError(err, 'ERR_PROPOSAL_DROPPED')) retryLater();
+ *   else throw err;
+ * }
+ * ```
+ */
+export type RaftErrorCode =
+  | 'ERR_COMPACTED'
+  | 'ERR_UNAVAILABLE'
+  | 'ERR_SNAPSHOT_OUT_OF_DATE'
+  | 'ERR_SNAPSHOT_TEMPORARILY_UNAVAILABLE'
+  | 'ERR_PROPOSAL_DROPPED'
+  | 'ERR_STEP_LOCAL_MSG'
+  | 'ERR_STEP_PEER_NOT_FOUND'
+  | 'ERR_CONFIG_INVALID'
+  | 'ERR_DECODE'
+  | 'ERR_CONF_CHANGE_INVALID'
+  | 'ERR_LOG_CORRUPT'
+  | 'ERR_TIMEOUT'
+  | 'ERR_LEADERSHIP_LOST'
+  | 'ERR_STOPPED';
+
+/** The one error class of @x/raft. `field` names the offending field for config and decode errors. */
+export class RaftError extends Error {
+  override readonly name = 'RaftError';
+
+  constructor(
+    readonly code: RaftErrorCode,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** True when `err` is a RaftError (with `code`, when given). */
+export function isRaftError(err: unknown, code?: RaftErrorCode): err is RaftError {
+  return err instanceof RaftError && (code === undefined || err.code === code);
+}
