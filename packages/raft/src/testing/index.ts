@@ -1,0 +1,6 @@
+// @x/raft/testing: a deterministic cluster simulator and a linearizability checker, for testing Raft and the
+// services built on it.
+export { Simulation, type NetworkFaults, type SimNode, type SimulationOptions } from './simulation.js';
+export { runScenario, defaultFaultPlan, type FaultPlan } from './faults.js';
+export { InvariantViolation, SafetyLedger } from './invariants.js';
+export * from '../linearizability/index.js';
