@@ -240,7 +240,16 @@ export class Simulation {
       }
       if (rd.softState?.raftState === StateType.Leader) this.onLeader(node);
       // 2. Send.
-      for (const m of rd.messages) this.send(m);
+      for (const m of rd.messages) {
+        if (m.type === MessageType.MsgSnap && !includes(m.snapshot?.metadata.confState, m.to)) {
+          // The newest snapshot predates this member, and a follower refuses a snapshot whose configuration
+          // lacks it: take a fresh one (as RaftNode does) and report this attempt failed so raft retries.
+          this.snapshotNow(node);
+          this.queue.push(this.now + 1, { kind: 'snapStatus', leader: node.id, to: m.to, ok: false });
+          continue;
+        }
+        this.send(m);
+      }
       // 3. Apply.
       if (rd.snapshot !== undefined) {
         const s = decodeSnapState(rd.snapshot.data);
@@ -281,6 +290,11 @@ export class Simulation {
     if (every === 0) return;
     const snapIndex = node.disk.snapshot().metadata.index;
     if (node.appliedIndex - snapIndex < every) return;
+    this.snapshotNow(node);
+  }
+
+  private snapshotNow(node: SimNode): void {
+    if (node.appliedIndex <= node.disk.snapshot().metadata.index) return;
     node.disk.createSnapshot(node.appliedIndex, node.confState, encodeSnapState(node.appliedIndex, node.stateHash));
     const compactTo = node.appliedIndex - this.o.compactKeep;
     if (compactTo > node.disk.firstIndex()) node.disk.compact(compactTo);
@@ -442,6 +456,10 @@ export class Simulation {
     }
     this.checkLogMatching();
   }
+}
+
+function includes(cs: ConfState | undefined, id: number): boolean {
+  return cs !== undefined && (cs.voters.includes(id) || cs.learners.includes(id) || cs.votersOutgoing.includes(id));
 }
 
 /** Snapshot data of the simulated state machine: the applied index and the state hash there. */

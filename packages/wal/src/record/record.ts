@@ -1,0 +1,118 @@
+// The Record protobuf (proto2): `int64 type = 1; uint32 crc = 2; bytes data = 3;`, written as gogoproto does:
+// `08 <varint type> 10 <varint crc> [1a <varint len> data]`. Type and crc are always written; data is left out
+// when undefined and written as `1a 00` when empty, so undefined and an empty array stay distinct.
+
+/** A decoded record. `data` is a view into the bytes it was decoded from (no copy). */
+export interface DecodedRecord {
+  type: number;
+  crc: number;
+  data: Uint8Array | undefined;
+}
+
+/** Bytes a varint of `v` (a non-negative safe integer) takes. */
+export function varintSize(v: number): number {
+  let n = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
+}
+
+/** Writes the varint of `v` at `pos`; returns the position after it. */
+export function writeVarint(buf: Uint8Array, pos: number, v: number): number {
+  while (v >= 0x80) {
+    buf[pos++] = (v % 128) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  buf[pos++] = v;
+  return pos;
+}
+
+/** Encoded size of a record with this type, crc and data. */
+export function recordSize(type: number, crc: number, data: Uint8Array | undefined): number {
+  const head = 2 + varintSize(type) + varintSize(crc);
+  return data === undefined ? head : head + 1 + varintSize(data.byteLength) + data.byteLength;
+}
+
+/** Writes the record at `pos` (the caller sized `buf` with {@link recordSize}); returns the position after it. */
+export function writeRecord(
+  buf: Uint8Array,
+  pos: number,
+  type: number,
+  crc: number,
+  data: Uint8Array | undefined,
+): number {
+  buf[pos++] = 0x08;
+  pos = writeVarint(buf, pos, type);
+  buf[pos++] = 0x10;
+  pos = writeVarint(buf, pos, crc);
+  if (data !== undefined) {
+    buf[pos++] = 0x1a;
+    pos = writeVarint(buf, pos, data.byteLength);
+    buf.set(data, pos);
+    pos += data.byteLength;
+  }
+  return pos;
+}
+
+/** Encodes one record into a new array. */
+export function encodeRecord(type: number, crc: number, data: Uint8Array | undefined): Uint8Array {
+  const out = new Uint8Array(recordSize(type, crc, data));
+  writeRecord(out, 0, type, crc, data);
+  return out;
+}
+
+/**
+ * Decodes a record, or returns a string saying why the bytes are not one. Fields may come in any order and
+ * missing ones are zero (as protobuf decoders do); unknown fields of the known wire types are skipped.
+ */
+export function decodeRecord(bytes: Uint8Array): DecodedRecord | string {
+  let type = 0;
+  let crc = 0;
+  let data: Uint8Array | undefined;
+  let pos = 0;
+  const end = bytes.byteLength;
+  const readVarint = (): number | undefined => {
+    let result = 0;
+    let mul = 1;
+    for (let i = 0; i < 10; i++) {
+      if (pos >= end) return undefined;
+      const b = bytes[pos++] as number;
+      result += (b & 0x7f) * mul;
+      if ((b & 0x80) === 0) return result;
+      mul *= 128;
+    }
+    return undefined;
+  };
+  while (pos < end) {
+    const key = readVarint();
+    if (key === undefined) return `truncated field key at ${pos}`;
+    const field = Math.floor(key / 8);
+    const wire = key % 8;
+    if (wire === 0) {
+      const v = readVarint();
+      if (v === undefined) return `truncated varint of field ${field}`;
+      if (field === 1) type = v;
+      else if (field === 2) {
+        if (v > 0xffffffff) return `crc ${v} does not fit in 32 bits`;
+        crc = v;
+      }
+    } else if (wire === 2) {
+      const len = readVarint();
+      if (len === undefined || len > end - pos) return `length of field ${field} runs past the record`;
+      if (field === 3) data = bytes.subarray(pos, pos + len);
+      pos += len;
+    } else if (wire === 5) {
+      if (end - pos < 4) return `truncated fixed32 field ${field}`;
+      pos += 4;
+    } else if (wire === 1) {
+      if (end - pos < 8) return `truncated fixed64 field ${field}`;
+      pos += 8;
+    } else {
+      return `unsupported wire type ${wire} of field ${field}`;
+    }
+    if (field === 0) return 'field number 0';
+  }
+  return { type, crc, data };
+}

@@ -1,0 +1,71 @@
+import { open, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileIo, writeZeros } from './file-io.js';
+
+/** A prepared segment file: zero-filled to the segment size and fdatasync'd, open for writing. */
+export interface PreparedFile {
+  path: string;
+  fh: FileHandle;
+}
+
+/**
+ * Prepares the next segment in the background, so that a cut never waits for allocation and appends overwrite
+ * space already allocated (no file growth, so fdatasync has no size metadata to flush). Node has no fallocate:
+ * the file is filled with zeros and fdatasync'd. Files are `0.tmp` and `1.tmp` alternately (as etcd), which
+ * readers ignore.
+ */
+export class SegmentPipeline {
+  private next: Promise<PreparedFile> | undefined;
+  private count = 0;
+  private closed = false;
+
+  constructor(
+    private readonly dir: string,
+    private readonly size: number,
+  ) {}
+
+  /** Starts preparing the first file. */
+  start(): void {
+    this.next = this.prepare();
+  }
+
+  /** The prepared file (waiting for it if needed); the next one starts at once. */
+  async take(): Promise<PreparedFile> {
+    const current = this.next ?? this.prepare();
+    this.next = this.closed ? undefined : this.prepare();
+    return current;
+  }
+
+  /** Stops: the file being prepared is closed and deleted. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const pending = this.next;
+    this.next = undefined;
+    if (pending === undefined) return;
+    try {
+      const { path, fh } = await pending;
+      await fh.close();
+      await unlink(path);
+    } catch {
+      // a failed preparation left nothing worth keeping
+    }
+  }
+
+  private prepare(): Promise<PreparedFile> {
+    const path = join(this.dir, `${this.count++ % 2}.tmp`);
+    const p = (async () => {
+      const fh = await open(path, 'w+');
+      try {
+        await writeZeros(fh, 0, this.size);
+        await fileIo.datasync(fh);
+        return { path, fh };
+      } catch (err) {
+        await fh.close().catch(() => undefined);
+        throw err;
+      }
+    })();
+    // The failure is reported by take(); do not let it surface as an unhandled rejection meanwhile.
+    p.catch(() => undefined);
+    return p;
+  }
+}
