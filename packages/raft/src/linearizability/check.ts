@@ -113,7 +113,7 @@ class Bits {
 
 /** Returns a legal order (operation ids) when the partition is linearizable, else an explanation. */
 function checkPartition<S, I, O>(model: Model<S, I, O>, ops: readonly Operation<I, O>[]): number[] | Explanation<I, O> {
-  const hash = model.hash ?? ((s: S) => JSON.stringify(s));
+  const hash = (s: S): string => (model.hash !== undefined ? model.hash(s) : JSON.stringify(s));
   const head = buildList(ops);
   const linearized = new Bits(ops.length);
   const cache = new Set<string>();

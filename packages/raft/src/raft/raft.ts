@@ -1,11 +1,11 @@
 import { decodeConfChange, decodeConfChangeV2 } from '../codec/conf-change-codec.js';
 import { ReadOnlyOption, validateConfig, type Config } from '../config.js';
-import { Changer, enterJointOf, leavesJoint, restore as restoreConfig } from '../confchange/index.js';
+import { Changer, restore as restoreConfig } from '../confchange/index.js';
 import { RaftError } from '../errors.js';
 import { RaftLog } from '../log/raft-log.js';
 import { payloadsSize } from '../log/limit-size.js';
 import { silentLogger, type Logger } from '../logger.js';
-import { VoteResult, jointVoteResult } from '../quorum/index.js';
+import { jointVoteResult, type VoteResult } from '../quorum/index.js';
 import { seededRandom, type RandomSource } from '../random.js';
 import {
   EntryType,
@@ -24,6 +24,9 @@ import { ReadOnly } from './read-only.js';
 import { StateType } from './state-type.js';
 import { stepCandidate, stepFollower, handleAppendEntries, handleHeartbeat, handleSnapshot } from './follower.js';
 import { stepLeader } from './leader.js';
+import { bcastAppend, bcastHeartbeatWithCtx, maybeSendAppend, sendHeartbeat } from './replication.js';
+import { applyConfChange, restoreSnapshot, switchToConfig } from './configuration.js';
+import { campaign, hasUnappliedConfChanges } from './election.js';
 
 /** A read request confirmed at `index`: once applied up to it, the read may be served (etcd's ReadState). */
 export interface ReadState {
@@ -192,75 +195,42 @@ export class Raft {
 
   /** Sends an append (or a snapshot) to `to` if its progress allows; returns whether a message was sent. */
   maybeSendAppend(to: number, sendIfEmpty: boolean): boolean {
-    const pr = this.trk.progress.get(to);
-    if (pr === undefined || pr.isPaused()) return false;
-    const prevIndex = pr.next - 1;
-    let prevTerm: number;
-    let ents: Entry[] = [];
-    try {
-      prevTerm = this.raftLog.term(prevIndex);
-      // A throttled Replicate state sends only empty appends, to keep probing (see etcd).
-      if (pr.state !== 'StateReplicate' || !pr.inflights.full()) ents = this.raftLog.entries(pr.next, this.maxMsgSize);
-    } catch {
-      // The log was compacted past pr.next: the follower needs a snapshot.
-      return this.maybeSendSnapshot(to, pr);
-    }
-    if (ents.length === 0 && !sendIfEmpty) return false;
-    this.send({ to, type: MessageType.MsgApp, index: prevIndex, logTerm: prevTerm, entries: ents, commit: this.raftLog.committed });
-    pr.sentEntries(ents.length, payloadsSize(ents));
-    pr.noteSentCommit(this.raftLog.committed);
-    return true;
+    return maybeSendAppend(this, to, sendIfEmpty);
   }
 
   sendAppend(to: number): void {
-    this.maybeSendAppend(to, true);
-  }
-
-  private maybeSendSnapshot(to: number, pr: Progress): boolean {
-    if (!pr.recentActive) {
-      this.logger.debug('not sending snapshot to an inactive follower', { to });
-      return false;
-    }
-    let snapshot: Snapshot;
-    try {
-      snapshot = this.raftLog.snapshot();
-    } catch (err) {
-      if (err instanceof RaftError && err.code === 'ERR_SNAPSHOT_TEMPORARILY_UNAVAILABLE') {
-        this.logger.debug('snapshot temporarily unavailable', { to });
-        return false;
-      }
-      throw err;
-    }
-    if (snapshot.metadata.index === 0) throw new Error('need non-empty snapshot');
-    pr.becomeSnapshot(snapshot.metadata.index);
-    this.logger.debug('sending snapshot', { to, index: snapshot.metadata.index, term: snapshot.metadata.term });
-    this.send({ to, type: MessageType.MsgSnap, snapshot });
-    return true;
+    maybeSendAppend(this, to, true);
   }
 
   sendHeartbeat(to: number, ctx: Uint8Array | undefined): void {
-    const pr = this.trk.progress.get(to);
-    if (pr === undefined) return;
-    // Never tell a follower a commit index beyond what it is known to have (it may lack those entries).
-    const commit = Math.min(pr.match, this.raftLog.committed);
-    this.send({ to, type: MessageType.MsgHeartbeat, commit, ...(ctx !== undefined ? { context: ctx } : {}) });
-    pr.noteSentCommit(commit);
+    sendHeartbeat(this, to, ctx);
   }
 
   bcastAppend(): void {
-    this.trk.visit((id) => {
-      if (id !== this.id) this.sendAppend(id);
-    });
+    bcastAppend(this);
   }
 
   bcastHeartbeat(): void {
-    this.bcastHeartbeatWithCtx(this.readOnly.lastPendingRequestCtx());
+    bcastHeartbeatWithCtx(this, this.readOnly.lastPendingRequestCtx());
   }
 
   bcastHeartbeatWithCtx(ctx: Uint8Array | undefined): void {
-    this.trk.visit((id) => {
-      if (id !== this.id) this.sendHeartbeat(id, ctx);
-    });
+    bcastHeartbeatWithCtx(this, ctx);
+  }
+
+  /** Applies a committed conf change (when the application applies its entry); returns the new configuration. */
+  applyConfChange(cc: ConfChangeV2): ConfState {
+    return applyConfChange(this, cc);
+  }
+
+  /** Installs a configuration and its progress map; a removed leader may step down; new members get probed. */
+  switchToConfig(cfg: TrackerConfig, prs: ProgressMap): ConfState {
+    return switchToConfig(this, cfg, prs);
+  }
+
+  /** Restores from a snapshot sent by the leader; false when it is stale or already covered by the log. */
+  restore(s: Snapshot): boolean {
+    return restoreSnapshot(this, s);
   }
 
   /** Advances the commit index to the quorum's match if that entry is of the current term (§5.4.2). */
@@ -412,50 +382,11 @@ export class Raft {
   }
 
   private hasUnappliedConfChanges(): boolean {
-    if (this.raftLog.applied >= this.raftLog.committed) return false;
-    let found = false;
-    const lo = this.raftLog.applied + 1;
-    const hi = this.raftLog.committed + 1;
-    try {
-      this.raftLog.scan(lo, hi, this.raftLog.maxApplyingEntsSize, (ents) => {
-        for (const e of ents) {
-          if (e.type === EntryType.ConfChange || e.type === EntryType.ConfChangeV2) {
-            found = true;
-            throw STOP;
-          }
-        }
-      });
-    } catch (err) {
-      if (err !== STOP) throw err;
-    }
-    return found;
+    return hasUnappliedConfChanges(this);
   }
 
   campaign(t: CampaignType): void {
-    let term: number;
-    let voteMsg: MessageType;
-    if (t === CampaignType.PreElection) {
-      this.becomePreCandidate();
-      voteMsg = MessageType.MsgPreVote;
-      // Pre-votes are for the next term, before r.term is incremented.
-      term = this.term + 1;
-    } else {
-      this.becomeCandidate();
-      voteMsg = MessageType.MsgVote;
-      term = this.term;
-    }
-    const ids = [...new Set([...this.trk.config.voters[0], ...this.trk.config.voters[1]])].sort((a, b) => a - b);
-    const lastIndex = this.raftLog.lastIndex();
-    const lastTerm = this.raftLog.lastTerm();
-    for (const id of ids) {
-      if (id === this.id) {
-        // The self-vote counts once it is durable: it comes back through msgsAfterAppend in advance().
-        this.send({ to: id, term, type: voteRespType(voteMsg) });
-        continue;
-      }
-      this.logger.info('sending vote request', { id: this.id, to: id, term, type: voteMsg, lastIndex, lastTerm });
-      this.send({ to: id, term, type: voteMsg, index: lastIndex, logTerm: lastTerm, ...(t === CampaignType.Transfer ? { context: CAMPAIGN_TRANSFER_CTX } : {}) });
-    }
+    campaign(this, t);
   }
 
   poll(id: number, granted: boolean): { granted: number; rejected: number; result: VoteResult } {
@@ -525,46 +456,6 @@ export class Raft {
       default:
         this.stepFn(this, m);
     }
-  }
-
-  /** Applies a committed conf change (when the application applies its entry); returns the new configuration. */
-  applyConfChange(cc: ConfChangeV2): ConfState {
-    const changer = new Changer(this.trk, this.raftLog.lastIndex());
-    let next: [TrackerConfig, ProgressMap];
-    if (leavesJoint(cc)) next = changer.leaveJoint();
-    else {
-      const joint = enterJointOf(cc);
-      next = joint !== undefined ? changer.enterJoint(joint.autoLeave, ...cc.changes) : changer.simple(...cc.changes);
-    }
-    return this.switchToConfig(next[0], next[1]);
-  }
-
-  /** Installs a configuration and its progress map; a removed leader may step down; new members get probed. */
-  switchToConfig(cfg: TrackerConfig, prs: ProgressMap): ConfState {
-    this.trk.config = cfg;
-    this.trk.progress = prs;
-    this.logger.info('switched to configuration', { id: this.id, voters: [...cfg.voters[0]], outgoing: [...cfg.voters[1]], learners: [...cfg.learners] });
-    const cs = this.trk.confState();
-    const pr = this.trk.progress.get(this.id);
-    this.isLearner = pr !== undefined && pr.isLearner;
-    if ((pr === undefined || this.isLearner) && this.state === StateType.Leader) {
-      // This leader was removed or demoted.
-      if (this.stepDownOnRemoval) this.becomeFollower(this.term, 0);
-      return cs;
-    }
-    if (this.state !== StateType.Leader || cs.voters.length === 0) return cs;
-    if (this.maybeCommit()) {
-      this.bcastAppend();
-    } else {
-      this.trk.visit((id) => {
-        if (id !== this.id) this.maybeSendAppend(id, false);
-      });
-    }
-    const voters = this.trk.config.voters;
-    if (this.leadTransferee !== 0 && !voters[0].has(this.leadTransferee) && !voters[1].has(this.leadTransferee)) {
-      this.abortLeaderTransfer();
-    }
-    return cs;
   }
 
   loadState(hs: HardState): void {
@@ -650,36 +541,9 @@ export class Raft {
     handleSnapshot(this, m);
   }
 
-  /** Restores from a snapshot sent by the leader; false when it is stale or already covered by the log. */
-  restore(s: Snapshot): boolean {
-    if (s.metadata.index <= this.raftLog.committed) return false;
-    if (this.state !== StateType.Follower) {
-      this.logger.warn('attempted to restore a snapshot as non-follower; should never happen', { id: this.id });
-      this.becomeFollower(this.term + 1, 0);
-      return false;
-    }
-    const cs = s.metadata.confState;
-    if (![cs.voters, cs.learners, cs.votersOutgoing].some((ids) => ids.includes(this.id))) {
-      this.logger.warn('attempted to restore a snapshot that does not include this node; should never happen', { id: this.id });
-      return false;
-    }
-    if (this.raftLog.matchTerm(s.metadata.index, s.metadata.term)) {
-      // The log already has the snapshot's last entry: just fast-forward the commit index.
-      this.raftLog.commitTo(s.metadata.index);
-      return false;
-    }
-    this.raftLog.restore(s);
-    this.trk = new ProgressTracker(this.trk.maxInflight, this.trk.maxInflightBytes);
-    const [cfg, prs] = restoreConfig(new Changer(this.trk, this.raftLog.lastIndex()), cs);
-    this.switchToConfig(cfg, prs);
-    this.logger.info('restored snapshot', { id: this.id, index: s.metadata.index, term: s.metadata.term });
-    return true;
-  }
-
   /** The leader's vote result over the current (possibly joint) configuration, for read-index acks. */
   voteResult(acks: ReadonlyMap<number, boolean>): VoteResult {
     return jointVoteResult(this.trk.config.voters, acks);
   }
 }
 
-const STOP = Symbol('stop scan');

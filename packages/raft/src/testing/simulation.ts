@@ -5,8 +5,8 @@ import { confChangeOfEntry } from '../raft/raft.js';
 import { StateType } from '../raft/state-type.js';
 import {
   ConfChangeTransition,
-  ConfChangeType,
   MessageType,
+  type ConfChangeType,
   emptyConfState,
   type ConfState,
   type Entry,

@@ -86,7 +86,9 @@ export class TcpTransport implements Transport {
       ...(options.tls !== undefined ? { tls: options.tls } : {}),
     };
     this.logger = options.logger ?? silentLogger;
-    const peers = options.peers instanceof Map ? options.peers : new Map(Object.entries(options.peers ?? {}).map(([k, v]) => [Number(k), v]));
+    const raw = options.peers ?? {};
+    const peers: ReadonlyMap<number, string> =
+      raw instanceof Map ? raw : new Map(Object.entries(raw as Record<string, string>).map(([k, v]): [number, string] => [Number(k), v]));
     for (const [id, addr] of peers) if (id !== options.id) this.addresses.set(id, addr);
   }
 

@@ -35,6 +35,14 @@ export function readJepsenEtcdLog(path: string): Operation<CasInput<number | nul
   return historyFromEvents(events, { dropUnknown: (i) => i.op === 'read' });
 }
 
+/** A scalar EDN value as text (strings, numbers, keywords); anything else is an error in these histories. */
+function text(v: Edn | undefined): string {
+  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return String(v);
+  const k = kw(v);
+  if (k !== undefined) return k;
+  throw new Error(`expected a scalar, got ${JSON.stringify(v)}`);
+}
+
 function field(m: Edn, k: string): Edn | undefined {
   return m instanceof Map ? m.get(k) : undefined;
 }
@@ -51,17 +59,17 @@ export function readPorcupineKv(path: string): Operation<KvInput, string>[] {
   const events = ednEvents(path).map((e): HistoryEvent<KvInput, string> => {
     const type = kw(field(e, ':type')) as Phase;
     const f = kw(field(e, ':f'));
-    const key = String(field(e, ':key'));
+    const key = text(field(e, ':key'));
     const value = field(e, ':value');
-    const input: KvInput = f === 'get' ? { op: 'get', key } : { op: f === 'put' ? 'put' : 'append', key, value: String(value) };
-    return { process: field(e, ':process') as number, type, input, ...(type === 'ok' ? { output: value === null ? '' : String(value) } : {}) };
+    const input: KvInput = f === 'get' ? { op: 'get', key } : { op: f === 'put' ? 'put' : 'append', key, value: text(value) };
+    return { process: field(e, ':process') as number, type, input, ...(type === 'ok' ? { output: value === null ? '' : text(value) } : {}) };
   });
   return historyFromEvents(events, { dropUnknown: (i) => i.op === 'get' });
 }
 
 /** knossos cas-register histories (register starts at nil). */
-export function readKnossosCas(path: string): Operation<CasInput<Edn>, Edn | boolean>[] {
-  const events = ednEvents(path).map((e): HistoryEvent<CasInput<Edn>, Edn | boolean> => {
+export function readKnossosCas(path: string): Operation<CasInput<Edn>, Edn>[] {
+  const events = ednEvents(path).map((e): HistoryEvent<CasInput<Edn>, Edn> => {
     const type = kw(field(e, ':type')) as Phase;
     const f = kw(field(e, ':f'));
     const value = field(e, ':value') ?? null;
@@ -91,7 +99,7 @@ export function readKnossosMultiRegister(path: string): Operation<readonly Micro
   const micro = (v: Edn | undefined): MicroOp[] =>
     (Array.isArray(v) ? v : []).map((m) => {
       const [op, reg, value] = Array.isArray(m) ? m : [];
-      return [kw(op) === 'write' ? 'write' : 'read', kw(reg) ?? String(reg), value ?? null] as const;
+      return [kw(op) === 'write' ? 'write' : 'read', text(reg), value ?? null] as const;
     });
   const events = ednEvents(path).map((e): HistoryEvent<readonly MicroOp[], readonly MicroOp[]> => {
     const type = kw(field(e, ':type')) as Phase;

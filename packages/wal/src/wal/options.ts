@@ -1,0 +1,65 @@
+import { msgpackCodecs, type Entry, type HardState, type Snapshot } from '../codec/msgpack.js';
+import type { Codecs } from '../codec/types.js';
+import { WalError } from '../errors.js';
+
+/** A logger with pino's method shape (`warn(obj, msg)`); only `warn` is required. */
+export interface WalLogger {
+  warn(obj: Record<string, unknown>, msg?: string): void;
+  info?(obj: Record<string, unknown>, msg?: string): void;
+}
+
+/** Options of every `Wal` entry point. */
+export interface WalOptions<E = Entry, S = HardState, N = Snapshot> {
+  /** Record codecs; default {@link msgpackCodecs}. */
+  codecs?: Codecs<E, S, N>;
+  /** A segment is cut once a save leaves it at or past this size; default 64,000,000 bytes (etcd's). */
+  segmentSizeBytes?: number;
+  /** `release` keeps this many segments before the one the snapshot falls in; default 0. */
+  keepExtraSegments?: number;
+  /** Warned when an fdatasync takes over 1 s, and told about repairs. */
+  logger?: WalLogger;
+  /** Called with every fdatasync's duration in milliseconds (for metrics). */
+  onFsync?: (ms: number) => void;
+}
+
+/** Default segment size: 64,000,000 bytes, as etcd. */
+export const DEFAULT_SEGMENT_SIZE_BYTES = 64 * 1000 * 1000;
+
+/** An fdatasync slower than this is warned about. */
+export const SLOW_FSYNC_MS = 1000;
+
+/** Options with defaults applied. */
+export interface ResolvedOptions<E, S, N> {
+  codecs: Codecs<E, S, N>;
+  segmentSizeBytes: number;
+  keepExtraSegments: number;
+  logger: WalLogger | undefined;
+  onFsync: ((ms: number) => void) | undefined;
+}
+
+/** Applies defaults and validates. */
+export function resolveOptions<E, S, N>(options: WalOptions<E, S, N> | undefined): ResolvedOptions<E, S, N> {
+  const o = options ?? {};
+  const segmentSizeBytes = o.segmentSizeBytes ?? DEFAULT_SEGMENT_SIZE_BYTES;
+  if (!Number.isSafeInteger(segmentSizeBytes) || segmentSizeBytes < 64) {
+    throw new WalError('ERR_WAL_INVALID_ARGUMENT', `segmentSizeBytes must be an integer >= 64, got ${segmentSizeBytes}`);
+  }
+  const keepExtraSegments = o.keepExtraSegments ?? 0;
+  if (!Number.isSafeInteger(keepExtraSegments) || keepExtraSegments < 0) {
+    throw new WalError('ERR_WAL_INVALID_ARGUMENT', `keepExtraSegments must be an integer >= 0, got ${keepExtraSegments}`);
+  }
+  return {
+    codecs: o.codecs ?? (msgpackCodecs as unknown as Codecs<E, S, N>),
+    segmentSizeBytes,
+    keepExtraSegments,
+    logger: o.logger,
+    onFsync: o.onFsync,
+  };
+}
+
+/** Validates a directory argument. */
+export function checkDir(dir: unknown, what: string): asserts dir is string {
+  if (typeof dir !== 'string' || dir.length === 0) {
+    throw new WalError('ERR_WAL_INVALID_ARGUMENT', `${what}: dir must be a non-empty string`);
+  }
+}

@@ -1,0 +1,168 @@
+import type { Codecs } from '../codec/types.js';
+import { WalError } from '../errors.js';
+import { RecordType } from '../record/record-type.js';
+import type { SegmentName } from '../segment/names.js';
+import { SegmentScanner } from '../segment/scan.js';
+
+/**
+ * How a read treats a torn tail: `write` and `verify` fail with ERR_WAL_UNEXPECTED_EOF; `read` returns the good
+ * prefix (a live writer may be mid-append).
+ */
+export type ReadMode = 'write' | 'read' | 'verify';
+
+/** What a full read of the selected segments found. */
+export interface ReadResult<E, S> {
+  metadata: Uint8Array;
+  state: S | undefined;
+  entries: E[];
+  /** The last State record's payload (a copy), written again at the head of each new segment. */
+  stateBytes: Uint8Array | undefined;
+  /** Index a new segment's name starts after: the last entry's index, or the snapshot's if larger. */
+  lastIndex: number;
+  /** Running CRC after the last valid record. */
+  crc: number;
+  /** The last segment and the end of its last valid record. */
+  lastSegment: SegmentName;
+  lastValidOffset: number;
+  /** End of stale non-zero bytes after `lastValidOffset` in the last segment. */
+  dirtyEnd: number;
+  /** In read mode, the torn tail that ended the read early. */
+  tornTail: WalError | undefined;
+}
+
+/** The snapshot position a read starts at. */
+export interface SnapPosition {
+  index: number;
+  term: number | bigint;
+}
+
+/**
+ * Reads every record of `segments` (already selected for `snap`): entries after the snapshot (an entry at index
+ * i replaces those read at >= i), the last State, the Metadata (all copies equal), and checks that a Snapshot
+ * record matches `snap`.
+ */
+export async function readSegments<E, S, N>(
+  segments: readonly SegmentName[],
+  snap: SnapPosition,
+  codecs: Codecs<E, S, N>,
+  mode: ReadMode,
+): Promise<ReadResult<E, S>> {
+  const scanner = new SegmentScanner(segments);
+  let metadata: Uint8Array | undefined;
+  let state: S | undefined;
+  let stateBytes: Uint8Array | undefined;
+  const entries: E[] = [];
+  let lastIndex = snap.index;
+  let match = false;
+  let tornTail: WalError | undefined;
+  const snapTerm = BigInt(snap.term);
+  try {
+    for await (const rec of scanner.records()) {
+      const data = rec.data ?? EMPTY;
+      switch (rec.type) {
+        case RecordType.Entry: {
+          const e = decode(codecs.entry, data, 'entry', rec.file, rec.offset);
+          const idx = codecs.entry.index(e);
+          if (idx > snap.index) {
+            const pos = idx - snap.index - 1;
+            if (pos > entries.length) {
+              throw new WalError(
+                'ERR_WAL_INDEX_GAP',
+                `entry ${idx} follows entry ${snap.index + entries.length}: indexes skip`,
+                { file: rec.file, offset: rec.offset },
+              );
+            }
+            entries.length = pos;
+            entries.push(e);
+          }
+          lastIndex = idx;
+          break;
+        }
+        case RecordType.State:
+          state = decode(codecs.state, data, 'state', rec.file, rec.offset);
+          stateBytes = data;
+          break;
+        case RecordType.Metadata:
+          if (metadata !== undefined && !bytesEqual(metadata, data)) {
+            throw new WalError('ERR_WAL_METADATA_CONFLICT', 'metadata differs from the first Metadata record', {
+              file: rec.file,
+              offset: rec.offset,
+            });
+          }
+          metadata ??= data.slice();
+          break;
+        case RecordType.Snapshot: {
+          const s = decode(codecs.snapshot, data, 'snapshot', rec.file, rec.offset);
+          const idx = codecs.snapshot.index(s);
+          if (idx === snap.index) {
+            if (BigInt(codecs.snapshot.term(s)) !== snapTerm) {
+              throw new WalError(
+                'ERR_WAL_SNAPSHOT_MISMATCH',
+                `snapshot record ${idx} has term ${codecs.snapshot.term(s)}, expected ${snap.term}`,
+                { file: rec.file, offset: rec.offset },
+              );
+            }
+            match = true;
+          }
+          if (idx > lastIndex) lastIndex = idx;
+          break;
+        }
+        case RecordType.Crc:
+          break;
+        default:
+          throw new WalError('ERR_WAL_CODEC', `unknown record type ${rec.type}`, { file: rec.file, offset: rec.offset });
+      }
+    }
+  } catch (err) {
+    if (mode === 'read' && err instanceof WalError && err.code === 'ERR_WAL_UNEXPECTED_EOF') tornTail = err;
+    else throw err;
+  }
+  if (!match) {
+    throw new WalError(
+      'ERR_WAL_SNAPSHOT_NOT_FOUND',
+      `no snapshot record at index ${snap.index} term ${snap.term}`,
+      { file: segments[0]?.path ?? '' },
+    );
+  }
+  const last = segments[segments.length - 1];
+  if (last === undefined) throw new WalError('ERR_WAL_FILE_NOT_FOUND', 'no segments to read');
+  return {
+    metadata: metadata ?? new Uint8Array(0),
+    state,
+    entries,
+    stateBytes: stateBytes?.slice(),
+    lastIndex: Math.max(lastIndex, snap.index),
+    crc: scanner.crc,
+    lastSegment: last,
+    lastValidOffset: scanner.lastValidOffset,
+    dirtyEnd: scanner.dirtyEnd,
+    tornTail,
+  };
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Decodes with a codec, turning its exceptions into ERR_WAL_CODEC naming the record. */
+export function decode<T>(
+  codec: { decode(bytes: Uint8Array): T },
+  data: Uint8Array,
+  what: string,
+  file: string,
+  offset: number,
+): T {
+  try {
+    return codec.decode(data);
+  } catch (err) {
+    throw new WalError(
+      'ERR_WAL_CODEC',
+      `${what} codec failed to decode: ${err instanceof Error ? err.message : String(err)}`,
+      { file, offset, cause: err },
+    );
+  }
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
