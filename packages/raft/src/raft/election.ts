@@ -1,5 +1,6 @@
 import { EntryType, MessageType } from '../raftpb/types.js';
-import { CampaignType, type Raft } from './raft.js';
+import type { Raft } from './raft.js';
+import { CampaignType } from './state-type.js';
 
 // Starting elections (§5.2) and pre-vote campaigns (dissertation §9.6).
 

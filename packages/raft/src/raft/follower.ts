@@ -2,7 +2,8 @@ import { ReadOnlyOption } from '../config.js';
 import { RaftError } from '../errors.js';
 import { VoteResult } from '../quorum/index.js';
 import { MessageType, type Message } from '../raftpb/types.js';
-import { CampaignType, type Raft } from './raft.js';
+import type { Raft } from './raft.js';
+import { CampaignType } from './state-type.js';
 import { StateType } from './state-type.js';
 
 /** The candidate's and pre-candidate's step function (etcd's stepCandidate). */

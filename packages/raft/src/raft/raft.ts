@@ -21,7 +21,7 @@ import {
 } from '../raftpb/types.js';
 import { Inflights, Progress, ProgressTracker, type ProgressMap, type TrackerConfig } from '../tracker/index.js';
 import { ReadOnly } from './read-only.js';
-import { StateType } from './state-type.js';
+import { CampaignType, StateType } from './state-type.js';
 import { stepCandidate, stepFollower, handleAppendEntries, handleHeartbeat, handleSnapshot } from './follower.js';
 import { stepLeader } from './leader.js';
 import { bcastAppend, bcastHeartbeatWithCtx, maybeSendAppend, sendHeartbeat } from './replication.js';
@@ -40,9 +40,7 @@ export interface SoftState {
   raftState: StateType;
 }
 
-/** How an election is run. */
-export const CampaignType = { PreElection: 'CampaignPreElection', Election: 'CampaignElection', Transfer: 'CampaignTransfer' } as const;
-export type CampaignType = (typeof CampaignType)[keyof typeof CampaignType];
+export { CampaignType } from './state-type.js';
 
 const CAMPAIGN_TRANSFER_CTX = new TextEncoder().encode(CampaignType.Transfer);
 const EMPTY = new Uint8Array(0);

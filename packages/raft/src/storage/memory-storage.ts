@@ -34,6 +34,11 @@ export class MemoryStorage implements Storage {
    */
   private ents: Entry[] = [{ term: 0, index: 0, type: 0, data: EMPTY }];
 
+  /** `confState` seeds the initial configuration (as a snapshot at index 0 would); used by tests and tools. */
+  constructor(init: { confState?: ConfState } = {}) {
+    if (init.confState !== undefined) this.snap.metadata.confState = init.confState;
+  }
+
   initialState(): { hardState: HardState; confState: ConfState } {
     return { hardState: this.hs, confState: this.snap.metadata.confState };
   }

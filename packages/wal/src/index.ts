@@ -1,0 +1,14 @@
+// @x/wal: an etcd-format segmented write-ahead log. Named exports only; internals are not exported.
+export { Wal, type WalContents } from './wal.js';
+export { WalError, WalErrorCode, isWalError, type WalErrorDetails } from './errors.js';
+export { RecordType } from './record/record-type.js';
+export { msgpackCodecs, type Entry, type HardState, type Snapshot, type ConfState } from './codec/msgpack.js';
+export type { Storage } from './storage.js';
+export type { Codec, Codecs, EntryCodec, StateCodec, SnapshotCodec } from './codec/types.js';
+export type { WalOptions, WalLogger } from './wal/options.js';
+export {
+  SnapshotStore,
+  type StoredSnapshot,
+  type SnapshotStoreOptions,
+  type SnapshotData,
+} from './snap/snapshot-store.js';

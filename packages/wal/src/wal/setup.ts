@@ -1,0 +1,126 @@
+import { mkdir, open, readdir, rename, rm, rmdir, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { WalError } from '../errors.js';
+import { RecordType } from '../record/record-type.js';
+import { fileIo, fsyncDir, writeZeros } from '../segment/file-io.js';
+import { DirLock } from '../segment/lock.js';
+import { listSegments, segmentFileName } from '../segment/names.js';
+import { SegmentPipeline } from '../segment/pipeline.js';
+import { FrameBuffer } from './frame-buffer.js';
+import type { ResolvedOptions } from './options.js';
+import type { ReadResult } from './reader.js';
+import { SegmentWriter } from './writer.js';
+
+/** A writer and the lock it runs under. */
+export interface OpenedWriter {
+  writer: SegmentWriter;
+  lock: DirLock;
+}
+
+/**
+ * Creates a WAL atomically: the first segment (zero-filled to the segment size) gets Crc(0), Metadata and the
+ * zero Snapshot, is fdatasync'd, and is built in `<dir>.tmp`, which is then renamed to `dir` (the parent fsync'd).
+ * A crash leaves either no WAL or a complete one. `dir` may exist only if empty.
+ */
+export async function createWal<E, S, N>(
+  dir: string,
+  metadata: Uint8Array,
+  o: ResolvedOptions<E, S, N>,
+): Promise<OpenedWriter> {
+  if ((await listSegments(dir)).length > 0) {
+    throw new WalError('ERR_WAL_EXISTS', 'a WAL already exists here', { file: dir });
+  }
+  const existing = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (existing !== undefined && existing.length > 0) {
+    throw new WalError('ERR_WAL_EXISTS', `directory is not empty (${existing.length} entries, no WAL)`, { file: dir });
+  }
+  const snapBytes = o.codecs.snapshot.encode(o.codecs.snapshot.zero());
+  const tmpDir = `${dir}.tmp`;
+  await rm(tmpDir, { recursive: true, force: true });
+  await mkdir(tmpDir, { recursive: true });
+  const name = segmentFileName(0, 0);
+  let fh: FileHandle | undefined = await open(join(tmpDir, name), 'w+');
+  try {
+    await writeZeros(fh, 0, o.segmentSizeBytes);
+    const head = new FrameBuffer(0);
+    head.append(RecordType.Crc, undefined);
+    head.append(RecordType.Metadata, metadata);
+    head.append(RecordType.Snapshot, snapBytes);
+    await fileIo.writeAll(fh, head.buf, head.length, 0);
+    await fileIo.datasync(fh);
+    await fsyncDir(tmpDir);
+    if (existing !== undefined) await rmdir(dir); // empty, checked above
+    await rename(tmpDir, dir);
+    await fsyncDir(dirname(dir));
+    const lock = await DirLock.acquire(dir);
+    const pipeline = new SegmentPipeline(dir, o.segmentSizeBytes);
+    pipeline.start();
+    const writer = new SegmentWriter({
+      dir,
+      fh,
+      path: join(dir, name),
+      seq: 0,
+      offset: head.length,
+      crc: head.crc,
+      metadata,
+      stateBytes: undefined,
+      lastIndex: 0,
+      segmentSizeBytes: o.segmentSizeBytes,
+      pipeline,
+      logger: o.logger,
+      onFsync: o.onFsync,
+    });
+    fh = undefined;
+    return { writer, lock };
+  } finally {
+    if (fh !== undefined) {
+      await fh.close().catch(() => undefined);
+      await rm(tmpDir, { recursive: true, force: true }).catch(() => undefined);
+    }
+  }
+}
+
+/**
+ * Prepares the tail segment for appending after a read in write mode: removes temporary files a crash left,
+ * zeroes every stale byte after the last valid record (so old records never come back), and starts the writer.
+ */
+export async function openWriter<E, S, N>(
+  dir: string,
+  read: ReadResult<E, S>,
+  o: ResolvedOptions<E, S, N>,
+): Promise<SegmentWriter> {
+  for (const name of await readdir(dir)) {
+    if (/^\d+\.tmp$/.test(name)) await unlink(join(dir, name));
+  }
+  const seg = read.lastSegment;
+  const fh = await open(seg.path, 'r+');
+  try {
+    if (read.dirtyEnd > read.lastValidOffset) {
+      await writeZeros(fh, read.lastValidOffset, read.dirtyEnd);
+      await fileIo.datasync(fh);
+    }
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+  const pipeline = new SegmentPipeline(dir, o.segmentSizeBytes);
+  pipeline.start();
+  return new SegmentWriter({
+    dir,
+    fh,
+    path: seg.path,
+    seq: seg.seq,
+    offset: read.lastValidOffset,
+    crc: read.crc,
+    metadata: read.metadata,
+    stateBytes: read.stateBytes,
+    lastIndex: read.lastIndex,
+    segmentSizeBytes: o.segmentSizeBytes,
+    pipeline,
+    logger: o.logger,
+    onFsync: o.onFsync,
+  });
+}
