@@ -38,8 +38,11 @@ export function readMessages(r: Raft): Message[] {
   return msgs;
 }
 
-/** Persists the unstable log into storage and returns the entries now committed and not yet applied. */
-export function nextEnts(r: Raft, s: MemoryStorage): Entry[] {
+/**
+ * Persists the unstable log into storage, hands the committed entries to `apply`, marks them applied (as
+ * advance() does, after applying), and returns them.
+ */
+export function nextEnts(r: Raft, s: MemoryStorage, apply: (e: Entry) => void = () => undefined): Entry[] {
   const unstable = r.raftLog.nextUnstableEnts();
   s.append(unstable);
   const last = unstable[unstable.length - 1];
@@ -47,8 +50,9 @@ export function nextEnts(r: Raft, s: MemoryStorage): Entry[] {
   if (last !== undefined) r.raftLog.stableTo(last.index, last.term);
   advanceMessagesAfterAppend(r);
   const ents = r.raftLog.nextCommittedEnts(true);
+  for (const e of ents) apply(e);
   const lastC = ents[ents.length - 1];
-  if (lastC !== undefined) r.raftLog.appliedTo(lastC.index, 0);
+  if (lastC !== undefined) r.appliedTo(lastC.index, 0);
   return ents;
 }
 

@@ -39,8 +39,8 @@ describe('CRC-32C', () => {
     expect(crc).toBe(0x81e6d9a0);
     const want = [0xf0b705ba, 0x239ff421, 0x45484e21];
     for (let i = 0; i < 3; i++) {
-      // raftpb.Entry{Index: i+1, Term: 1, Data: "waldata<i+1>"}: 08 00 10 01 18 idx 22 08 data
-      const data = Uint8Array.from([0x08, 0x00, 0x10, 0x01, 0x18, i + 1, 0x22, 0x08, ...enc(`waldata${i + 1}`)]);
+      // raftpb.Entry{Index: i+1, Data: "waldata<i+1>"}: 08 00 10 00 18 idx 22 08 data
+      const data = Uint8Array.from([0x08, 0x00, 0x10, 0x00, 0x18, i + 1, 0x22, 0x08, ...enc(`waldata${i + 1}`)]);
       crc = crc32cUpdate(crc, data);
       expect(crc).toBe(want[i]);
     }
