@@ -1,6 +1,5 @@
 import { unlink } from 'node:fs/promises';
 import type { Entry, HardState, Snapshot } from './codec/msgpack.js';
-import type { Codecs } from './codec/types.js';
 import { WalError } from './errors.js';
 import { RecordType } from './record/record-type.js';
 import { fsyncDir } from './segment/file-io.js';
@@ -94,7 +93,7 @@ export class Wal<E = Entry, S = HardState, N = Snapshot> implements Storage<E, S
    */
   static async open<E = Entry, S = HardState, N = Snapshot>(
     dir: string,
-    snap?: N,
+    snap?: NoInfer<N>,
     options?: WalOptions<E, S, N>,
   ): Promise<Wal<E, S, N>> {
     checkDir(dir, 'Wal.open');
@@ -118,7 +117,7 @@ export class Wal<E = Entry, S = HardState, N = Snapshot> implements Storage<E, S
    */
   static async openForRead<E = Entry, S = HardState, N = Snapshot>(
     dir: string,
-    snap?: N,
+    snap?: NoInfer<N>,
     options?: WalOptions<E, S, N>,
   ): Promise<Wal<E, S, N>> {
     checkDir(dir, 'Wal.openForRead');
@@ -150,7 +149,7 @@ export class Wal<E = Entry, S = HardState, N = Snapshot> implements Storage<E, S
    */
   static async verify<E = Entry, S = HardState, N = Snapshot>(
     dir: string,
-    snap?: N,
+    snap?: NoInfer<N>,
     options?: WalOptions<E, S, N>,
   ): Promise<S | undefined> {
     checkDir(dir, 'Wal.verify');
@@ -189,7 +188,8 @@ export class Wal<E = Entry, S = HardState, N = Snapshot> implements Storage<E, S
   save(state: S | undefined, entries: readonly E[]): Promise<void> {
     const w = this.writable('save');
     if (w instanceof WalError) return Promise.reject(w);
-    if (!Array.isArray(entries)) {
+    const given: unknown = entries;
+    if (!Array.isArray(given)) {
       return Promise.reject(new WalError('ERR_WAL_INVALID_ARGUMENT', 'save: entries must be an array'));
     }
     const codecs = this.options.codecs;
@@ -220,7 +220,7 @@ export class Wal<E = Entry, S = HardState, N = Snapshot> implements Storage<E, S
       }
     } catch (err) {
       w.rollback(mark);
-      return Promise.reject(err);
+      return rejectWith(err);
     }
     if (newState !== undefined) this.prevState = newState;
     const changed = lastIndex !== this.lastIndex || entries.length > 0;
@@ -248,7 +248,7 @@ export class Wal<E = Entry, S = HardState, N = Snapshot> implements Storage<E, S
       idx = this.options.codecs.snapshot.index(snap);
       bytes = encode(this.options.codecs.snapshot, snap, 'snapshot');
     } catch (err) {
-      return Promise.reject(err);
+      return rejectWith(err);
     }
     w.push(RecordType.Snapshot, bytes);
     if (idx > this.lastIndex) this.lastIndex = idx;
@@ -321,7 +321,7 @@ async function readAt<E, S, N>(
   mode: ReadMode,
 ): Promise<ReadResult<E, S>> {
   const segments = selectSegments(dir, await listSegments(dir), pos.index);
-  return readSegments(segments, pos, o.codecs as Codecs<E, S, N>, mode);
+  return readSegments(segments, pos, o.codecs, mode);
 }
 
 function encode<T>(codec: { encode(v: T): Uint8Array }, value: T, what: string): Uint8Array {
@@ -337,4 +337,8 @@ function encode<T>(codec: { encode(v: T): Uint8Array }, value: T, what: string):
     throw new WalError('ERR_WAL_CODEC', `${what} codec returned ${typeof out}, not a Uint8Array`);
   }
   return out;
+}
+
+function rejectWith(err: unknown): Promise<never> {
+  return Promise.reject(err instanceof Error ? err : new Error(String(err)));
 }

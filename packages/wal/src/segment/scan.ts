@@ -109,6 +109,11 @@ export class SegmentScanner {
       let problem: string | undefined;
       if (typeof rec === 'string') {
         problem = `malformed record: ${rec}`;
+      } else if (rec.type < RecordType.Metadata || rec.type > RecordType.Snapshot) {
+        // The CRC covers only the data, so a damaged type field shows up here.
+        problem = `unknown record type ${rec.type}`;
+      } else if (!isZero(buf, start + recordBytes, start + recordBytes + pad)) {
+        problem = 'non-zero padding';
       } else if (rec.type === RecordType.Crc) {
         if (this.crc !== 0 && rec.crc !== this.crc) {
           throw new WalError(

@@ -1,7 +1,7 @@
 import { open, readFile, readdir, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { msgpackCodecs, type Entry } from '../../src/codec/msgpack.js';
+import { msgpackCodecs, type Entry, type Snapshot } from '../../src/codec/msgpack.js';
 import { RecordType } from '../../src/record/record-type.js';
 import { listSegments } from '../../src/segment/names.js';
 import { Wal } from '../../src/wal.js';
@@ -53,10 +53,16 @@ describe('torn tails (repairable: ERR_WAL_UNEXPECTED_EOF)', () => {
       expect((await stat(path)).size).toBe(last.offset);
       const w = await Wal.open(t.dir);
       expect((await w.readAll()).entries).toEqual(expected(3));
-      // The repaired WAL takes appends again.
-      await w.saveEntry([{ index: 4, term: 2, data: enc('again') }]);
+      if (cut % 8 === 0) {
+        // The repaired WAL takes appends again (checked at a few cuts: each costs several fsyncs).
+        await w.saveEntry([{ index: 4, term: 2, data: enc('again') }]);
+        expect((await Wal.openForRead(t.dir).then((r) => r.readAll())).entries.at(-1)).toEqual({
+          index: 4,
+          term: 2,
+          data: enc('again'),
+        });
+      }
       await w.close();
-      expect((await readEntries()).at(-1)).toEqual({ index: 4, term: 2, data: enc('again') });
       await unlink(`${path}.broken`);
     }
   });
@@ -210,7 +216,10 @@ describe('segments', () => {
     const before = await listSegments(t.dir);
     await wal.saveSnap({ index: 30, term: 1 });
     await wal.release({ index: 30, term: 1 });
-    const holdingAt = before.findLastIndex((s) => s.index <= 30);
+    let holdingAt = 0;
+    before.forEach((s, i) => {
+      if (s.index <= 30) holdingAt = i;
+    });
     expect((await listSegments(t.dir))[0]!.seq).toBe(before[holdingAt - 1]!.seq);
     await wal.close();
   });
@@ -242,7 +251,12 @@ describe('reading', () => {
       [RecordType.Snapshot, msgpackCodecs.snapshot.encode({ index: 0, term: 0 })],
       [RecordType.Metadata, enc('b')],
     ]);
-    await expect(Wal.openForRead(t.dir)).rejects.toMatchObject({ code: 'ERR_WAL_METADATA_CONFLICT', offset: 48 });
+    const second = (await records(t.dir)).at(-1)!;
+    expect(second.type).toBe(RecordType.Metadata);
+    await expect(Wal.openForRead(t.dir)).rejects.toMatchObject({
+      code: 'ERR_WAL_METADATA_CONFLICT',
+      offset: second.offset,
+    });
   });
 
   it('an entry index that skips ahead is ERR_WAL_INDEX_GAP', async () => {
@@ -257,7 +271,8 @@ describe('reading', () => {
     await wal.saveEntry(entries(1, 10));
     await wal.saveSnap({ index: 5, term: 1 });
     await wal.close();
-    for (const openIt of [Wal.open, Wal.openForRead]) {
+    const opens = [(d: string, s: Snapshot) => Wal.open(d, s), (d: string, s: Snapshot) => Wal.openForRead(d, s)];
+    for (const openIt of opens) {
       await expect(openIt(t.dir, { index: 5, term: 2 })).rejects.toMatchObject({ code: 'ERR_WAL_SNAPSHOT_MISMATCH' });
       await expect(openIt(t.dir, { index: 7, term: 1 })).rejects.toMatchObject({ code: 'ERR_WAL_SNAPSHOT_NOT_FOUND' });
     }

@@ -1,0 +1,171 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { FileHandle } from 'node:fs/promises';
+import { msgpackCodecs, type Entry, type HardState, type Snapshot } from '../../src/codec/msgpack.js';
+import type { Codecs } from '../../src/codec/types.js';
+import { fileIo } from '../../src/segment/file-io.js';
+import { Wal } from '../../src/wal.js';
+import { SMALL, enc, entries, tempParent } from '../helpers.js';
+
+let t: Awaited<ReturnType<typeof tempParent>>;
+const realIo = { ...fileIo };
+beforeEach(async () => {
+  t = await tempParent();
+});
+afterEach(async () => {
+  Object.assign(fileIo, realIo);
+  await t.cleanup();
+});
+
+describe('group commit', () => {
+  it('N concurrent saves share writes and fdatasyncs, and all are durable', async () => {
+    let syncs = 0;
+    const wal = await Wal.create(t.dir, enc('m'), { ...SMALL, segmentSizeBytes: 1 << 20, onFsync: () => syncs++ });
+    const n = 64;
+    await Promise.all(Array.from({ length: n }, (_, k) => wal.saveEntry(entries(k + 1, k + 1))));
+    expect(syncs).toBeGreaterThanOrEqual(1);
+    expect(syncs).toBeLessThan(n / 4);
+    await wal.close();
+    const r = await Wal.openForRead(t.dir);
+    expect((await r.readAll()).entries).toEqual(entries(1, n));
+    await r.close();
+  });
+
+  it('resolves promises in call order, and only after fdatasync returned', async () => {
+    const order: string[] = [];
+    const wal = await Wal.create(t.dir, enc('m'), { ...SMALL, segmentSizeBytes: 1 << 20 });
+    const realSync = fileIo.datasync.bind(fileIo);
+    fileIo.datasync = async (fh: FileHandle) => {
+      order.push('sync-start');
+      await realSync(fh);
+      order.push('sync-end');
+    };
+    const calls: Promise<void>[] = [];
+    for (let k = 1; k <= 10; k++) {
+      calls.push(wal.saveEntry(entries(k, k)).then(() => void order.push(`save-${k}`)));
+      if (k % 3 === 0) await Promise.resolve(); // some calls arrive while a flush is in flight
+    }
+    calls.push(wal.sync().then(() => void order.push('sync-call')));
+    await Promise.all(calls);
+    const saves = order.filter((o) => o.startsWith('save') || o === 'sync-call');
+    expect(saves).toEqual([...Array.from({ length: 10 }, (_, k) => `save-${k + 1}`), 'sync-call']);
+    // Every resolution comes after a completed fdatasync.
+    for (let k = 1; k <= 10; k++) {
+      const at = order.indexOf(`save-${k}`);
+      expect(order.slice(0, at)).toContain('sync-end');
+      expect(order.lastIndexOf('sync-start', at)).toBeLessThan(order.lastIndexOf('sync-end', at));
+    }
+    await wal.close();
+  });
+
+  it('MustSync: a commit-only state is written but not synced; a term or vote change and sync() are', async () => {
+    let syncs = 0;
+    const wal = await Wal.create(t.dir, enc('m'), { ...SMALL, onFsync: () => syncs++ });
+    await wal.saveState({ term: 1, vote: 1, commit: 0 });
+    const afterVote = syncs;
+    expect(afterVote).toBe(1);
+    await wal.saveState({ term: 1, vote: 1, commit: 5 });
+    expect(syncs).toBe(afterVote);
+    await wal.sync();
+    expect(syncs).toBe(afterVote + 1);
+    await wal.saveState({ term: 2, vote: 1, commit: 5 });
+    expect(syncs).toBe(afterVote + 2);
+    await wal.save({ term: 2, vote: 1, commit: 6 }, entries(1, 1));
+    expect(syncs).toBe(afterVote + 3);
+    await wal.saveSnap({ index: 0, term: 0 });
+    expect(syncs).toBe(afterVote + 4);
+    // An empty state and no entries writes nothing.
+    await wal.save({ term: 0, vote: 0, commit: 0 }, []);
+    expect(syncs).toBe(afterVote + 4);
+    await wal.close();
+    expect(await Wal.verify(t.dir)).toEqual({ term: 2, vote: 1, commit: 6 });
+  });
+});
+
+describe('failures', () => {
+  it('a failed fdatasync fails the WAL: that save and every later call reject ERR_WAL_FAILED, no retry', async () => {
+    const wal = await Wal.create(t.dir, enc('m'), SMALL);
+    await wal.saveEntry(entries(1, 1));
+    let attempts = 0;
+    fileIo.datasync = async () => {
+      attempts++;
+      throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    };
+    const failing = wal.saveEntry(entries(2, 2));
+    const queued = wal.saveEntry(entries(3, 3));
+    await expect(failing).rejects.toMatchObject({ code: 'ERR_WAL_FAILED' });
+    await expect(queued).rejects.toMatchObject({ code: 'ERR_WAL_FAILED' });
+    await expect(wal.saveEntry(entries(4, 4))).rejects.toMatchObject({ code: 'ERR_WAL_FAILED' });
+    await expect(wal.sync()).rejects.toMatchObject({ code: 'ERR_WAL_FAILED' });
+    await expect(wal.saveSnap({ index: 1, term: 1 })).rejects.toMatchObject({ code: 'ERR_WAL_FAILED' });
+    await wal.close(); // closes files without syncing again
+    expect(attempts).toBe(1);
+    Object.assign(fileIo, realIo);
+    // What was acknowledged is there.
+    const r = await Wal.openForRead(t.dir);
+    expect((await r.readAll()).entries.slice(0, 1)).toEqual(entries(1, 1));
+    await r.close();
+  });
+
+  it('a failed write fails the WAL too', async () => {
+    const wal = await Wal.create(t.dir, enc('m'), SMALL);
+    fileIo.writeAll = async () => {
+      throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+    };
+    const err = await wal.saveEntry(entries(1, 1)).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ERR_WAL_FAILED' });
+    expect((err as Error).message).toContain('ENOSPC');
+    expect((err as Error).cause).toMatchObject({ code: 'ENOSPC' });
+    await expect(wal.saveEntry(entries(1, 1))).rejects.toMatchObject({ code: 'ERR_WAL_FAILED' });
+    await wal.close();
+  });
+
+  it('a codec that throws rejects that call with ERR_WAL_CODEC and leaves the WAL usable', async () => {
+    let explode = false;
+    const codecs: Codecs<Entry, HardState, Snapshot> = {
+      ...msgpackCodecs,
+      entry: {
+        ...msgpackCodecs.entry,
+        encode: (e) => {
+          if (explode) throw new Error('boom');
+          return msgpackCodecs.entry.encode(e);
+        },
+        decode: (b) => {
+          if (explode) throw new Error('cannot decode');
+          return msgpackCodecs.entry.decode(b);
+        },
+      },
+    };
+    const wal = await Wal.create(t.dir, enc('m'), { ...SMALL, codecs });
+    await wal.saveEntry(entries(1, 2));
+    explode = true;
+    await expect(wal.saveEntry(entries(3, 4))).rejects.toMatchObject({ code: 'ERR_WAL_CODEC' });
+    explode = false;
+    await wal.saveEntry(entries(3, 4));
+    await wal.close();
+    const r = await Wal.openForRead(t.dir, undefined, { codecs });
+    expect((await r.readAll()).entries).toEqual(entries(1, 4));
+    await r.close();
+    explode = true;
+    const err = await Wal.openForRead(t.dir, undefined, { codecs }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ERR_WAL_CODEC', offset: expect.any(Number) as number });
+    expect((err as Error).message).toContain('cannot decode');
+  });
+
+  it('bad arguments get ERR_WAL_INVALID_ARGUMENT', async () => {
+    await expect(Wal.create('', enc('m'))).rejects.toMatchObject({ code: 'ERR_WAL_INVALID_ARGUMENT' });
+    await expect(Wal.create(t.dir, 'x' as unknown as Uint8Array)).rejects.toMatchObject({
+      code: 'ERR_WAL_INVALID_ARGUMENT',
+    });
+    await expect(Wal.create(t.dir, enc('m'), { segmentSizeBytes: 1 })).rejects.toMatchObject({
+      code: 'ERR_WAL_INVALID_ARGUMENT',
+    });
+    const wal = await Wal.create(t.dir, enc('m'), SMALL);
+    await expect(wal.saveEntry([{ index: -1, term: 1, data: enc('x') }])).rejects.toMatchObject({
+      code: 'ERR_WAL_INVALID_ARGUMENT',
+    });
+    await expect(wal.saveEntry([{ index: 1, term: 1, data: 'x' as unknown as Uint8Array }])).rejects.toMatchObject({
+      code: 'ERR_WAL_CODEC',
+    });
+    await wal.close();
+  });
+});
