@@ -154,10 +154,19 @@ export class RawNode {
     const entries = r.raftLog.nextUnstableEnts();
     const committedEntries = r.raftLog.nextCommittedEnts(true);
     const messages = r.msgs;
+    let selfAck: Message | undefined;
     for (const m of r.msgsAfterAppend) {
       if (m.to !== r.id) messages.push(m);
-      else this.stepsOnAdvance.push(m);
+      else if (m.type === MessageType.MsgAppResp && !m.reject) {
+        // The leader's acknowledgements of its own appends are cumulative: only the highest one matters.
+        if (selfAck === undefined || (m.term === selfAck.term && m.index > selfAck.index)) selfAck = m;
+        else if (m.term !== selfAck.term) {
+          this.stepsOnAdvance.push(selfAck);
+          selfAck = m;
+        }
+      } else this.stepsOnAdvance.push(m);
     }
+    if (selfAck !== undefined) this.stepsOnAdvance.push(selfAck);
     const hs = r.hardState();
     const rd: Ready = {
       readStates: r.readStates,

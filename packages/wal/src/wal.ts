@@ -201,7 +201,10 @@ export class Wal<E = Entry, S = HardState, N = Snapshot> implements Storage<E, S
       for (const e of entries) {
         const idx = codecs.entry.index(e);
         if (!Number.isSafeInteger(idx) || idx < 0) {
-          throw new WalError('ERR_WAL_INVALID_ARGUMENT', `save: entry index ${String(idx)} is not an integer >= 0`);
+          throw new WalError(
+            'ERR_WAL_INVALID_ARGUMENT',
+            `save: entry index ${String(idx)} is not an integer >= 0`,
+          );
         }
         w.push(RecordType.Entry, encode(codecs.entry, e, 'entry'));
         lastIndex = idx;
@@ -299,7 +302,9 @@ export class Wal<E = Entry, S = HardState, N = Snapshot> implements Storage<E, S
   private writable(what: string): SegmentWriter | WalError {
     if (this.closed) return new WalError('ERR_WAL_CLOSED', `${what} on a closed WAL`, { file: this.dir });
     if (this.writer === undefined) {
-      return new WalError('ERR_WAL_INVALID_ARGUMENT', `${what}: the WAL was opened for reading`, { file: this.dir });
+      return new WalError('ERR_WAL_INVALID_ARGUMENT', `${what}: the WAL was opened for reading`, {
+        file: this.dir,
+      });
     }
     return this.writer.failed ?? this.writer;
   }
@@ -329,9 +334,13 @@ function encode<T>(codec: { encode(v: T): Uint8Array }, value: T, what: string):
   try {
     out = codec.encode(value);
   } catch (err) {
-    throw new WalError('ERR_WAL_CODEC', `${what} codec failed to encode: ${err instanceof Error ? err.message : String(err)}`, {
-      cause: err,
-    });
+    throw new WalError(
+      'ERR_WAL_CODEC',
+      `${what} codec failed to encode: ${err instanceof Error ? err.message : String(err)}`,
+      {
+        cause: err,
+      },
+    );
   }
   if (!(out instanceof Uint8Array)) {
     throw new WalError('ERR_WAL_CODEC', `${what} codec returned ${typeof out}, not a Uint8Array`);

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import type { Entry } from '../src/codec/msgpack.js';
 
 /** A fresh temporary parent directory; the WAL goes in `<parent>/wal`. */
-export async function tempParent(prefix = 'x-wal-'): Promise<{ parent: string; dir: string; cleanup(): Promise<void> }> {
+export async function tempParent(
+  prefix = 'x-wal-',
+): Promise<{ parent: string; dir: string; cleanup(): Promise<void> }> {
   const parent = await mkdtemp(join(tmpdir(), prefix));
   return { parent, dir: join(parent, 'wal'), cleanup: () => rm(parent, { recursive: true, force: true }) };
 }

@@ -143,7 +143,7 @@ describe('RawNode', () => {
   ])('rejects an invalid config %j naming the field', (over, field) => {
     let err: unknown;
     try {
-      new RawNode(cfg(over as Partial<Config>));
+      new RawNode(cfg(over));
     } catch (e) {
       err = e;
     }

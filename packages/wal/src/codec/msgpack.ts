@@ -94,7 +94,9 @@ export const msgpackCodecs: Codecs<Entry, HardState, Snapshot> = {
       if (a.length !== 3 && a.length !== 4) fail('Entry', `expected 3 or 4 fields, got ${a.length}`);
       const data = a[2];
       if (!(data instanceof Uint8Array)) fail('Entry', 'data is not bytes');
-      const e: Entry = { index: num('Entry', 'index', a[0]), term: num('Entry', 'term', a[1]), data };
+      // A plain Uint8Array (msgpackr gives a Buffer), so decoded entries compare equal to the ones saved.
+      const plain = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      const e: Entry = { index: num('Entry', 'index', a[0]), term: num('Entry', 'term', a[1]), data: plain };
       if (a.length === 4) e.type = num('Entry', 'type', a[3]);
       return e;
     },
@@ -102,12 +104,20 @@ export const msgpackCodecs: Codecs<Entry, HardState, Snapshot> = {
   },
   state: {
     encode(s) {
-      return pack([num('HardState', 'term', s.term), num('HardState', 'vote', s.vote), num('HardState', 'commit', s.commit)]);
+      return pack([
+        num('HardState', 'term', s.term),
+        num('HardState', 'vote', s.vote),
+        num('HardState', 'commit', s.commit),
+      ]);
     },
     decode(bytes) {
       const a = unpack('HardState', bytes);
       if (a.length !== 3) fail('HardState', `expected 3 fields, got ${a.length}`);
-      return { term: num('HardState', 'term', a[0]), vote: num('HardState', 'vote', a[1]), commit: num('HardState', 'commit', a[2]) };
+      return {
+        term: num('HardState', 'term', a[0]),
+        vote: num('HardState', 'vote', a[1]),
+        commit: num('HardState', 'commit', a[2]),
+      };
     },
     term: (s) => s.term,
     vote: (s) => s.vote,
@@ -136,7 +146,8 @@ export const msgpackCodecs: Codecs<Entry, HardState, Snapshot> = {
       const s: Snapshot = { index: num('Snapshot', 'index', a[0]), term: num('Snapshot', 'term', a[1]) };
       if (a.length === 3) {
         const c = a[2];
-        if (!Array.isArray(c) || c.length !== 5 || typeof c[4] !== 'boolean') fail('Snapshot', 'malformed confState');
+        if (!Array.isArray(c) || c.length !== 5 || typeof c[4] !== 'boolean')
+          fail('Snapshot', 'malformed confState');
         s.confState = {
           voters: nums('Snapshot', 'voters', c[0]),
           learners: nums('Snapshot', 'learners', c[1]),

@@ -41,8 +41,12 @@ export interface LengthWord {
 
 /** Reads the length word at `pos` (8 bytes must be there). */
 export function readLengthWord(buf: Uint8Array, pos: number): LengthWord {
-  const lo = ((buf[pos] as number) | ((buf[pos + 1] as number) << 8) | ((buf[pos + 2] as number) << 16) |
-    ((buf[pos + 3] as number) << 24)) >>> 0;
+  const lo =
+    ((buf[pos] as number) |
+      ((buf[pos + 1] as number) << 8) |
+      ((buf[pos + 2] as number) << 16) |
+      ((buf[pos + 3] as number) << 24)) >>>
+    0;
   const mid = (buf[pos + 4] as number) | ((buf[pos + 5] as number) << 8) | ((buf[pos + 6] as number) << 16);
   const top = buf[pos + 7] as number;
   return { recordBytes: mid * 0x1_0000_0000 + lo, pad: (top & 0x80) !== 0 ? top & 0x07 : 0 };

@@ -41,7 +41,9 @@ export class DirLock {
         const holder = await readPid(path);
         if (holder === undefined) continue; // released meanwhile: try again
         if (isAlive(holder)) {
-          throw new WalError('ERR_WAL_LOCKED', `WAL directory is locked by live process ${holder}`, { file: path });
+          throw new WalError('ERR_WAL_LOCKED', `WAL directory is locked by live process ${holder}`, {
+            file: path,
+          });
         }
         await takeOverStale(dir, path, holder);
       }

@@ -53,7 +53,11 @@ export async function listSegments(dir: string): Promise<SegmentName[]> {
  * or below it, to the end. Throws ERR_WAL_FILE_NOT_FOUND when there is none, ERR_WAL_SEQUENCE_GAP when the
  * sequence numbers from there on are not consecutive (a segment is missing).
  */
-export function selectSegments(dir: string, segments: readonly SegmentName[], snapIndex: number): SegmentName[] {
+export function selectSegments(
+  dir: string,
+  segments: readonly SegmentName[],
+  snapIndex: number,
+): SegmentName[] {
   let start = -1;
   for (let i = 0; i < segments.length; i++) if ((segments[i] as SegmentName).index <= snapIndex) start = i;
   if (start < 0) {

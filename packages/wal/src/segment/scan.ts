@@ -76,7 +76,11 @@ export class SegmentScanner {
     }
   }
 
-  private *scanFile(seg: SegmentName, buf: Uint8Array, isLast: boolean): Generator<ScannedRecord, void, undefined> {
+  private *scanFile(
+    seg: SegmentName,
+    buf: Uint8Array,
+    isLast: boolean,
+  ): Generator<ScannedRecord, void, undefined> {
     const file = seg.path;
     const size = buf.byteLength;
     let off = 0;
@@ -161,7 +165,10 @@ async function readSegment(path: string): Promise<Uint8Array> {
     return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new WalError('ERR_WAL_FILE_NOT_FOUND', 'segment disappeared while reading', { file: path, cause: err });
+      throw new WalError('ERR_WAL_FILE_NOT_FOUND', 'segment disappeared while reading', {
+        file: path,
+        cause: err,
+      });
     }
     throw err;
   }

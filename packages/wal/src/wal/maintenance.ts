@@ -53,7 +53,10 @@ export async function repairWal(dir: string, logger: WalLogger | undefined): Pro
         await fh.close();
       }
       await fsyncDir(dirname(file));
-      logger?.warn({ file, offset: cutAt, reason: err.message }, 'repaired WAL: torn tail cut, copy kept as .broken');
+      logger?.warn(
+        { file, offset: cutAt, reason: err.message },
+        'repaired WAL: torn tail cut, copy kept as .broken',
+      );
       return true;
     }
   } finally {
@@ -78,7 +81,8 @@ export async function validSnapshotsOf<E, S, N>(dir: string, codecs: Codecs<E, S
 
 async function readSnapshots<E, S, N>(dir: string, codecs: Codecs<E, S, N>): Promise<N[]> {
   const segments = await listSegments(dir);
-  if (segments.length === 0) throw new WalError('ERR_WAL_FILE_NOT_FOUND', 'no WAL segment files', { file: dir });
+  if (segments.length === 0)
+    throw new WalError('ERR_WAL_FILE_NOT_FOUND', 'no WAL segment files', { file: dir });
   checkConsecutive(segments);
   const snaps: N[] = [];
   let state: S | undefined;

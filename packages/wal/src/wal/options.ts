@@ -42,11 +42,17 @@ export function resolveOptions<E, S, N>(options: WalOptions<E, S, N> | undefined
   const o = options ?? {};
   const segmentSizeBytes = o.segmentSizeBytes ?? DEFAULT_SEGMENT_SIZE_BYTES;
   if (!Number.isSafeInteger(segmentSizeBytes) || segmentSizeBytes < 64) {
-    throw new WalError('ERR_WAL_INVALID_ARGUMENT', `segmentSizeBytes must be an integer >= 64, got ${segmentSizeBytes}`);
+    throw new WalError(
+      'ERR_WAL_INVALID_ARGUMENT',
+      `segmentSizeBytes must be an integer >= 64, got ${segmentSizeBytes}`,
+    );
   }
   const keepExtraSegments = o.keepExtraSegments ?? 0;
   if (!Number.isSafeInteger(keepExtraSegments) || keepExtraSegments < 0) {
-    throw new WalError('ERR_WAL_INVALID_ARGUMENT', `keepExtraSegments must be an integer >= 0, got ${keepExtraSegments}`);
+    throw new WalError(
+      'ERR_WAL_INVALID_ARGUMENT',
+      `keepExtraSegments must be an integer >= 0, got ${keepExtraSegments}`,
+    );
   }
   return {
     codecs: o.codecs ?? (msgpackCodecs as unknown as Codecs<E, S, N>),

@@ -84,10 +84,14 @@ export async function readSegments<E, S, N>(
           break;
         case RecordType.Metadata:
           if (metadata !== undefined && !bytesEqual(metadata, data)) {
-            throw new WalError('ERR_WAL_METADATA_CONFLICT', 'metadata differs from the first Metadata record', {
-              file: rec.file,
-              offset: rec.offset,
-            });
+            throw new WalError(
+              'ERR_WAL_METADATA_CONFLICT',
+              'metadata differs from the first Metadata record',
+              {
+                file: rec.file,
+                offset: rec.offset,
+              },
+            );
           }
           metadata ??= data.slice();
           break;
@@ -110,7 +114,10 @@ export async function readSegments<E, S, N>(
         case RecordType.Crc:
           break;
         default:
-          throw new WalError('ERR_WAL_CODEC', `unknown record type ${rec.type}`, { file: rec.file, offset: rec.offset });
+          throw new WalError('ERR_WAL_CODEC', `unknown record type ${rec.type}`, {
+            file: rec.file,
+            offset: rec.offset,
+          });
       }
     }
   } catch (err) {

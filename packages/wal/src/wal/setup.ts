@@ -35,7 +35,9 @@ export async function createWal<E, S, N>(
     throw err;
   });
   if (existing !== undefined && existing.length > 0) {
-    throw new WalError('ERR_WAL_EXISTS', `directory is not empty (${existing.length} entries, no WAL)`, { file: dir });
+    throw new WalError('ERR_WAL_EXISTS', `directory is not empty (${existing.length} entries, no WAL)`, {
+      file: dir,
+    });
   }
   const snapBytes = o.codecs.snapshot.encode(o.codecs.snapshot.zero());
   const tmpDir = `${dir}.tmp`;

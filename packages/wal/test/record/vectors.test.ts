@@ -12,9 +12,21 @@ import { enc, tempParent } from '../helpers.js';
 // etcd's server/storage/wal/testdata/TestNew.wal: the 72 bytes of `Create(dir, "somedata")` up to the zeros.
 const TEST_NEW_WAL = Uint8Array.from(
   Buffer.from(
-    '0400000000000084' + '08041000' + '00000000' +
-      '1200000000000086' + '080110' + '85d4fda007' + '1a08' + Buffer.from('somedata').toString('hex') + '000000000000' +
-      '0e00000000000082' + '080510' + '80db81c101' + '1a04' + '08001000' + '0000',
+    '0400000000000084' +
+      '08041000' +
+      '00000000' +
+      '1200000000000086' +
+      '080110' +
+      '85d4fda007' +
+      '1a08' +
+      Buffer.from('somedata').toString('hex') +
+      '000000000000' +
+      '0e00000000000082' +
+      '080510' +
+      '80db81c101' +
+      '1a04' +
+      '08001000' +
+      '0000',
     'hex',
   ),
 );
@@ -40,7 +52,17 @@ describe('CRC-32C', () => {
     const want = [0xf0b705ba, 0x239ff421, 0x45484e21];
     for (let i = 0; i < 3; i++) {
       // raftpb.Entry{Index: i+1, Data: "waldata<i+1>"}: 08 00 10 00 18 idx 22 08 data
-      const data = Uint8Array.from([0x08, 0x00, 0x10, 0x00, 0x18, i + 1, 0x22, 0x08, ...enc(`waldata${i + 1}`)]);
+      const data = Uint8Array.from([
+        0x08,
+        0x00,
+        0x10,
+        0x00,
+        0x18,
+        i + 1,
+        0x22,
+        0x08,
+        ...enc(`waldata${i + 1}`),
+      ]);
       crc = crc32cUpdate(crc, data);
       expect(crc).toBe(want[i]);
     }
@@ -103,7 +125,14 @@ describe('Wal.create writes etcd TestNew.wal', () => {
   // A protobuf-shaped snapshot codec (walpb.Snapshot{index, term}), so the zero snapshot is `08 00 10 00`.
   const protoSnap: Codecs<Uint8Array, Uint8Array, { index: number; term: number }> = {
     entry: { encode: (e) => e, decode: (b) => b, index: () => 0 },
-    state: { encode: (s) => s, decode: (b) => b, term: () => 0, vote: () => 0, commit: () => 0, isEmpty: () => true },
+    state: {
+      encode: (s) => s,
+      decode: (b) => b,
+      term: () => 0,
+      vote: () => 0,
+      commit: () => 0,
+      isEmpty: () => true,
+    },
     snapshot: {
       encode: (s) => Uint8Array.from([8, s.index, 0x10, s.term]),
       decode: (b) => ({ index: b[1] ?? 0, term: b[3] ?? 0 }),

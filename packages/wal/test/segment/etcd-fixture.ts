@@ -39,7 +39,14 @@ export const pbCodecs: Codecs<PbEntry, Uint8Array, { index: number; term: number
     decode: (b) => ({ index: b[5] ?? 0, data: b.slice(8, 8 + (b[7] ?? 0)) }),
     index: (e) => e.index,
   },
-  state: { encode: (s) => s, decode: (b) => b, term: () => 0, vote: () => 0, commit: () => 0, isEmpty: () => true },
+  state: {
+    encode: (s) => s,
+    decode: (b) => b,
+    term: () => 0,
+    vote: () => 0,
+    commit: () => 0,
+    isEmpty: () => true,
+  },
   snapshot: {
     encode: (s) => Uint8Array.from([8, s.index, 0x10, s.term]),
     decode: (b) => ({ index: b[1] ?? 0, term: b[3] ?? 0 }),

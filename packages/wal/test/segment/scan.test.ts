@@ -2,7 +2,12 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WalError } from '../../src/errors.js';
-import { listSegments, parseSegmentFileName, segmentFileName, selectSegments } from '../../src/segment/names.js';
+import {
+  listSegments,
+  parseSegmentFileName,
+  segmentFileName,
+  selectSegments,
+} from '../../src/segment/names.js';
 import { SegmentScanner, hasZeroSector, type ScannedRecord } from '../../src/segment/scan.js';
 import { Wal } from '../../src/wal.js';
 import { tempParent } from '../helpers.js';
@@ -19,7 +24,9 @@ afterEach(async () => {
 
 const FIRST = '0000000000000000-0000000000000000.wal';
 
-async function scanAll(dir: string): Promise<{ records: ScannedRecord[]; error: unknown; scanner: SegmentScanner }> {
+async function scanAll(
+  dir: string,
+): Promise<{ records: ScannedRecord[]; error: unknown; scanner: SegmentScanner }> {
   const scanner = new SegmentScanner(selectSegments(dir, await listSegments(dir), 0));
   const records: ScannedRecord[] = [];
   try {
@@ -39,12 +46,21 @@ describe('segment names', () => {
   });
 
   it('selects the last segment starting at or below the snapshot index; a gap is ERR_WAL_SEQUENCE_GAP', () => {
-    const seg = (seq: number, index: number) => ({ name: segmentFileName(seq, index), path: `d/${seq}`, seq, index });
+    const seg = (seq: number, index: number) => ({
+      name: segmentFileName(seq, index),
+      path: `d/${seq}`,
+      seq,
+      index,
+    });
     const all = [seg(0, 0), seg(1, 10), seg(2, 20)];
     expect(selectSegments('d', all, 15).map((s) => s.seq)).toEqual([1, 2]);
     expect(selectSegments('d', all, 20).map((s) => s.seq)).toEqual([2]);
-    expect(() => selectSegments('d', [seg(1, 10)], 5)).toThrow(expect.objectContaining({ code: 'ERR_WAL_FILE_NOT_FOUND' }));
-    expect(() => selectSegments('d', [], 0)).toThrow(expect.objectContaining({ code: 'ERR_WAL_FILE_NOT_FOUND' }));
+    expect(() => selectSegments('d', [seg(1, 10)], 5)).toThrow(
+      expect.objectContaining({ code: 'ERR_WAL_FILE_NOT_FOUND' }),
+    );
+    expect(() => selectSegments('d', [], 0)).toThrow(
+      expect.objectContaining({ code: 'ERR_WAL_FILE_NOT_FOUND' }),
+    );
     expect(() => selectSegments('d', [seg(0, 0), seg(2, 20)], 0)).toThrow(
       expect.objectContaining({ code: 'ERR_WAL_SEQUENCE_GAP' }),
     );
@@ -106,9 +122,11 @@ describe('etcd fixture: last record length exceeds the file end', () => {
     });
     expect(await Wal.repair(t.dir)).toBe(true);
     expect((await stat(join(t.dir, FIRST))).size).toBe(ETCD_FIXTURE_BAD_FRAME_OFFSET);
-    expect(Buffer.from(await readFile(join(t.dir, `${FIRST}.broken`))).equals(Buffer.from(ETCD_LENGTH_EXCEEDS_FILE))).toBe(
-      true,
-    );
+    expect(
+      Buffer.from(await readFile(join(t.dir, `${FIRST}.broken`))).equals(
+        Buffer.from(ETCD_LENGTH_EXCEEDS_FILE),
+      ),
+    ).toBe(true);
     const w = await Wal.open(t.dir, undefined, { codecs: pbCodecs });
     expect((await w.readAll()).entries.map((e) => e.index)).toEqual([1, 2]);
     await w.close();

@@ -19,7 +19,11 @@ afterEach(async () => {
 describe('group commit', () => {
   it('N concurrent saves share writes and fdatasyncs, and all are durable', async () => {
     let syncs = 0;
-    const wal = await Wal.create(t.dir, enc('m'), { ...SMALL, segmentSizeBytes: 1 << 20, onFsync: () => syncs++ });
+    const wal = await Wal.create(t.dir, enc('m'), {
+      ...SMALL,
+      segmentSizeBytes: 1 << 20,
+      onFsync: () => syncs++,
+    });
     const n = 64;
     await Promise.all(Array.from({ length: n }, (_, k) => wal.saveEntry(entries(k + 1, k + 1))));
     expect(syncs).toBeGreaterThanOrEqual(1);
@@ -163,7 +167,9 @@ describe('failures', () => {
     await expect(wal.saveEntry([{ index: -1, term: 1, data: enc('x') }])).rejects.toMatchObject({
       code: 'ERR_WAL_INVALID_ARGUMENT',
     });
-    await expect(wal.saveEntry([{ index: 1, term: 1, data: 'x' as unknown as Uint8Array }])).rejects.toMatchObject({
+    await expect(
+      wal.saveEntry([{ index: 1, term: 1, data: 'x' as unknown as Uint8Array }]),
+    ).rejects.toMatchObject({
       code: 'ERR_WAL_CODEC',
     });
     await wal.close();
