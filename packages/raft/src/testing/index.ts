@@ -3,4 +3,27 @@
 export { Simulation, type NetworkFaults, type SimNode, type SimulationOptions } from './simulation.js';
 export { runScenario, defaultFaultPlan, type FaultPlan } from './faults.js';
 export { InvariantViolation, SafetyLedger } from './invariants.js';
-export * from '../linearizability/index.js';
+export {
+  UNKNOWN,
+  checkLinearizable,
+  historyFromEvents,
+  casRegisterModel,
+  kvModel,
+  multiRegisterModel,
+  mutexModel,
+  partitionBy,
+  registerModel,
+  parseEdn,
+  kw,
+  type Model,
+  type Operation,
+  type Explanation,
+  type LinearizabilityResult,
+  type HistoryEvent,
+  type CasInput,
+  type KvInput,
+  type MicroOp,
+  type MutexInput,
+  type RegisterInput,
+  type Edn,
+} from '../linearizability/index.js';
