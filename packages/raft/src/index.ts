@@ -38,7 +38,8 @@ export { decodeMessage, encodeMessage } from './codec/message-codec.js';
 export { decodeConfChange, decodeConfChangeV2, encodeConfChange, encodeConfChangeV2 } from './codec/conf-change-codec.js';
 export { seededRandom, type RandomSource } from './random.js';
 export { silentLogger, type Logger } from './logger.js';
-export { RaftNode, type RaftNodeEvents, type RaftNodeOptions, type ReadBarrier } from './node/raft-node.js';
+export { RaftNode, type RaftNodeEvents, type RaftNodeOptions } from './node/raft-node.js';
+export type { ReadBarrier } from './node/read-barriers.js';
 export type {
   DurableStorage,
   LoadedSnapshot,

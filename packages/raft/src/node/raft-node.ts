@@ -28,6 +28,7 @@ import { MemoryStorage } from '../storage/memory-storage.js';
 import { ProposalIds, unframe } from './proposal-id.js';
 import type { DurableStorage, LoadedSnapshot, SnapshotFiles, StateMachine, Transport } from './types.js';
 import { Waiters } from './waiters.js';
+import { ReadBarriers, type ReadBarrier } from './read-barriers.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -87,11 +88,6 @@ export interface RaftNodeOptions<R> {
   logger?: Logger;
 }
 
-/** A read barrier's outcome: the index that was current when the read was confirmed. */
-export interface ReadBarrier {
-  index: number;
-}
-
 /**
  * Runs a {@link RawNode} for a real service: it drives each `Ready` through durable storage, a transport and the
  * application's state machine in the order etcd's contract requires, ticks on a timer, turns proposals into
@@ -116,9 +112,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   private readonly ids: ProposalIds;
   private readonly proposals = new Waiters<number, { index: number; result: R }>();
   private readonly confChanges = new Waiters<number, ConfState>();
-  private readonly reads = new Waiters<string, ReadBarrier>();
-  /** Reads confirmed by raft at `index`, waiting for `applied` to reach it. */
-  private readonly readsAwaitingApply: { key: string; index: number }[] = [];
+  private readonly reads = new ReadBarriers();
   private readonly logger: Logger;
   private readonly timeoutMs: number;
   private ticker: ReturnType<typeof setInterval> | undefined;
@@ -268,12 +262,11 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     if (stopped !== undefined) return Promise.reject(stopped);
     this.readSeq = (this.readSeq + 1) >>> 0;
     const ctx = this.ids.frame(this.readSeq, EMPTY);
-    const key = Buffer.from(ctx).toString('hex');
-    const done = this.reads.wait(key, timeoutMs, 'read');
+    const done = this.reads.wait(ctx, timeoutMs);
     try {
       this.rawNode.readIndex(ctx);
     } catch (err) {
-      this.reads.reject(key, err instanceof Error ? err : new Error(String(err)));
+      this.reads.reject(ctx, err instanceof Error ? err : new Error(String(err)));
     }
     this.kick();
     return done;
@@ -323,7 +316,6 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     this.proposals.rejectAll(err);
     this.confChanges.rejectAll(err);
     this.reads.rejectAll(err);
-    this.readsAwaitingApply.length = 0;
   }
 
   private tick(): void {
@@ -384,7 +376,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   private async handleReady(rd: Ready): Promise<void> {
     if (rd.softState !== undefined) this.onSoftState(rd.softState.raftState, rd.softState.lead);
     if (rd.hardState !== undefined) this.term = rd.hardState.term;
-    for (const rs of rd.readStates) this.onReadState(rs.requestCtx, rs.index);
+    for (const rs of rd.readStates) this.reads.confirm(rs.requestCtx, rs.index);
 
     const leaderNow = this.role === StateType.Leader;
     // Thesis §10.2.1: the leader may send its appends while its own write runs; it counts itself toward the
@@ -412,7 +404,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     }
     await this.applyEntries(rd.committedEntries);
     this.rawNode.advance(rd);
-    this.serveReads();
+    this.reads.serve(this.appliedIndex);
     this.maybeSnapshot();
   }
 
@@ -434,21 +426,6 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
         this.reads.rejectAll(err);
       }
     }
-  }
-
-  private onReadState(ctx: Uint8Array, index: number): void {
-    const key = Buffer.from(ctx).toString('hex');
-    if (this.reads.has(key)) this.readsAwaitingApply.push({ key, index });
-  }
-
-  private serveReads(): void {
-    if (this.readsAwaitingApply.length === 0) return;
-    let kept = 0;
-    for (const r of this.readsAwaitingApply) {
-      if (r.index <= this.appliedIndex) this.reads.resolve(r.key, { index: r.index });
-      else this.readsAwaitingApply[kept++] = r;
-    }
-    this.readsAwaitingApply.length = kept;
   }
 
   private send(messages: readonly Message[]): void {

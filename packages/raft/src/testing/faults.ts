@@ -74,7 +74,11 @@ function injectFault(sim: Simulation, plan: FaultPlan): void {
   const choice = rng.nextInt(10);
   if (choice < 3 && plan.partitions) {
     sim.heal();
-    const shuffled = [...ids].sort(() => rng.nextInt(3) - 1);
+    const shuffled = [...ids];
+    for (let i = shuffled.length - 1; i > 0; i--) {
+      const j = rng.nextInt(i + 1);
+      [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+    }
     const cut = 1 + rng.nextInt(Math.max(1, ids.length - 1));
     sim.partition(shuffled.slice(0, cut), shuffled.slice(cut));
   } else if (choice < 4 && plan.partitions) {
