@@ -1,5 +1,5 @@
 import { WalError } from '../errors.js';
-import { ProtoError, ProtoReader, ProtoWriter, type Uint64 } from './protobuf.js';
+import { ProtoReader, ProtoWriter, type Uint64 } from './protobuf.js';
 import type { Codecs } from './types.js';
 
 // etcd's record payloads, byte for byte as etcd v3 (gogoproto) writes them:
@@ -75,15 +75,15 @@ function decodeEntry(b: Uint8Array): EtcdEntry {
     const e: EtcdEntry = { index: 0, term: 0, type: 0 };
     while (!r.done()) {
       const [f, wt] = r.key();
-      if (f === 1) (r.expectWire('type', wt, 0), (e.type = r.safe('type')));
-      else if (f === 2) (r.expectWire('term', wt, 0), (e.term = r.uint64('term')));
-      else if (f === 3) (r.expectWire('index', wt, 0), (e.index = r.safe('index')));
-      else if (f === 4) (r.expectWire('data', wt, 2), (e.data = r.bytes('data')));
+      if (f === 1) e.type = r.safeField('type', wt);
+      else if (f === 2) e.term = r.uint64Field('term', wt);
+      else if (f === 3) e.index = r.safeField('index', wt);
+      else if (f === 4) e.data = r.bytesField('data', wt);
       else r.skip(wt);
     }
     return e;
   } catch (err) {
-    return codecError('entry decode', err instanceof ProtoError ? err : err);
+    return codecError('entry decode', err);
   }
 }
 
@@ -101,9 +101,9 @@ function decodeHardState(b: Uint8Array): EtcdHardState {
     const s: EtcdHardState = { term: 0, vote: 0, commit: 0 };
     while (!r.done()) {
       const [f, wt] = r.key();
-      if (f === 1) (r.expectWire('term', wt, 0), (s.term = r.uint64('term')));
-      else if (f === 2) (r.expectWire('vote', wt, 0), (s.vote = r.uint64('vote')));
-      else if (f === 3) (r.expectWire('commit', wt, 0), (s.commit = r.safe('commit')));
+      if (f === 1) s.term = r.uint64Field('term', wt);
+      else if (f === 2) s.vote = r.uint64Field('vote', wt);
+      else if (f === 3) s.commit = r.safeField('commit', wt);
       else r.skip(wt);
     }
     return s;
@@ -133,7 +133,7 @@ function decodeConfState(b: Uint8Array): EtcdConfState {
       // packed encoding
       const inner = new ProtoReader(r.bytes(`confState field ${f}`), 'raftpb.ConfState packed');
       while (!inner.done()) list.push(inner.uint64(`confState field ${f}`));
-    } else if (f === 5) (r.expectWire('autoLeave', wt, 0), (cs.autoLeave = r.safe('autoLeave') !== 0));
+    } else if (f === 5) cs.autoLeave = r.safeField('autoLeave', wt) !== 0;
     else r.skip(wt);
   }
   return cs;
@@ -155,9 +155,9 @@ function decodeSnapshot(b: Uint8Array): EtcdSnapshot {
     const s: EtcdSnapshot = { index: 0, term: 0 };
     while (!r.done()) {
       const [f, wt] = r.key();
-      if (f === 1) (r.expectWire('index', wt, 0), (s.index = r.safe('index')));
-      else if (f === 2) (r.expectWire('term', wt, 0), (s.term = r.uint64('term')));
-      else if (f === 3) (r.expectWire('confState', wt, 2), (s.confState = decodeConfState(r.bytes('confState'))));
+      if (f === 1) s.index = r.safeField('index', wt);
+      else if (f === 2) s.term = r.uint64Field('term', wt);
+      else if (f === 3) s.confState = decodeConfState(r.bytesField('confState', wt));
       else r.skip(wt);
     }
     return s;

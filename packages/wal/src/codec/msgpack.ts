@@ -1,5 +1,6 @@
 import { Packr } from 'msgpackr';
 import { WalError } from '../errors.js';
+import { decodeEntryFast, encodeEntryFast } from './msgpack-entry.js';
 import type { Codecs } from './types.js';
 
 /** A log entry of the default codecs. */
@@ -45,6 +46,8 @@ function fail(what: string, why: string): never {
 }
 
 function num(what: string, field: string, v: unknown): number {
+  // msgpackr reads a uint64 as a bigint; one within the safe range is an ordinary index.
+  if (typeof v === 'bigint' && v >= 0n && v <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(v);
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
     fail(what, `${field} must be a non-negative safe integer, got ${String(v)}`);
   }
@@ -87,9 +90,20 @@ export const msgpackCodecs: Codecs<Entry, HardState, Snapshot> = {
       num('Entry', 'index', e.index);
       num('Entry', 'term', e.term);
       if (!(e.data instanceof Uint8Array)) fail('Entry', 'data must be a Uint8Array');
-      return e.type === undefined ? pack([e.index, e.term, e.data]) : pack([e.index, e.term, e.data, e.type]);
+      return encodeEntryFast(
+        e.index,
+        e.term,
+        e.data,
+        e.type === undefined ? undefined : num('Entry', 'type', e.type),
+      );
     },
     decode(bytes) {
+      const fast = decodeEntryFast(bytes);
+      if (fast !== undefined) {
+        const e: Entry = { index: fast.index, term: fast.term, data: fast.data };
+        if (fast.type !== undefined) e.type = fast.type;
+        return e;
+      }
       const a = unpack('Entry', bytes);
       if (a.length !== 3 && a.length !== 4) fail('Entry', `expected 3 or 4 fields, got ${a.length}`);
       const data = a[2];

@@ -93,6 +93,24 @@ export class ProtoReader {
   expectWire(field: string, got: number, want: number): void {
     if (got !== want) this.fail(`${field} has wire type ${got}, expected ${want}`);
   }
+
+  /** A varint field's value, after checking its wire type. */
+  uint64Field(field: string, wireType: number): Uint64 {
+    this.expectWire(field, wireType, 0);
+    return this.uint64(field);
+  }
+
+  /** A varint field that must be a safe integer, after checking its wire type. */
+  safeField(field: string, wireType: number): number {
+    this.expectWire(field, wireType, 0);
+    return this.safe(field);
+  }
+
+  /** A length-delimited field's bytes, after checking its wire type. */
+  bytesField(field: string, wireType: number): Uint8Array {
+    this.expectWire(field, wireType, 2);
+    return this.bytes(field);
+  }
 }
 
 /** Builds a protobuf message in a growable buffer. */

@@ -1,0 +1,129 @@
+// A hand-rolled fast path for the one msgpack shape on the replay and append hot paths: an Entry as
+// `[index, term, bin]` or `[index, term, bin, type]` with non-negative integers. The bytes are plain msgpack
+// (msgpackr reads them, and they read what msgpackr writes); anything else falls back to msgpackr.
+
+/** Bytes of the msgpack encoding of a non-negative safe integer. */
+function uintSize(v: number): number {
+  return v < 0x80 ? 1 : v < 0x100 ? 2 : v < 0x10000 ? 3 : v < 0x1_0000_0000 ? 5 : 9;
+}
+
+function writeUint(out: Uint8Array, pos: number, v: number): number {
+  if (v < 0x80) {
+    out[pos] = v;
+    return pos + 1;
+  }
+  if (v < 0x100) {
+    out[pos] = 0xcc;
+    out[pos + 1] = v;
+    return pos + 2;
+  }
+  if (v < 0x10000) {
+    out[pos] = 0xcd;
+    out[pos + 1] = v >>> 8;
+    out[pos + 2] = v & 0xff;
+    return pos + 3;
+  }
+  if (v < 0x1_0000_0000) {
+    out[pos] = 0xce;
+    out[pos + 1] = v >>> 24;
+    out[pos + 2] = (v >>> 16) & 0xff;
+    out[pos + 3] = (v >>> 8) & 0xff;
+    out[pos + 4] = v & 0xff;
+    return pos + 5;
+  }
+  // Beyond 32 bits msgpackr writes a float64 (exact for safe integers) and reads uint64 as a bigint: do the same.
+  out[pos] = 0xcb;
+  new DataView(out.buffer, out.byteOffset + pos + 1, 8).setFloat64(0, v, false);
+  return pos + 9;
+}
+
+/** Encodes `[index, term, data]` (and `type` when given); all numbers are non-negative safe integers. */
+export function encodeEntryFast(
+  index: number,
+  term: number,
+  data: Uint8Array,
+  type: number | undefined,
+): Uint8Array {
+  const n = data.byteLength;
+  const binHead = n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
+  const size = 1 + uintSize(index) + uintSize(term) + binHead + n + (type === undefined ? 0 : uintSize(type));
+  const out = new Uint8Array(size);
+  out[0] = type === undefined ? 0x93 : 0x94;
+  let pos = writeUint(out, 1, index);
+  pos = writeUint(out, pos, term);
+  if (n < 0x100) {
+    out[pos++] = 0xc4;
+    out[pos++] = n;
+  } else if (n < 0x10000) {
+    out[pos++] = 0xc5;
+    out[pos++] = n >>> 8;
+    out[pos++] = n & 0xff;
+  } else {
+    out[pos++] = 0xc6;
+    out[pos++] = n >>> 24;
+    out[pos++] = (n >>> 16) & 0xff;
+    out[pos++] = (n >>> 8) & 0xff;
+    out[pos++] = n & 0xff;
+  }
+  out.set(data, pos);
+  pos += n;
+  if (type !== undefined) writeUint(out, pos, type);
+  return out;
+}
+
+let at = 0;
+
+/** A non-negative integer at `at` (advancing it), or -1 for any other encoding. */
+function readUint(b: Uint8Array): number {
+  const t = b[at];
+  if (t === undefined) return -1;
+  if (t < 0x80) {
+    at += 1;
+    return t;
+  }
+  if (t === 0xcb) {
+    if (at + 9 > b.byteLength) return -1;
+    const f = new DataView(b.buffer, b.byteOffset + at + 1, 8).getFloat64(0, false);
+    if (!Number.isSafeInteger(f) || f < 0) return -1;
+    at += 9;
+    return f;
+  }
+  const len = t === 0xcc ? 1 : t === 0xcd ? 2 : t === 0xce ? 4 : t === 0xcf ? 8 : 0;
+  if (len === 0 || at + 1 + len > b.byteLength) return -1;
+  let v = 0;
+  for (let i = 1; i <= len; i++) v = v * 256 + (b[at + i] as number);
+  if (!Number.isSafeInteger(v)) return -1;
+  at += 1 + len;
+  return v;
+}
+
+/** The fields of an entry in the fast shape, or undefined when the bytes are in any other shape. */
+export function decodeEntryFast(
+  b: Uint8Array,
+): { index: number; term: number; data: Uint8Array; type: number | undefined } | undefined {
+  const head = b[0];
+  if (head !== 0x93 && head !== 0x94) return undefined;
+  at = 1;
+  const index = readUint(b);
+  if (index < 0) return undefined;
+  const term = readUint(b);
+  if (term < 0) return undefined;
+  const t = b[at];
+  const lenBytes = t === 0xc4 ? 1 : t === 0xc5 ? 2 : t === 0xc6 ? 4 : 0;
+  if (lenBytes === 0 || at + 1 + lenBytes > b.byteLength) return undefined;
+  let n = 0;
+  for (let i = 1; i <= lenBytes; i++) n = n * 256 + (b[at + i] as number);
+  const start = at + 1 + lenBytes;
+  if (start + n > b.byteLength) return undefined;
+  // A copy, as a plain Uint8Array even when `b` is a Buffer (whose slice() would be a view).
+  const data = new Uint8Array(n);
+  data.set(b.subarray(start, start + n));
+  at = start + n;
+  let type: number | undefined;
+  if (head === 0x94) {
+    type = readUint(b);
+    if (type < 0) return undefined;
+  }
+  if (at !== b.byteLength) return undefined;
+  return { index, term, data, type };
+}
