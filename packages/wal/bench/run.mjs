@@ -1,0 +1,154 @@
+#!/usr/bin/env node
+// @x/wal benchmark: `pnpm bench:wal` at the root (builds, then runs this). Every figure is printed beside a floor
+// measured in the same run on the same disk: Node's writeSync + fdatasyncSync of the same bytes into a preallocated
+// file (for replay: readFileSync of the same segment files). Ratios are what carry across machines.
+// Env: BENCH_DIR (default: packages/wal/.bench-tmp), BENCH_REPLAY_MB (default 1024), BENCH_QUICK=1 (short run).
+import { closeSync, fdatasyncSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { Wal } from '../dist/index.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = process.env.BENCH_DIR ?? join(here, '..', '.bench-tmp');
+const quick = process.env.BENCH_QUICK === '1';
+const replayMb = Number(process.env.BENCH_REPLAY_MB ?? (quick ? 64 : 1024));
+const budgetMs = quick ? 600 : 2500;
+rmSync(root, { recursive: true, force: true });
+mkdirSync(root, { recursive: true });
+
+/** Frame bytes of one entry in our WAL: 8-byte length + record header (~12) + msgpack entry (~12) + data, padded. */
+const frameOf = (size) => Math.ceil((size + 32) / 8) * 8;
+
+/** The floor: writeSync + fdatasyncSync of `bytesPerOp` into a preallocated file, repeated for `budgetMs`. */
+function floor(bytesPerOp) {
+  const file = join(root, 'floor.dat');
+  const total = 64 * 1024 * 1024;
+  const fd = openSync(file, 'w+');
+  const zero = Buffer.alloc(1024 * 1024);
+  for (let off = 0; off < total; off += zero.length) writeSync(fd, zero, 0, zero.length, off);
+  fdatasyncSync(fd);
+  const buf = Buffer.alloc(bytesPerOp, 7);
+  let pos = 0;
+  let ops = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < budgetMs) {
+    if (pos + bytesPerOp > total) pos = 0;
+    writeSync(fd, buf, 0, bytesPerOp, pos);
+    fdatasyncSync(fd);
+    pos += bytesPerOp;
+    ops++;
+  }
+  const s = (performance.now() - t0) / 1000;
+  closeSync(fd);
+  rmSync(file);
+  return { opsPerSec: ops / s, bytesPerSec: (ops * bytesPerOp) / s };
+}
+
+async function newWal(name) {
+  const dir = join(root, name);
+  rmSync(dir, { recursive: true, force: true });
+  return Wal.create(dir, new Uint8Array([1]));
+}
+
+/** etcd's matrix: one save() of `batch` entries of `size` bytes per op, each resolving after fdatasync. */
+async function matrix(size, batch) {
+  const wal = await newWal(`m-${size}-${batch}`);
+  const data = new Uint8Array(size).fill(3);
+  let index = 1;
+  let ops = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < budgetMs) {
+    const ents = new Array(batch);
+    for (let i = 0; i < batch; i++) ents[i] = { index: index++, term: 1, data };
+    await wal.save(undefined, ents);
+    ops++;
+  }
+  const s = (performance.now() - t0) / 1000;
+  await wal.close();
+  return { opsPerSec: ops / s, entriesPerSec: (ops * batch) / s, bytesPerSec: (ops * batch * size) / s };
+}
+
+/** `writers` one-entry saves kept in flight: group commit shares writes and fdatasyncs between them. */
+async function concurrent(size, writers) {
+  const wal = await newWal(`c-${size}-${writers}`);
+  const data = new Uint8Array(size).fill(5);
+  let index = 1;
+  let done = 0;
+  const t0 = performance.now();
+  const deadline = t0 + budgetMs;
+  const worker = async () => {
+    while (performance.now() < deadline) {
+      await wal.saveEntry([{ index: index++, term: 1, data }]);
+      done++;
+    }
+  };
+  await Promise.all(Array.from({ length: writers }, worker));
+  const s = (performance.now() - t0) / 1000;
+  await wal.close();
+  return done / s;
+}
+
+/** Writes a WAL of about `mb` MB of `size`-byte entries, then times readAll() against reading the same files. */
+async function replay(size, mb) {
+  const dir = join(root, `r-${size}`);
+  rmSync(dir, { recursive: true, force: true });
+  const wal = await Wal.create(dir, new Uint8Array([1]));
+  const data = new Uint8Array(size).fill(9);
+  const total = Math.floor((mb * 1024 * 1024) / size);
+  let index = 1;
+  while (index <= total) {
+    const n = Math.min(10_000, total - index + 1);
+    const ents = new Array(n);
+    for (let i = 0; i < n; i++) ents[i] = { index: index++, term: 1, data };
+    await wal.save(undefined, ents);
+  }
+  await wal.close();
+  const files = readdirSync(dir).filter((f) => f.endsWith('.wal')).map((f) => join(dir, f));
+  let fileBytes = 0;
+  const f0 = performance.now();
+  for (const f of files) fileBytes += readFileSync(f).byteLength;
+  const floorS = (performance.now() - f0) / 1000;
+  const t0 = performance.now();
+  const r = await Wal.openForRead(dir);
+  const { entries } = await r.readAll();
+  const s = (performance.now() - t0) / 1000;
+  await r.close();
+  if (entries.length !== total) throw new Error(`replay read ${entries.length} entries, wrote ${total}`);
+  const logical = total * size;
+  rmSync(dir, { recursive: true, force: true });
+  return { entriesPerSec: total / s, mbPerSec: logical / 1e6 / s, floorMbPerSec: fileBytes / 1e6 / floorS, files: files.length, fileBytes, total };
+}
+
+const rows = [];
+const f = (n, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+const row = (name, ours, floorV, unit, goal, met) => rows.push([name, `${f(ours)} ${unit}`, `${f(floorV)} ${unit}`, `${f(ours / floorV, 2)}x`, goal, met === undefined ? '' : met ? 'met' : 'MISSED']);
+
+for (const size of [100, 1000]) {
+  for (const batch of [1, 10, 100, 1000]) {
+    const ours = await matrix(size, batch);
+    const fl = floor(frameOf(size) * batch);
+    if (batch === 1) row(`${size} B x batch ${batch} (syncs/s)`, ours.opsPerSec, fl.opsPerSec, 'op/s', '>= 0.8x floor', ours.opsPerSec >= 0.8 * fl.opsPerSec);
+    else if (batch >= 100) row(`${size} B x batch ${batch} (bytes/s)`, ours.bytesPerSec / 1e6, (fl.bytesPerSec / 1e6) * (size / frameOf(size)), 'MB/s', '>= 0.7x floor', ours.bytesPerSec >= 0.7 * fl.bytesPerSec * (size / frameOf(size)));
+    else row(`${size} B x batch ${batch} (entries/s)`, ours.entriesPerSec, fl.opsPerSec * batch, 'ent/s', '', undefined);
+  }
+}
+for (const writers of [1, 16, 64, 256]) {
+  const ours = await concurrent(100, writers);
+  // Floor: one write of `writers` entries + one fdatasync per round, i.e. perfect group commit.
+  const fl = floor(frameOf(100) * writers);
+  const goal = writers === 64 ? '>= 200,000 ent/s' : '';
+  row(`${writers} concurrent 1-entry writers, 100 B`, ours, fl.opsPerSec * writers, 'ent/s', goal, writers === 64 ? ours >= 200_000 : undefined);
+}
+const r1000 = await replay(1000, replayMb);
+rows.push([`replay ${f(r1000.fileBytes / 2 ** 20)} MiB, 1000 B entries`, `${f(r1000.mbPerSec)} MB/s (${f(r1000.entriesPerSec)} ent/s)`, `${f(r1000.floorMbPerSec)} MB/s read`, `${f(r1000.mbPerSec / r1000.floorMbPerSec, 2)}x`, '>= 300 MB/s', r1000.mbPerSec >= 300 ? 'met' : 'MISSED']);
+const r100 = await replay(100, Math.min(replayMb, quick ? 32 : 256));
+rows.push([`replay ${f(r100.fileBytes / 2 ** 20)} MiB, 100 B entries`, `${f(r100.entriesPerSec)} ent/s`, `${f(r100.floorMbPerSec)} MB/s read`, '', '>= 1,000,000 ent/s', r100.entriesPerSec >= 1_000_000 ? 'met' : 'MISSED']);
+
+rmSync(root, { recursive: true, force: true });
+const head = ['case', 'ours', 'floor', 'ratio', 'goal', ''];
+const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+console.log(`@x/wal bench (node ${process.version}, dir ${root}${quick ? ', quick' : ''})`);
+console.log('floor = writeSync + fdatasyncSync of the same bytes into a preallocated file; replay floor = readFileSync of the same files');
+console.log(head.map((h, i) => h.padEnd(widths[i])).join('  '));
+for (const r of rows) console.log(r.map((c, i) => String(c).padEnd(widths[i])).join('  '));
