@@ -11,6 +11,7 @@ import {
   ConfChangeType,
   EntryType,
   MessageType,
+  emptyConfState,
   isConfChangeV2,
   isEmptySnapshot,
   type ConfChange,
@@ -48,6 +49,22 @@ export interface RaftNodeEvents {
   error: (err: Error) => void;
 }
 
+/** An entry as a durable log returns it (the WAL's `type` is optional; absent means a normal entry). */
+export interface StoredEntry {
+  index: number;
+  term: number;
+  type?: number | undefined;
+  data: Uint8Array;
+}
+
+function toEntry(e: StoredEntry): Entry {
+  const type = e.type ?? EntryType.Normal;
+  if (type !== EntryType.Normal && type !== EntryType.ConfChange && type !== EntryType.ConfChangeV2) {
+    throw new RaftError('ERR_LOG_CORRUPT', `entry ${e.index} in the durable log has unknown type ${type}`);
+  }
+  return { index: e.index, term: e.term, type, data: e.data };
+}
+
 /** Options of {@link RaftNode.start}. */
 export interface RaftNodeOptions<R> {
   /** This node's id (non-zero, never reused). */
@@ -62,7 +79,7 @@ export interface RaftNodeOptions<R> {
   /** The durable log (an `@x/wal` `Wal` opened at `snapshot`). */
   storage: DurableStorage;
   /** What `wal.readAll()` returned, when restarting. */
-  recovered?: { state: HardState | undefined; entries: readonly Entry[] };
+  recovered?: { state: HardState | undefined; entries: readonly StoredEntry[] } | undefined;
   /** The snapshot the WAL was opened at (from `SnapshotStore.loadNewestAvailable`), when restarting. */
   snapshot?: LoadedSnapshot | undefined;
   /** Where snapshots are saved; without it the node never snapshots (and cannot catch followers up by snapshot). */
@@ -172,14 +189,15 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     let confState: ConfState = { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
     const restarting = opts.recovered !== undefined && (opts.recovered.state !== undefined || opts.recovered.entries.length > 0 || opts.snapshot !== undefined);
     if (opts.snapshot !== undefined) {
-      const meta = opts.snapshot.metadata;
+      const m = opts.snapshot.metadata;
+      const meta: SnapshotMetadata = { index: m.index, term: m.term, confState: m.confState ?? emptyConfState() };
       memory.applySnapshot({ data: EMPTY, metadata: meta });
       await opts.stateMachine.restore(await opts.snapshot.bytes(), meta);
       applied = meta.index;
       confState = meta.confState;
     }
     if (opts.recovered?.state !== undefined) memory.setHardState(opts.recovered.state);
-    if (opts.recovered !== undefined && opts.recovered.entries.length > 0) memory.append([...opts.recovered.entries]);
+    if (opts.recovered !== undefined && opts.recovered.entries.length > 0) memory.append(opts.recovered.entries.map(toEntry));
     const node = new RaftNode<R>(opts, memory, applied, confState);
     if (!restarting && opts.join !== true) {
       const peers = opts.peers ?? [];

@@ -1,4 +1,4 @@
-import type { Entry, HardState, Message, SnapshotMetadata } from '../raftpb/types.js';
+import type { ConfState, Entry, HardState, Message, SnapshotMetadata } from '../raftpb/types.js';
 
 /**
  * The durable log a {@link RaftNode} persists through: the project's `Storage` contract, which `@x/wal`'s `Wal`
@@ -18,7 +18,8 @@ export type SnapshotPayload = Uint8Array | Iterable<Uint8Array> | AsyncIterable<
 
 /** A snapshot found on disk: metadata plus on-demand access to the data (`@x/wal`'s `StoredSnapshot`). */
 export interface LoadedSnapshot {
-  metadata: SnapshotMetadata;
+  /** `confState` may be absent in records written by other tools; RaftNode's own snapshots always carry it. */
+  metadata: { index: number; term: number; confState?: ConfState | undefined };
   bytes(): Promise<Uint8Array>;
   stream(): AsyncIterable<Uint8Array>;
 }
