@@ -53,7 +53,7 @@ async function main(): Promise<void> {
       say('opened without repair (the cut fell in preallocated zeros)');
     } catch (err) {
       if (!(err instanceof WalError)) throw err;
-      say(`open refused: ${err.code}: ${err.message}`);
+      say(`open refused: ${err.message}`);
       say(`repair: ${String(await Wal.repair(dir))}`);
     }
     const w = await Wal.open(dir);
