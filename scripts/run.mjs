@@ -34,10 +34,14 @@ switch (job) {
   case 'test':
     pnpm(['exec', 'vitest', 'run', ...extra]);
     break;
+  case 'cluster':
+    // The main job: a local 3-node replicated KV cluster; Ctrl-C stops it.
+    run(process.execPath, [join(root, 'packages', 'kv-example', 'dist', 'cli', 'main.js'), 'cluster', '--nodes', '3', ...extra]);
+    break;
   case 'demo':
     run(process.execPath, [join(root, 'packages', 'kv-example', 'dist', 'demo.js'), ...extra]);
     break;
   default:
-    console.error(`unknown job ${job}: use "test" or "demo"`);
+    console.error(`unknown job ${job}: use "test", "cluster" or "demo"`);
     process.exit(2);
 }

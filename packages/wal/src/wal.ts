@@ -7,12 +7,19 @@ import { DirLock } from './segment/lock.js';
 import { listSegments, selectSegments } from './segment/names.js';
 import type { Storage } from './storage.js';
 import { repairWal, validSnapshotsOf } from './wal/maintenance.js';
-import { checkDir, resolveOptions, type ResolvedOptions, type WalOptions } from './wal/options.js';
+import { normalizeDir, resolveOptions, type ResolvedOptions, type WalOptions } from './wal/options.js';
 import { readSegments, type ReadMode, type ReadResult, type SnapPosition } from './wal/reader.js';
 import { createWal, openWriter } from './wal/setup.js';
 import type { SegmentWriter } from './wal/writer.js';
 
-/** What {@link Wal.readAll} returns. */
+/**
+ * What {@link Wal.readAll} returns.
+ *
+ * @example
+ * ```ts
+ * const { metadata, state, entries }: WalContents<Entry, HardState> = await wal.readAll();
+ * ```
+ */
 export interface WalContents<E, S> {
   /** The metadata given to {@link Wal.create}. */
   metadata: Uint8Array;
@@ -75,7 +82,7 @@ export class Wal<E = Entry, S = HardState, N = Snapshot> implements Storage<E, S
     metadata: Uint8Array,
     options?: WalOptions<E, S, N>,
   ): Promise<Wal<E, S, N>> {
-    checkDir(dir, 'Wal.create');
+    dir = normalizeDir(dir, 'Wal.create');
     if (!(metadata instanceof Uint8Array)) {
       throw new WalError('ERR_WAL_INVALID_ARGUMENT', 'Wal.create: metadata must be a Uint8Array');
     }
@@ -96,7 +103,7 @@ export class Wal<E = Entry, S = HardState, N = Snapshot> implements Storage<E, S
     snap?: NoInfer<N>,
     options?: WalOptions<E, S, N>,
   ): Promise<Wal<E, S, N>> {
-    checkDir(dir, 'Wal.open');
+    dir = normalizeDir(dir, 'Wal.open');
     const o = resolveOptions(options);
     const pos = position(o, snap);
     selectSegments(dir, await listSegments(dir), pos.index); // fail fast before locking
@@ -120,7 +127,7 @@ export class Wal<E = Entry, S = HardState, N = Snapshot> implements Storage<E, S
     snap?: NoInfer<N>,
     options?: WalOptions<E, S, N>,
   ): Promise<Wal<E, S, N>> {
-    checkDir(dir, 'Wal.openForRead');
+    dir = normalizeDir(dir, 'Wal.openForRead');
     const o = resolveOptions(options);
     const pos = position(o, snap);
     const read = await readAt(dir, pos, o, 'read');
@@ -129,7 +136,7 @@ export class Wal<E = Entry, S = HardState, N = Snapshot> implements Storage<E, S
 
   /** Whether `dir` holds any WAL segment file. */
   static async exist(dir: string): Promise<boolean> {
-    checkDir(dir, 'Wal.exist');
+    dir = normalizeDir(dir, 'Wal.exist');
     return (await listSegments(dir)).length > 0;
   }
 
@@ -139,7 +146,7 @@ export class Wal<E = Entry, S = HardState, N = Snapshot> implements Storage<E, S
    * segment (corruption must not be truncated away).
    */
   static async repair(dir: string, options?: Pick<WalOptions, 'logger'>): Promise<boolean> {
-    checkDir(dir, 'Wal.repair');
+    dir = normalizeDir(dir, 'Wal.repair');
     return repairWal(dir, options?.logger);
   }
 
@@ -152,7 +159,7 @@ export class Wal<E = Entry, S = HardState, N = Snapshot> implements Storage<E, S
     snap?: NoInfer<N>,
     options?: WalOptions<E, S, N>,
   ): Promise<S | undefined> {
-    checkDir(dir, 'Wal.verify');
+    dir = normalizeDir(dir, 'Wal.verify');
     const o = resolveOptions(options);
     return (await readAt(dir, position(o, snap), o, 'verify')).state;
   }
@@ -162,7 +169,7 @@ export class Wal<E = Entry, S = HardState, N = Snapshot> implements Storage<E, S
     dir: string,
     options?: WalOptions<E, S, N>,
   ): Promise<N[]> {
-    checkDir(dir, 'Wal.validSnapshots');
+    dir = normalizeDir(dir, 'Wal.validSnapshots');
     return validSnapshotsOf(dir, resolveOptions(options).codecs);
   }
 

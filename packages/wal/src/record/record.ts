@@ -73,34 +73,26 @@ export function decodeRecord(bytes: Uint8Array): DecodedRecord | string {
   let data: Uint8Array | undefined;
   let pos = 0;
   const end = bytes.byteLength;
-  const readVarint = (): number | undefined => {
-    let result = 0;
-    let mul = 1;
-    for (let i = 0; i < 10; i++) {
-      if (pos >= end) return undefined;
-      const b = bytes[pos++] as number;
-      result += (b & 0x7f) * mul;
-      if ((b & 0x80) === 0) return result;
-      mul *= 128;
-    }
-    return undefined;
-  };
   while (pos < end) {
-    const key = readVarint();
-    if (key === undefined) return `truncated field key at ${pos}`;
+    const key = readVarint(bytes, pos, end);
+    if (key < 0) return `truncated field key at ${pos}`;
+    pos = varintEnd;
     const field = Math.floor(key / 8);
     const wire = key % 8;
+    if (field === 0) return 'field number 0';
     if (wire === 0) {
-      const v = readVarint();
-      if (v === undefined) return `truncated varint of field ${field}`;
+      const v = readVarint(bytes, pos, end);
+      if (v < 0) return `truncated varint of field ${field}`;
+      pos = varintEnd;
       if (field === 1) type = v;
       else if (field === 2) {
         if (v > 0xffffffff) return `crc ${v} does not fit in 32 bits`;
         crc = v;
       }
     } else if (wire === 2) {
-      const len = readVarint();
-      if (len === undefined || len > end - pos) return `length of field ${field} runs past the record`;
+      const len = readVarint(bytes, pos, end);
+      if (len < 0 || len > end - varintEnd) return `length of field ${field} runs past the record`;
+      pos = varintEnd;
       if (field === 3) data = bytes.subarray(pos, pos + len);
       pos += len;
     } else if (wire === 5) {
@@ -112,7 +104,26 @@ export function decodeRecord(bytes: Uint8Array): DecodedRecord | string {
     } else {
       return `unsupported wire type ${wire} of field ${field}`;
     }
-    if (field === 0) return 'field number 0';
   }
   return { type, crc, data };
+}
+
+/** Where the last {@link readVarint} ended (module state, so the hot decode loop allocates nothing). */
+let varintEnd = 0;
+
+/** The varint at `pos` (at most 10 bytes, before `end`), or -1 when truncated; sets {@link varintEnd}. */
+function readVarint(bytes: Uint8Array, pos: number, end: number): number {
+  let result = 0;
+  let mul = 1;
+  for (let i = 0; i < 10; i++) {
+    if (pos >= end) return -1;
+    const b = bytes[pos++] as number;
+    result += (b & 0x7f) * mul;
+    if ((b & 0x80) === 0) {
+      varintEnd = pos;
+      return result;
+    }
+    mul *= 128;
+  }
+  return -1;
 }

@@ -59,28 +59,59 @@ export class SegmentScanner {
   /** In the last file, the end of the non-zero bytes after {@link lastValidOffset} (stale data to zero). */
   dirtyEnd = 0;
 
-  constructor(private readonly segments: readonly SegmentName[]) {}
+  /**
+   * @param segments consecutive segments, oldest first
+   * @param findDirtyEnd compute {@link dirtyEnd} (a pass over the last file's tail; only a writer needs it)
+   */
+  constructor(
+    private readonly segments: readonly SegmentName[],
+    private readonly findDirtyEnd = false,
+  ) {}
 
-  /** Yields every record of every segment; throws a WalError on the first bad frame. */
+  /**
+   * Yields every record of every segment; throws a WalError on the first bad frame (after yielding the records
+   * before it).
+   */
   async *records(): AsyncGenerator<ScannedRecord, void, undefined> {
     for (let i = 0; i < this.segments.length; i++) {
-      const seg = this.segments[i] as SegmentName;
-      const isLast = i === this.segments.length - 1;
-      this.segment = seg;
-      this.file = seg.path;
-      this.lastValidOffset = 0;
-      const buf = await readSegment(seg.path);
-      this.fileSize = buf.byteLength;
-      yield* this.scanFile(seg, buf, isLast);
-      if (isLast) this.dirtyEnd = lastNonZeroEnd(buf, this.lastValidOffset);
+      const batch: ScannedRecord[] = [];
+      let failure: Error | undefined;
+      try {
+        await this.scanSegment(i, (r) => batch.push(r));
+      } catch (err) {
+        failure = err instanceof Error ? err : new Error(String(err));
+      }
+      yield* batch;
+      if (failure !== undefined) throw failure;
     }
   }
 
-  private *scanFile(
+  /**
+   * Calls `visit` with every record of every segment, in order (the fast path of replay: no async iteration per
+   * record); throws a WalError on the first bad frame.
+   */
+  async forEach(visit: (rec: ScannedRecord) => void): Promise<void> {
+    for (let i = 0; i < this.segments.length; i++) await this.scanSegment(i, visit);
+  }
+
+  private async scanSegment(i: number, visit: (rec: ScannedRecord) => void): Promise<void> {
+    const seg = this.segments[i] as SegmentName;
+    const isLast = i === this.segments.length - 1;
+    this.segment = seg;
+    this.file = seg.path;
+    this.lastValidOffset = 0;
+    const buf = await readSegment(seg.path);
+    this.fileSize = buf.byteLength;
+    this.scanFile(seg, buf, isLast, visit);
+    if (isLast && this.findDirtyEnd) this.dirtyEnd = lastNonZeroEnd(buf, this.lastValidOffset);
+  }
+
+  private scanFile(
     seg: SegmentName,
     buf: Uint8Array,
     isLast: boolean,
-  ): Generator<ScannedRecord, void, undefined> {
+    visit: (rec: ScannedRecord) => void,
+  ): void {
     const file = seg.path;
     const size = buf.byteLength;
     let off = 0;
@@ -146,7 +177,7 @@ export class SegmentScanner {
       }
       const frameBytes = FRAME_HEADER_BYTES + recordBytes + pad;
       const r = rec as Exclude<typeof rec, string>;
-      yield { file, seq: seg.seq, offset: off, type: r.type, crc: r.crc, data: r.data, frameBytes };
+      visit({ file, seq: seg.seq, offset: off, type: r.type, crc: r.crc, data: r.data, frameBytes });
       off += frameBytes;
       this.lastValidOffset = off;
     }
@@ -194,6 +225,16 @@ export function hasZeroSector(buf: Uint8Array, from: number, to: number): boolea
 }
 
 function lastNonZeroEnd(buf: Uint8Array, from: number): number {
-  for (let i = buf.byteLength - 1; i >= from; i--) if (buf[i] !== 0) return i + 1;
+  let i = buf.byteLength;
+  // Whole 4-byte words first (a preallocated tail is megabytes of zeros), then bytes.
+  const alignedEnd = from + Math.floor((i - from) / 4) * 4;
+  for (; i > alignedEnd; i--) if (buf[i - 1] !== 0) return i;
+  if ((buf.byteOffset + from) % 4 === 0) {
+    const words = new Uint32Array(buf.buffer, buf.byteOffset + from, (alignedEnd - from) / 4);
+    let w = words.length;
+    while (w > 0 && words[w - 1] === 0) w--;
+    i = from + w * 4;
+  }
+  for (; i > from; i--) if (buf[i - 1] !== 0) return i;
   return from;
 }

@@ -28,9 +28,7 @@ export async function repairWal(dir: string, logger: WalLogger | undefined): Pro
     }
     const scanner = new SegmentScanner(segments);
     try {
-      for await (const _rec of scanner.records()) {
-        // reading is the check
-      }
+      await scanner.forEach(() => undefined); // reading is the check
       return true;
     } catch (err) {
       const last = segments[segments.length - 1];
@@ -88,13 +86,13 @@ async function readSnapshots<E, S, N>(dir: string, codecs: Codecs<E, S, N>): Pro
   let state: S | undefined;
   const scanner = new SegmentScanner(segments);
   try {
-    for await (const rec of scanner.records()) {
+    await scanner.forEach((rec) => {
       if (rec.type === RecordType.Snapshot) {
         snaps.push(decode(codecs.snapshot, rec.data ?? new Uint8Array(0), 'snapshot', rec.file, rec.offset));
       } else if (rec.type === RecordType.State) {
         state = decode(codecs.state, rec.data ?? new Uint8Array(0), 'state', rec.file, rec.offset);
       }
-    }
+    });
   } catch (err) {
     if (!(err instanceof WalError) || err.code !== 'ERR_WAL_UNEXPECTED_EOF') throw err;
   }

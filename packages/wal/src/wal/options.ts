@@ -1,14 +1,33 @@
+import { resolve } from 'node:path';
 import { msgpackCodecs, type Entry, type HardState, type Snapshot } from '../codec/msgpack.js';
 import type { Codecs } from '../codec/types.js';
 import { WalError } from '../errors.js';
 
-/** A logger with pino's method shape (`warn(obj, msg)`); only `warn` is required. */
+/**
+ * A logger with pino's method shape (`warn(obj, msg)`); only `warn` is required.
+ *
+ * @example
+ * ```ts
+ * const logger: WalLogger = { warn: (obj, msg) => console.warn(msg, obj) };
+ * ```
+ */
 export interface WalLogger {
   warn(obj: Record<string, unknown>, msg?: string): void;
   info?(obj: Record<string, unknown>, msg?: string): void;
 }
 
-/** Options of every `Wal` entry point. */
+/**
+ * Options of every `Wal` entry point.
+ *
+ * @example
+ * ```ts
+ * const wal = await Wal.open(dir, snap, {
+ *   segmentSizeBytes: 16 * 1024 * 1024,
+ *   logger: pino(), // warned about fdatasyncs over 1 s
+ *   onFsync: (ms) => fsyncHistogram.observe(ms / 1000),
+ * });
+ * ```
+ */
 export interface WalOptions<E = Entry, S = HardState, N = Snapshot> {
   /** Record codecs; default {@link msgpackCodecs}. */
   codecs?: Codecs<E, S, N>;
@@ -63,9 +82,10 @@ export function resolveOptions<E, S, N>(options: WalOptions<E, S, N> | undefined
   };
 }
 
-/** Validates a directory argument. */
-export function checkDir(dir: unknown, what: string): asserts dir is string {
+/** Validates a directory argument and makes it absolute (so `<dir>.tmp` is a sibling even for `wal/`). */
+export function normalizeDir(dir: unknown, what: string): string {
   if (typeof dir !== 'string' || dir.length === 0) {
     throw new WalError('ERR_WAL_INVALID_ARGUMENT', `${what}: dir must be a non-empty string`);
   }
+  return resolve(dir);
 }

@@ -26,6 +26,8 @@ export interface ReadResult<E, S> {
   lastValidOffset: number;
   /** End of stale non-zero bytes after `lastValidOffset` in the last segment. */
   dirtyEnd: number;
+  /** Size of the last segment file. */
+  lastFileSize: number;
   /** In read mode, the torn tail that ended the read early. */
   tornTail: WalError | undefined;
 }
@@ -47,7 +49,7 @@ export async function readSegments<E, S, N>(
   codecs: Codecs<E, S, N>,
   mode: ReadMode,
 ): Promise<ReadResult<E, S>> {
-  const scanner = new SegmentScanner(segments);
+  const scanner = new SegmentScanner(segments, mode === 'write');
   let metadata: Uint8Array | undefined;
   let state: S | undefined;
   let stateBytes: Uint8Array | undefined;
@@ -57,7 +59,7 @@ export async function readSegments<E, S, N>(
   let tornTail: WalError | undefined;
   const snapTerm = BigInt(snap.term);
   try {
-    for await (const rec of scanner.records()) {
+    await scanner.forEach((rec) => {
       const data = rec.data ?? EMPTY;
       switch (rec.type) {
         case RecordType.Entry: {
@@ -72,7 +74,7 @@ export async function readSegments<E, S, N>(
                 { file: rec.file, offset: rec.offset },
               );
             }
-            entries.length = pos;
+            if (pos < entries.length) entries.length = pos;
             entries.push(e);
           }
           lastIndex = idx;
@@ -119,7 +121,7 @@ export async function readSegments<E, S, N>(
             offset: rec.offset,
           });
       }
-    }
+    });
   } catch (err) {
     if (mode === 'read' && err instanceof WalError && err.code === 'ERR_WAL_UNEXPECTED_EOF') tornTail = err;
     else throw err;
@@ -143,6 +145,7 @@ export async function readSegments<E, S, N>(
     lastSegment: last,
     lastValidOffset: scanner.lastValidOffset,
     dirtyEnd: scanner.dirtyEnd,
+    lastFileSize: scanner.fileSize,
     tornTail,
   };
 }

@@ -100,10 +100,13 @@ export async function openWriter<E, S, N>(
   const seg = read.lastSegment;
   const fh = await open(seg.path, 'r+');
   try {
-    if (read.dirtyEnd > read.lastValidOffset) {
-      await writeZeros(fh, read.lastValidOffset, read.dirtyEnd);
-      await fileIo.datasync(fh);
-    }
+    // Stale bytes after the last record are zeroed (a later append must never line up with old records), and a
+    // tail shorter than a segment (after a repair) is preallocated again, so appends do not grow the file.
+    const zeroed = read.dirtyEnd > read.lastValidOffset;
+    if (zeroed) await writeZeros(fh, read.lastValidOffset, read.dirtyEnd);
+    const grow = read.lastFileSize < o.segmentSizeBytes;
+    if (grow) await writeZeros(fh, read.lastFileSize, o.segmentSizeBytes);
+    if (zeroed || grow) await fileIo.datasync(fh);
   } catch (err) {
     await fh.close();
     throw err;

@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { etcdCodecs, type EtcdConfState, type EtcdEntry, type EtcdHardState, type EtcdSnapshot } from '../../src/codec/etcd.js';
+import {
+  etcdCodecs,
+  type EtcdConfState,
+  type EtcdEntry,
+  type EtcdHardState,
+  type EtcdSnapshot,
+} from '../../src/codec/etcd.js';
 import { WalError } from '../../src/errors.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -13,9 +19,13 @@ describe('etcdCodecs (raftpb / walpb, byte for byte)', () => {
   });
 
   it('encodes entries and hard states in field order with zero values written, data left out only when absent', () => {
-    expect(hex(etcdCodecs.entry.encode({ index: 1, term: 1, type: 0, data: new TextEncoder().encode('x') }))).toBe('08001001180122' + '0178');
+    expect(
+      hex(etcdCodecs.entry.encode({ index: 1, term: 1, type: 0, data: new TextEncoder().encode('x') })),
+    ).toBe('08001001180122' + '0178');
     expect(hex(etcdCodecs.entry.encode({ index: 2, term: 1 }))).toBe('080010011802');
-    expect(hex(etcdCodecs.entry.encode({ index: 2, term: 1, data: new Uint8Array(0) }))).toBe('0800100118022200');
+    expect(hex(etcdCodecs.entry.encode({ index: 2, term: 1, data: new Uint8Array(0) }))).toBe(
+      '0800100118022200',
+    );
     expect(hex(etcdCodecs.state.encode({ term: 0, vote: 0, commit: 0 }))).toBe('080010001800');
   });
 
@@ -29,7 +39,17 @@ describe('etcdCodecs (raftpb / walpb, byte for byte)', () => {
   });
 
   it('encodes a snapshot ConfState with unpacked repeated ids and auto_leave always written', () => {
-    const s: EtcdSnapshot = { index: 5, term: 2, confState: { voters: [1, 0xafee657a4b52739dn], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } };
+    const s: EtcdSnapshot = {
+      index: 5,
+      term: 2,
+      confState: {
+        voters: [1, 0xafee657a4b52739dn],
+        learners: [],
+        votersOutgoing: [],
+        learnersNext: [],
+        autoLeave: false,
+      },
+    };
     const b = etcdCodecs.snapshot.encode(s);
     expect(hex(b).startsWith('080510021a')).toBe(true);
     expect(hex(b).endsWith('2800')).toBe(true);
@@ -37,8 +57,19 @@ describe('etcdCodecs (raftpb / walpb, byte for byte)', () => {
   });
 
   it('round-trips arbitrary values exactly and re-encodes decoded bytes identically (property)', () => {
-    const conf: fc.Arbitrary<EtcdConfState> = fc.record({ voters: fc.array(u64, { maxLength: 4 }), learners: fc.array(u64, { maxLength: 3 }), votersOutgoing: fc.array(u64, { maxLength: 3 }), learnersNext: fc.array(u64, { maxLength: 2 }), autoLeave: fc.boolean() });
-    const entry: fc.Arbitrary<EtcdEntry> = fc.record({ index: fc.nat(), term: u64, type: fc.nat({ max: 2 }), data: fc.option(fc.uint8Array({ maxLength: 40 }), { nil: undefined }) });
+    const conf: fc.Arbitrary<EtcdConfState> = fc.record({
+      voters: fc.array(u64, { maxLength: 4 }),
+      learners: fc.array(u64, { maxLength: 3 }),
+      votersOutgoing: fc.array(u64, { maxLength: 3 }),
+      learnersNext: fc.array(u64, { maxLength: 2 }),
+      autoLeave: fc.boolean(),
+    });
+    const entry: fc.Arbitrary<EtcdEntry> = fc.record({
+      index: fc.nat(),
+      term: u64,
+      type: fc.nat({ max: 2 }),
+      data: fc.option(fc.uint8Array({ maxLength: 40 }), { nil: undefined }),
+    });
     fc.assert(
       fc.property(entry, conf, u64, u64, (e, cs, term, vote) => {
         const eb = etcdCodecs.entry.encode(e);

@@ -1,4 +1,4 @@
-import { pack } from 'msgpackr';
+import { pack, unpack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { msgpackCodecs, type Snapshot } from '../../src/codec/msgpack.js';
 import { WalError } from '../../src/errors.js';
@@ -68,5 +68,32 @@ describe('msgpackCodecs', () => {
     const e = entry.decode(bytes);
     bytes.fill(0);
     expect(Array.from(e.data)).toEqual([9, 9]);
+  });
+});
+
+describe('the hand-rolled Entry fast path is plain msgpack', () => {
+  it('reads what msgpackr writes and msgpackr reads what it writes, at every integer and length width', () => {
+    const ints = [0, 1, 127, 128, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1];
+    const sizes = [0, 1, 255, 256, 65535, 65536];
+    const compare = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(Buffer.from(b));
+    for (const index of ints) {
+      for (const n of sizes) {
+        const data = Uint8Array.from({ length: n }, (_, k) => (k * 31 + index) & 0xff);
+        for (const type of [undefined, 0, 300]) {
+          const e = type === undefined ? { index, term: 3, data } : { index, term: 3, data, type };
+          const ours = entry.encode(e);
+          const arr = unpack(ours) as unknown[];
+          expect(arr[0]).toBe(index);
+          expect(Buffer.from(arr[2] as Uint8Array).equals(Buffer.from(data))).toBe(true);
+          expect(arr[3]).toBe(type);
+          const theirs = pack(type === undefined ? [index, 3, data] : [index, 3, data, type]);
+          for (const got of [entry.decode(theirs), entry.decode(ours)]) {
+            expect({ ...got, data: undefined }).toEqual({ ...e, data: undefined });
+            expect(got.data.constructor).toBe(Uint8Array);
+            expect(compare(got.data, data)).toBe(true);
+          }
+        }
+      }
+    }
   });
 });

@@ -137,3 +137,23 @@ describe('etcd fixture: last record length exceeds the file end', () => {
     expect(records.slice(2).map((r) => r.crc)).toEqual([0x81e6d9a0, 0xf0b705ba, 0x239ff421]);
   });
 });
+
+describe('stale bytes after the last record', () => {
+  it('a write-mode scan finds where non-zero bytes end, at any alignment', async () => {
+    const { writeSegment } = await import('./build.js');
+    const path = join(t.dir, FIRST);
+    const end = await (async () => {
+      await writeSegment(path, [[4, undefined]]);
+      return (await stat(path)).size;
+    })();
+    for (const tail of [0, 1, 3, 4, 5, 8, 13, 100]) {
+      const buf = Buffer.concat([await readFile(path).then((b) => b.subarray(0, end)), Buffer.alloc(200)]);
+      if (tail > 0) buf[end + 20 + tail - 1] = 7;
+      await writeFile(path, buf);
+      const scanner = new SegmentScanner(selectSegments(t.dir, await listSegments(t.dir), 0), true);
+      await scanner.forEach(() => undefined);
+      expect(scanner.lastValidOffset).toBe(end);
+      expect(scanner.dirtyEnd, `tail ${tail}`).toBe(tail === 0 ? end : end + 20 + tail);
+    }
+  });
+});

@@ -93,3 +93,27 @@ describe('Wal create/open/save/readAll/close', () => {
     ]);
   });
 });
+
+describe('Wal.create after a crash mid-create', () => {
+  it('clears a leftover <dir>.tmp and accepts a trailing slash', async () => {
+    const { mkdir, writeFile } = await import('node:fs/promises');
+    await mkdir(`${t.dir}.tmp`, { recursive: true });
+    await writeFile(`${t.dir}.tmp/0000000000000000-0000000000000000.wal`, 'half-built');
+    expect(await Wal.exist(t.dir)).toBe(false);
+    const wal = await Wal.create(`${t.dir}/`, enc('m'), SMALL);
+    await wal.saveEntry(entries(1, 1));
+    await wal.close();
+    expect(await readdir(t.parent)).toEqual(['wal']);
+    const r = await Wal.openForRead(t.dir);
+    expect((await r.readAll()).entries).toEqual(entries(1, 1));
+    await r.close();
+  });
+
+  it('refuses a non-empty directory without a WAL rather than deleting its files', async () => {
+    const { mkdir, writeFile } = await import('node:fs/promises');
+    await mkdir(t.dir);
+    await writeFile(`${t.dir}/precious.txt`, 'keep me');
+    await expect(Wal.create(t.dir, enc('m'), SMALL)).rejects.toMatchObject({ code: 'ERR_WAL_EXISTS' });
+    expect(await readdir(t.dir)).toEqual(['precious.txt']);
+  });
+});

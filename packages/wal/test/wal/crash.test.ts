@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listSegments } from '../../src/segment/names.js';
 import { Wal } from '../../src/wal.js';
 import { WalError } from '../../src/errors.js';
 import { bytesOf, tempParent } from '../helpers.js';
@@ -112,9 +113,10 @@ describe('crash: SIGKILL under load', () => {
       try {
         wal = await Wal.open(dir, undefined, { segmentSizeBytes: SEGMENT });
       } catch (err) {
-        expect(err instanceof WalError && err.code === 'ERR_WAL_UNEXPECTED_EOF', `seed ${seed} round ${round}`).toBe(
-          true,
-        );
+        expect(
+          err instanceof WalError && err.code === 'ERR_WAL_UNEXPECTED_EOF',
+          `seed ${seed} round ${round}`,
+        ).toBe(true);
         expect(await Wal.repair(dir), `seed ${seed}`).toBe(true);
         wal = await Wal.open(dir, undefined, { segmentSizeBytes: SEGMENT });
       }
@@ -124,9 +126,14 @@ describe('crash: SIGKILL under load', () => {
       expect(entries.length, where).toBeGreaterThanOrEqual(acked);
       entries.forEach((e, k) => {
         expect(e.index, where).toBe(k + 1);
-        expect(Buffer.from(e.data).equals(Buffer.from(dataOf(e.index))), `${where} entry ${e.index}`).toBe(true);
+        expect(Buffer.from(e.data).equals(Buffer.from(dataOf(e.index))), `${where} entry ${e.index}`).toBe(
+          true,
+        );
       });
     }
     expect(acked).toBeGreaterThan(0);
+    // The load crossed segment boundaries (cuts happened while being killed).
+    expect((await listSegments(dir)).length, `seed ${seed}, ${acked} acked`).toBeGreaterThan(1);
+    if (process.env.WAL_CRASH_VERBOSE === '1') console.log(`seed ${seed}: ${acked} acked`);
   });
 });

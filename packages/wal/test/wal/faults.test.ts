@@ -59,8 +59,10 @@ describe('torn tails (repairable: ERR_WAL_UNEXPECTED_EOF)', () => {
       expect(await Wal.repair(t.dir), `cut at ${cut}`).toBe(true);
       expect((await stat(path)).size).toBe(last.offset);
       expect((await readFile(`${path}.broken`)).equals(pristine.subarray(0, cut))).toBe(true);
-      const w = await Wal.open(t.dir);
+      const w = await Wal.open(t.dir, undefined, { segmentSizeBytes: 64 * 1024 });
       expect((await w.readAll()).entries).toEqual(expected(3));
+      // Opening for write preallocated the repaired tail again.
+      expect((await stat(path)).size).toBe(64 * 1024);
       if ((cut - last.offset) % 8 === 1) {
         // The repaired WAL takes appends again.
         await w.saveEntry([{ index: 4, term: 2, data: enc('again') }]);
