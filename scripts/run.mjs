@@ -13,7 +13,12 @@ const job = process.argv[2] ?? 'test';
 const extra = process.argv.slice(3);
 
 function run(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', shell: process.platform === 'win32', ...opts });
+  const r = spawnSync(cmd, args, {
+    cwd: root,
+    stdio: 'inherit',
+    shell: process.platform === 'win32',
+    ...opts,
+  });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
@@ -36,7 +41,13 @@ switch (job) {
     break;
   case 'cluster':
     // The main job: a local 3-node replicated KV cluster; Ctrl-C stops it.
-    run(process.execPath, [join(root, 'packages', 'kv-example', 'dist', 'cli', 'main.js'), 'cluster', '--nodes', '3', ...extra]);
+    run(process.execPath, [
+      join(root, 'packages', 'kv-example', 'dist', 'cli', 'main.js'),
+      'cluster',
+      '--nodes',
+      '3',
+      ...extra,
+    ]);
     break;
   case 'demo':
     run(process.execPath, [join(root, 'packages', 'kv-example', 'dist', 'demo.js'), ...extra]);

@@ -54,7 +54,14 @@ function cluster(inflight, commits) {
   const nodes = new Map();
   for (const id of ids) {
     const storage = new MemoryStorage();
-    const node = new RawNode({ id, electionTick: 10, heartbeatTick: 1, storage, maxInflightMsgs: 4096, maxSizePerMsg: 1 << 20 });
+    const node = new RawNode({
+      id,
+      electionTick: 10,
+      heartbeatTick: 1,
+      storage,
+      maxInflightMsgs: 4096,
+      maxSizePerMsg: 1 << 20,
+    });
     node.bootstrap(ids.map((i) => ({ id: i })));
     nodes.set(id, { node, storage });
   }
@@ -69,7 +76,8 @@ function cluster(inflight, commits) {
         storage.append(rd.entries);
         if (rd.hardState) storage.setHardState(rd.hardState);
         for (const m of rd.messages) queue.push(m);
-        if (node === leaderNode) for (const e of rd.committedEntries) if (e.data.byteLength === 100) committed++;
+        if (node === leaderNode)
+          for (const e of rd.committedEntries) if (e.data.byteLength === 100) committed++;
         node.advance(rd);
       }
     }
@@ -85,7 +93,8 @@ function cluster(inflight, commits) {
   while (step()) {}
   leaderNode.campaign();
   while (step()) {}
-  if (leaderNode.status().softState.raftState !== 'StateLeader') throw new Error('bench cluster elected no leader');
+  if (leaderNode.status().softState.raftState !== 'StateLeader')
+    throw new Error('bench cluster elected no leader');
   let proposed = 0;
   const t0 = performance.now();
   while (committed < commits) {
@@ -106,7 +115,12 @@ function clusterBaseline(commits) {
   for (let i = 1; i <= commits; i++) {
     const e = { term: 1, index: i, type: 0, data: PAYLOAD };
     for (const s of storages) s.append([e]);
-    q.push({ type: MessageType.MsgApp, i }, { type: MessageType.MsgApp, i }, { type: MessageType.MsgAppResp, i }, { type: MessageType.MsgAppResp, i });
+    q.push(
+      { type: MessageType.MsgApp, i },
+      { type: MessageType.MsgApp, i },
+      { type: MessageType.MsgAppResp, i },
+      { type: MessageType.MsgAppResp, i },
+    );
     if (q.length > 4096) q.length = 0;
   }
   return commits / ((performance.now() - t0) / 1000);
@@ -117,7 +131,14 @@ const ops = quick ? 50_000 : 300_000;
 singleNode(20_000); // warm up
 const us = singleNode(ops);
 const usBase = singleNodeBaseline(ops);
-rows.push(['1 node propose->ready->advance (us/op)', fmt(us, 2), fmt(usBase, 2), fmt(us / usBase, 1) + 'x', '<= 5 us/op (etcd: ~3.7)', us <= 5 ? 'met' : 'MISSED']);
+rows.push([
+  '1 node propose->ready->advance (us/op)',
+  fmt(us, 2),
+  fmt(usBase, 2),
+  fmt(us / usBase, 1) + 'x',
+  '<= 5 us/op (etcd: ~3.7)',
+  us <= 5 ? 'met' : 'MISSED',
+]);
 
 const base = clusterBaseline(quick ? 50_000 : 200_000);
 for (const inflight of [1, 64, 1024]) {
@@ -125,13 +146,22 @@ for (const inflight of [1, 64, 1024]) {
   cluster(inflight, Math.min(n, 20_000)); // warm up
   const rate = cluster(inflight, n);
   const goal = inflight === 1024 ? '>= 200,000 commits/s' : '';
-  rows.push([`3 nodes, ${inflight} in flight (commits/s)`, fmt(rate), fmt(base), fmt(rate / base, 3) + 'x', goal, goal ? (rate >= 200_000 ? 'met' : 'MISSED') : '']);
+  rows.push([
+    `3 nodes, ${inflight} in flight (commits/s)`,
+    fmt(rate),
+    fmt(base),
+    fmt(rate / base, 3) + 'x',
+    goal,
+    goal ? (rate >= 200_000 ? 'met' : 'MISSED') : '',
+  ]);
 }
 
 const head = ['case', 'ours', 'baseline', 'ratio', 'goal', ''];
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
 const line = (r) => r.map((c, i) => String(c).padEnd(widths[i])).join('  ');
 console.log(`@x/raft bench (node ${process.version}, payload 100 B${quick ? ', quick' : ''})`);
-console.log('baselines: 1 node = MemoryStorage.append + setHardState of the same entry; cluster = the same appends on 3 storages + 4 message pushes per entry, no raft');
+console.log(
+  'baselines: 1 node = MemoryStorage.append + setHardState of the same entry; cluster = the same appends on 3 storages + 4 message pushes per entry, no raft',
+);
 console.log(line(head));
 for (const r of rows) console.log(line(r));

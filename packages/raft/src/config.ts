@@ -59,42 +59,77 @@ export interface Config {
 }
 
 /** A Config with every default filled in. */
-export type ResolvedConfig = Required<Omit<Config, 'logger' | 'random'>> & { logger: Logger; random: RandomSource };
+export type ResolvedConfig = Required<Omit<Config, 'logger' | 'random'>> & {
+  logger: Logger;
+  random: RandomSource;
+};
 
 function positiveInt(v: unknown, field: string, allowZero = false): void {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < (allowZero ? 0 : 1)) {
-    throw new RaftError('ERR_CONFIG_INVALID', `${field} must be ${allowZero ? 'a non-negative' : 'a positive'} integer, got ${String(v)}`, field);
+    throw new RaftError(
+      'ERR_CONFIG_INVALID',
+      `${field} must be ${allowZero ? 'a non-negative' : 'a positive'} integer, got ${String(v)}`,
+      field,
+    );
   }
 }
 
 /** Checks a config, throwing RaftError ERR_CONFIG_INVALID naming the field. */
 export function validateConfig(c: Config): void {
-  if (c === null || typeof c !== 'object') throw new RaftError('ERR_CONFIG_INVALID', 'config must be an object', 'config');
+  if (c === null || typeof c !== 'object')
+    throw new RaftError('ERR_CONFIG_INVALID', 'config must be an object', 'config');
   positiveInt(c.id, 'id');
   positiveInt(c.heartbeatTick, 'heartbeatTick');
   positiveInt(c.electionTick, 'electionTick');
   if (c.electionTick <= c.heartbeatTick) {
-    throw new RaftError('ERR_CONFIG_INVALID', `electionTick (${c.electionTick}) must be greater than heartbeatTick (${c.heartbeatTick})`, 'electionTick');
+    throw new RaftError(
+      'ERR_CONFIG_INVALID',
+      `electionTick (${c.electionTick}) must be greater than heartbeatTick (${c.heartbeatTick})`,
+      'electionTick',
+    );
   }
   const s = c.storage as Partial<Storage> | undefined;
-  if (s === undefined || typeof s.entries !== 'function' || typeof s.term !== 'function' || typeof s.initialState !== 'function') {
+  if (
+    s === undefined ||
+    typeof s.entries !== 'function' ||
+    typeof s.term !== 'function' ||
+    typeof s.initialState !== 'function'
+  ) {
     throw new RaftError('ERR_CONFIG_INVALID', 'storage must implement Storage', 'storage');
   }
   if (c.applied !== undefined) positiveInt(c.applied, 'applied', true);
   if (c.maxSizePerMsg !== undefined) positiveInt(c.maxSizePerMsg, 'maxSizePerMsg', true);
-  if (c.maxCommittedSizePerReady !== undefined) positiveInt(c.maxCommittedSizePerReady, 'maxCommittedSizePerReady', true);
-  if (c.maxUncommittedEntriesSize !== undefined) positiveInt(c.maxUncommittedEntriesSize, 'maxUncommittedEntriesSize', true);
+  if (c.maxCommittedSizePerReady !== undefined)
+    positiveInt(c.maxCommittedSizePerReady, 'maxCommittedSizePerReady', true);
+  if (c.maxUncommittedEntriesSize !== undefined)
+    positiveInt(c.maxUncommittedEntriesSize, 'maxUncommittedEntriesSize', true);
   if (c.maxInflightMsgs !== undefined) positiveInt(c.maxInflightMsgs, 'maxInflightMsgs');
   if (c.maxInflightBytes !== undefined) {
     positiveInt(c.maxInflightBytes, 'maxInflightBytes', true);
     if (c.maxInflightBytes !== 0 && c.maxInflightBytes < (c.maxSizePerMsg ?? 1 << 20)) {
-      throw new RaftError('ERR_CONFIG_INVALID', 'maxInflightBytes must be >= maxSizePerMsg', 'maxInflightBytes');
+      throw new RaftError(
+        'ERR_CONFIG_INVALID',
+        'maxInflightBytes must be >= maxSizePerMsg',
+        'maxInflightBytes',
+      );
     }
   }
-  if (c.readOnlyOption !== undefined && c.readOnlyOption !== ReadOnlyOption.Safe && c.readOnlyOption !== ReadOnlyOption.LeaseBased) {
-    throw new RaftError('ERR_CONFIG_INVALID', `readOnlyOption must be 'safe' or 'lease-based'`, 'readOnlyOption');
+  if (
+    c.readOnlyOption !== undefined &&
+    c.readOnlyOption !== ReadOnlyOption.Safe &&
+    c.readOnlyOption !== ReadOnlyOption.LeaseBased
+  ) {
+    throw new RaftError(
+      'ERR_CONFIG_INVALID',
+      `readOnlyOption must be 'safe' or 'lease-based'`,
+      'readOnlyOption',
+    );
   }
   if (c.readOnlyOption === ReadOnlyOption.LeaseBased && c.checkQuorum !== true) {
-    throw new RaftError('ERR_CONFIG_INVALID', 'checkQuorum must be enabled when readOnlyOption is lease-based', 'checkQuorum');
+    throw new RaftError(
+      'ERR_CONFIG_INVALID',
+      'checkQuorum must be enabled when readOnlyOption is lease-based',
+      'checkQuorum',
+    );
   }
 }

@@ -35,7 +35,12 @@ export type { Storage } from './storage/storage.js';
 export { MemoryStorage } from './storage/memory-storage.js';
 export { RaftError, isRaftError, type RaftErrorCode } from './errors.js';
 export { decodeMessage, encodeMessage } from './codec/message-codec.js';
-export { decodeConfChange, decodeConfChangeV2, encodeConfChange, encodeConfChangeV2 } from './codec/conf-change-codec.js';
+export {
+  decodeConfChange,
+  decodeConfChangeV2,
+  encodeConfChange,
+  encodeConfChangeV2,
+} from './codec/conf-change-codec.js';
 export { seededRandom, type RandomSource } from './random.js';
 export { silentLogger, type Logger } from './logger.js';
 export { RaftNode, type RaftNodeEvents, type RaftNodeOptions } from './node/raft-node.js';

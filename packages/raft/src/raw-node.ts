@@ -108,7 +108,11 @@ export class RawNode {
 
   /** Proposes data to be appended to the log. Throws RaftError ERR_PROPOSAL_DROPPED when raft refuses it. */
   propose(data: Uint8Array): void {
-    this.raft.step(this.raft.localMsg(MessageType.MsgProp, { entries: [{ term: 0, index: 0, type: EntryType.Normal, data }] }));
+    this.raft.step(
+      this.raft.localMsg(MessageType.MsgProp, {
+        entries: [{ term: 0, index: 0, type: EntryType.Normal, data }],
+      }),
+    );
   }
 
   /** Proposes a membership change (V1: single step; V2: possibly joint consensus). */
@@ -129,7 +133,11 @@ export class RawNode {
    * ERR_STEP_PEER_NOT_FOUND for a response from a node that is not in the configuration.
    */
   step(m: Message): void {
-    if (LOCAL_MSGS.has(m.type)) throw new RaftError('ERR_STEP_LOCAL_MSG', `cannot step a local message (type ${m.type}) from the network`);
+    if (LOCAL_MSGS.has(m.type))
+      throw new RaftError(
+        'ERR_STEP_LOCAL_MSG',
+        `cannot step a local message (type ${m.type}) from the network`,
+      );
     if (RESPONSE_MSGS.has(m.type) && !this.raft.trk.progress.has(m.from)) {
       throw new RaftError('ERR_STEP_PEER_NOT_FOUND', `response from unknown peer ${m.from}`);
     }
@@ -235,7 +243,11 @@ export class RawNode {
    * `ctx` must be unique per request.
    */
   readIndex(ctx: Uint8Array): void {
-    this.raft.step(this.raft.localMsg(MessageType.MsgReadIndex, { entries: [{ term: 0, index: 0, type: EntryType.Normal, data: ctx }] }));
+    this.raft.step(
+      this.raft.localMsg(MessageType.MsgReadIndex, {
+        entries: [{ term: 0, index: 0, type: EntryType.Normal, data: ctx }],
+      }),
+    );
   }
 
   /** Asks the leader to transfer leadership to `to` (forwarded when called on a follower). */
@@ -255,14 +267,18 @@ export class RawNode {
 
   /** The outcome of sending a snapshot to `id`. */
   reportSnapshot(id: number, status: SnapshotStatus): void {
-    this.raft.step(this.raft.localMsg(MessageType.MsgSnapStatus, { from: id, reject: status === SnapshotStatus.Failure }));
+    this.raft.step(
+      this.raft.localMsg(MessageType.MsgSnapStatus, { from: id, reject: status === SnapshotStatus.Failure }),
+    );
   }
 
   /** Bootstraps a new cluster's first configuration into an empty storage (etcd's RawNode.Bootstrap). */
   bootstrap(peers: readonly Peer[]): void {
-    if (peers.length === 0) throw new RaftError('ERR_CONFIG_INVALID', 'bootstrap needs at least one peer', 'peers');
+    if (peers.length === 0)
+      throw new RaftError('ERR_CONFIG_INVALID', 'bootstrap needs at least one peer', 'peers');
     const r = this.raft;
-    if (r.raftLog.storage.lastIndex() !== 0) throw new RaftError('ERR_CONFIG_INVALID', "can't bootstrap a nonempty storage", 'storage');
+    if (r.raftLog.storage.lastIndex() !== 0)
+      throw new RaftError('ERR_CONFIG_INVALID', "can't bootstrap a nonempty storage", 'storage');
     // The first Ready must carry the hard state: start from an empty previous one.
     this.prevHardSt = EMPTY_HS;
     r.becomeFollower(1, 0);
@@ -270,7 +286,11 @@ export class RawNode {
       term: 1,
       index: i + 1,
       type: EntryType.ConfChange,
-      data: encodeConfChange({ type: ConfChangeType.AddNode, nodeId: p.id, ...(p.context !== undefined ? { context: p.context } : {}) }),
+      data: encodeConfChange({
+        type: ConfChangeType.AddNode,
+        nodeId: p.id,
+        ...(p.context !== undefined ? { context: p.context } : {}),
+      }),
     }));
     r.raftLog.append(ents);
     // Committed, and applied to the configuration now so the node can campaign at once; the application sees
@@ -282,7 +302,13 @@ export class RawNode {
   /** State without per-follower progress. */
   basicStatus(): BasicStatus {
     const r = this.raft;
-    return { id: r.id, hardState: r.hardState(), softState: r.softState(), applied: r.raftLog.applied, leadTransferee: r.leadTransferee };
+    return {
+      id: r.id,
+      hardState: r.hardState(),
+      softState: r.softState(),
+      applied: r.raftLog.applied,
+      leadTransferee: r.leadTransferee,
+    };
   }
 
   /** State with per-follower progress (on the leader) and the configuration. */

@@ -8,7 +8,14 @@ it('the README example: three nodes elect a leader and replicate a proposal', ()
   const nodes = new Map<number, { node: RawNode; storage: MemoryStorage; applied: string[] }>();
   for (const id of ids) {
     const storage = new MemoryStorage();
-    const node = new RawNode({ id, electionTick: 10, heartbeatTick: 1, storage, preVote: true, checkQuorum: true });
+    const node = new RawNode({
+      id,
+      electionTick: 10,
+      heartbeatTick: 1,
+      storage,
+      preVote: true,
+      checkQuorum: true,
+    });
     node.bootstrap(ids.map((peer) => ({ id: peer }))); // a brand-new cluster; on restart, skip this
     nodes.set(id, { node, storage, applied: [] });
   }

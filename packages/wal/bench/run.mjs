@@ -3,7 +3,17 @@
 // measured in the same run on the same disk: Node's writeSync + fdatasyncSync of the same bytes into a preallocated
 // file (for replay: readFileSync of the same segment files). Ratios are what carry across machines.
 // Env: BENCH_DIR (default: packages/wal/.bench-tmp), BENCH_REPLAY_MB (default 1024), BENCH_QUICK=1 (short run).
-import { closeSync, fdatasyncSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fdatasyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -104,7 +114,9 @@ async function replay(size, mb) {
     await wal.save(undefined, ents);
   }
   await wal.close();
-  const files = readdirSync(dir).filter((f) => f.endsWith('.wal')).map((f) => join(dir, f));
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.wal'))
+    .map((f) => join(dir, f));
   let fileBytes = 0;
   const f0 = performance.now();
   for (const f of files) fileBytes += readFileSync(f).byteLength;
@@ -117,20 +129,59 @@ async function replay(size, mb) {
   if (entries.length !== total) throw new Error(`replay read ${entries.length} entries, wrote ${total}`);
   const logical = total * size;
   rmSync(dir, { recursive: true, force: true });
-  return { entriesPerSec: total / s, mbPerSec: logical / 1e6 / s, floorMbPerSec: fileBytes / 1e6 / floorS, files: files.length, fileBytes, total };
+  return {
+    entriesPerSec: total / s,
+    mbPerSec: logical / 1e6 / s,
+    floorMbPerSec: fileBytes / 1e6 / floorS,
+    files: files.length,
+    fileBytes,
+    total,
+  };
 }
 
 const rows = [];
 const f = (n, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
-const row = (name, ours, floorV, unit, goal, met) => rows.push([name, `${f(ours)} ${unit}`, `${f(floorV)} ${unit}`, `${f(ours / floorV, 2)}x`, goal, met === undefined ? '' : met ? 'met' : 'MISSED']);
+const row = (name, ours, floorV, unit, goal, met) =>
+  rows.push([
+    name,
+    `${f(ours)} ${unit}`,
+    `${f(floorV)} ${unit}`,
+    `${f(ours / floorV, 2)}x`,
+    goal,
+    met === undefined ? '' : met ? 'met' : 'MISSED',
+  ]);
 
 for (const size of [100, 1000]) {
   for (const batch of [1, 10, 100, 1000]) {
     const ours = await matrix(size, batch);
     const fl = floor(frameOf(size) * batch);
-    if (batch === 1) row(`${size} B x batch ${batch} (syncs/s)`, ours.opsPerSec, fl.opsPerSec, 'op/s', '>= 0.8x floor', ours.opsPerSec >= 0.8 * fl.opsPerSec);
-    else if (batch >= 100) row(`${size} B x batch ${batch} (bytes/s)`, ours.bytesPerSec / 1e6, (fl.bytesPerSec / 1e6) * (size / frameOf(size)), 'MB/s', '>= 0.7x floor', ours.bytesPerSec >= 0.7 * fl.bytesPerSec * (size / frameOf(size)));
-    else row(`${size} B x batch ${batch} (entries/s)`, ours.entriesPerSec, fl.opsPerSec * batch, 'ent/s', '', undefined);
+    if (batch === 1)
+      row(
+        `${size} B x batch ${batch} (syncs/s)`,
+        ours.opsPerSec,
+        fl.opsPerSec,
+        'op/s',
+        '>= 0.8x floor',
+        ours.opsPerSec >= 0.8 * fl.opsPerSec,
+      );
+    else if (batch >= 100)
+      row(
+        `${size} B x batch ${batch} (bytes/s)`,
+        ours.bytesPerSec / 1e6,
+        (fl.bytesPerSec / 1e6) * (size / frameOf(size)),
+        'MB/s',
+        '>= 0.7x floor',
+        ours.bytesPerSec >= 0.7 * fl.bytesPerSec * (size / frameOf(size)),
+      );
+    else
+      row(
+        `${size} B x batch ${batch} (entries/s)`,
+        ours.entriesPerSec,
+        fl.opsPerSec * batch,
+        'ent/s',
+        '',
+        undefined,
+      );
   }
 }
 for (const writers of [1, 16, 64, 256]) {
@@ -138,17 +189,40 @@ for (const writers of [1, 16, 64, 256]) {
   // Floor: one write of `writers` entries + one fdatasync per round, i.e. perfect group commit.
   const fl = floor(frameOf(100) * writers);
   const goal = writers === 64 ? '>= 200,000 ent/s' : '';
-  row(`${writers} concurrent 1-entry writers, 100 B`, ours, fl.opsPerSec * writers, 'ent/s', goal, writers === 64 ? ours >= 200_000 : undefined);
+  row(
+    `${writers} concurrent 1-entry writers, 100 B`,
+    ours,
+    fl.opsPerSec * writers,
+    'ent/s',
+    goal,
+    writers === 64 ? ours >= 200_000 : undefined,
+  );
 }
 const r1000 = await replay(1000, replayMb);
-rows.push([`replay ${f(r1000.fileBytes / 2 ** 20)} MiB, 1000 B entries`, `${f(r1000.mbPerSec)} MB/s (${f(r1000.entriesPerSec)} ent/s)`, `${f(r1000.floorMbPerSec)} MB/s read`, `${f(r1000.mbPerSec / r1000.floorMbPerSec, 2)}x`, '>= 300 MB/s', r1000.mbPerSec >= 300 ? 'met' : 'MISSED']);
+rows.push([
+  `replay ${f(r1000.fileBytes / 2 ** 20)} MiB, 1000 B entries`,
+  `${f(r1000.mbPerSec)} MB/s (${f(r1000.entriesPerSec)} ent/s)`,
+  `${f(r1000.floorMbPerSec)} MB/s read`,
+  `${f(r1000.mbPerSec / r1000.floorMbPerSec, 2)}x`,
+  '>= 300 MB/s',
+  r1000.mbPerSec >= 300 ? 'met' : 'MISSED',
+]);
 const r100 = await replay(100, Math.min(replayMb, quick ? 32 : 256));
-rows.push([`replay ${f(r100.fileBytes / 2 ** 20)} MiB, 100 B entries`, `${f(r100.entriesPerSec)} ent/s`, `${f(r100.floorMbPerSec)} MB/s read`, '', '>= 1,000,000 ent/s', r100.entriesPerSec >= 1_000_000 ? 'met' : 'MISSED']);
+rows.push([
+  `replay ${f(r100.fileBytes / 2 ** 20)} MiB, 100 B entries`,
+  `${f(r100.entriesPerSec)} ent/s`,
+  `${f(r100.floorMbPerSec)} MB/s read`,
+  '',
+  '>= 1,000,000 ent/s',
+  r100.entriesPerSec >= 1_000_000 ? 'met' : 'MISSED',
+]);
 
 rmSync(root, { recursive: true, force: true });
 const head = ['case', 'ours', 'floor', 'ratio', 'goal', ''];
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
 console.log(`@x/wal bench (node ${process.version}, dir ${root}${quick ? ', quick' : ''})`);
-console.log('floor = writeSync + fdatasyncSync of the same bytes into a preallocated file; replay floor = readFileSync of the same files');
+console.log(
+  'floor = writeSync + fdatasyncSync of the same bytes into a preallocated file; replay floor = readFileSync of the same files',
+);
 console.log(head.map((h, i) => h.padEnd(widths[i])).join('  '));
 for (const r of rows) console.log(r.map((c, i) => String(c).padEnd(widths[i])).join('  '));

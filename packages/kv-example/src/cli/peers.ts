@@ -3,7 +3,8 @@ export function parsePeers(spec: string): Map<number, { peer: string; client: st
   const out = new Map<number, { peer: string; client: string }>();
   for (const part of spec.split(',').filter((p) => p.trim().length > 0)) {
     const m = /^(\d+)=([^/]+:\d+)\/([^/]+:\d+)$/.exec(part.trim());
-    if (m === null) throw new Error(`bad --peers entry ${JSON.stringify(part)}: expected id=peerHost:port/clientHost:port`);
+    if (m === null)
+      throw new Error(`bad --peers entry ${JSON.stringify(part)}: expected id=peerHost:port/clientHost:port`);
     const id = Number(m[1]);
     if (!Number.isSafeInteger(id) || id <= 0) throw new Error(`bad member id in ${JSON.stringify(part)}`);
     if (out.has(id)) throw new Error(`member id ${id} appears twice in --peers`);

@@ -24,12 +24,14 @@ export async function runNode(argv: string[]): Promise<number> {
   });
   const id = Number(values.id);
   if (!Number.isSafeInteger(id) || id <= 0) throw new Error('--id must be a positive integer');
-  if (values.peers === undefined || values.data === undefined) throw new Error('--peers and --data are required');
+  if (values.peers === undefined || values.data === undefined)
+    throw new Error('--peers and --data are required');
   const peers = parsePeers(values.peers);
   const self = peers.get(id);
   const listenPeer = values['listen-peer'] ?? self?.peer;
   const listenClient = values['listen-client'] ?? self?.client;
-  if (listenPeer === undefined || listenClient === undefined) throw new Error('--listen-peer/--listen-client are required when --peers does not list this node');
+  if (listenPeer === undefined || listenClient === undefined)
+    throw new Error('--listen-peer/--listen-client are required when --peers does not list this node');
   const logger = consoleLogger(`n${id}`, values['log-level']);
   const node = await KvNode.start({
     id,

@@ -49,10 +49,20 @@ export class KvNode {
     // The wiring: snapshot store, WAL (created or reopened at the newest snapshot it knows), transport, node.
     const snapshots = await SnapshotStore.open(join(opts.dataDir, 'snap'));
     const exists = await Wal.exist(walDir);
-    const snapshot = exists ? await snapshots.loadNewestAvailable(await Wal.validSnapshots(walDir)) : undefined;
-    const wal = exists ? await openRepairing(walDir, snapshot?.metadata) : await Wal.create(walDir, new TextEncoder().encode(opts.clusterId));
+    const snapshot = exists
+      ? await snapshots.loadNewestAvailable(await Wal.validSnapshots(walDir))
+      : undefined;
+    const wal = exists
+      ? await openRepairing(walDir, snapshot?.metadata)
+      : await Wal.create(walDir, new TextEncoder().encode(opts.clusterId));
     const recovered = exists ? await wal.readAll() : undefined;
-    const transport = new TcpTransport({ id: opts.id, clusterId: opts.clusterId, listen: opts.listenPeer, peers: new Map([...opts.peers].map(([id, a]) => [id, a.peer])), ...(opts.logger ? { logger: opts.logger } : {}) });
+    const transport = new TcpTransport({
+      id: opts.id,
+      clusterId: opts.clusterId,
+      listen: opts.listenPeer,
+      peers: new Map([...opts.peers].map(([id, a]) => [id, a.peer])),
+      ...(opts.logger ? { logger: opts.logger } : {}),
+    });
     state.onMembers = (id, address) => {
       if (id === opts.id) return;
       if (address === undefined) transport.removePeer(id);
@@ -84,7 +94,10 @@ export class KvNode {
     if (!exists && opts.join !== true) {
       raft.once('leader', (leader) => {
         if (leader !== opts.id) return;
-        for (const [id, a] of opts.peers) void raft.propose(encodeCommand({ op: 'member', id, peer: a.peer, client: a.client })).catch(() => undefined);
+        for (const [id, a] of opts.peers)
+          void raft
+            .propose(encodeCommand({ op: 'member', id, peer: a.peer, client: a.client }))
+            .catch(() => undefined);
       });
     }
     node.server = createHttpApi(node);
@@ -101,9 +114,15 @@ export class KvNode {
     const leaderChanges = m.counter('kv_leader_changes_total', 'Leader changes seen by this node.');
     const snapshots = m.counter('kv_snapshots_total', 'Snapshots taken or installed.');
     m.gauge('kv_applied_index', 'Highest log index applied.', () => this.raft.status().appliedIndex);
-    m.gauge('kv_commit_index', 'Highest log index known committed.', () => this.raft.status().hardState.commit);
+    m.gauge(
+      'kv_commit_index',
+      'Highest log index known committed.',
+      () => this.raft.status().hardState.commit,
+    );
     m.gauge('kv_term', 'Current raft term.', () => this.raft.status().hardState.term);
-    m.gauge('kv_is_leader', '1 when this node leads.', () => (this.raft.status().softState.lead === this.opts.id ? 1 : 0));
+    m.gauge('kv_is_leader', '1 when this node leads.', () =>
+      this.raft.status().softState.lead === this.opts.id ? 1 : 0,
+    );
     m.gauge('kv_keys', 'Keys in the store.', () => this.state.size);
     this.raft.on('leader', () => leaderChanges.inc());
     this.raft.on('snapshot', () => snapshots.inc());
@@ -135,7 +154,9 @@ export class KvNode {
   async statusReport(): Promise<Record<string, unknown>> {
     const s = this.raft.status();
     const segments = (await readdir(join(this.opts.dataDir, 'wal'))).filter((f) => f.endsWith('.wal')).length;
-    const snapFiles = (await readdir(join(this.opts.dataDir, 'snap'))).filter((f) => f.endsWith('.snap')).length;
+    const snapFiles = (await readdir(join(this.opts.dataDir, 'snap'))).filter((f) =>
+      f.endsWith('.snap'),
+    ).length;
     return {
       id: this.opts.id,
       role: s.softState.raftState,
@@ -165,7 +186,8 @@ async function openRepairing(dir: string, snap: { index: number; term: number } 
     return await Wal.open(dir, snap);
   } catch (err) {
     // A torn tail from a crash: cut it (keeping a .broken copy) once, as etcd does, then open again.
-    if (err instanceof WalError && err.code === 'ERR_WAL_UNEXPECTED_EOF' && (await Wal.repair(dir))) return Wal.open(dir, snap);
+    if (err instanceof WalError && err.code === 'ERR_WAL_UNEXPECTED_EOF' && (await Wal.repair(dir)))
+      return Wal.open(dir, snap);
     throw err;
   }
 }

@@ -25,7 +25,11 @@ export function errorFromRaft(err: unknown): ApiError {
     case 'ERR_TIMEOUT':
       return new ApiError(504, 'TIMEOUT', `${message} (the operation may or may not have taken effect)`);
     case 'ERR_LEADERSHIP_LOST':
-      return new ApiError(504, 'LEADERSHIP_LOST', `${message} (the operation may or may not have taken effect)`);
+      return new ApiError(
+        504,
+        'LEADERSHIP_LOST',
+        `${message} (the operation may or may not have taken effect)`,
+      );
     case 'ERR_STOPPED':
       return new ApiError(503, 'STOPPED', message);
     default:

@@ -44,7 +44,8 @@ async function handle(node: KvNode, req: http.IncomingMessage, res: http.ServerR
   if (path === '/members' && method === 'POST') {
     const body = await readJson(req);
     const id = body.id;
-    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id <= 0) throw new ApiError(400, 'BAD_REQUEST', 'id must be a positive integer');
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id <= 0)
+      throw new ApiError(400, 'BAD_REQUEST', 'id must be a positive integer');
     if (typeof body.peer !== 'string' || typeof body.client !== 'string') {
       throw new ApiError(400, 'BAD_REQUEST', 'peer and client addresses are required');
     }
@@ -77,14 +78,24 @@ async function getKey(node: KvNode, key: string, url: URL, res: http.ServerRespo
   sendJson(res, 200, { key, ...v });
 }
 
-async function putKey(node: KvNode, key: string, body: Record<string, unknown>, res: http.ServerResponse): Promise<void> {
+async function putKey(
+  node: KvNode,
+  key: string,
+  body: Record<string, unknown>,
+  res: http.ServerResponse,
+): Promise<void> {
   const { value, prevValue, prevRevision } = body;
-  if (typeof value !== 'string') throw new ApiError(400, 'BAD_REQUEST', 'body must be JSON {"value": string}');
+  if (typeof value !== 'string')
+    throw new ApiError(400, 'BAD_REQUEST', 'body must be JSON {"value": string}');
   if (Buffer.byteLength(value) > LIMITS.valueBytes) {
     throw new ApiError(400, 'VALUE_TOO_LARGE', `value exceeds ${LIMITS.valueBytes} bytes`);
   }
-  if (prevValue !== undefined && typeof prevValue !== 'string') throw new ApiError(400, 'BAD_REQUEST', 'prevValue must be a string');
-  if (prevRevision !== undefined && !(typeof prevRevision === 'number' && Number.isSafeInteger(prevRevision) && prevRevision >= 0)) {
+  if (prevValue !== undefined && typeof prevValue !== 'string')
+    throw new ApiError(400, 'BAD_REQUEST', 'prevValue must be a string');
+  if (
+    prevRevision !== undefined &&
+    !(typeof prevRevision === 'number' && Number.isSafeInteger(prevRevision) && prevRevision >= 0)
+  ) {
     throw new ApiError(400, 'BAD_REQUEST', 'prevRevision must be an integer >= 0');
   }
   if (prevValue === undefined && prevRevision === undefined) {
@@ -93,7 +104,11 @@ async function putKey(node: KvNode, key: string, body: Record<string, unknown>, 
   }
   const r = await propose(node, { op: 'cas', key, value, prevValue, prevRevision });
   if (r.op !== 'cas') throw new Error('unexpected result');
-  if (!r.ok) return sendJson(res, 409, { error: { code: 'CAS_FAILED', message: 'compare failed' }, current: r.current ?? null });
+  if (!r.ok)
+    return sendJson(res, 409, {
+      error: { code: 'CAS_FAILED', message: 'compare failed' },
+      current: r.current ?? null,
+    });
   sendJson(res, 200, { revision: r.revision });
 }
 
@@ -109,7 +124,8 @@ function decodeKey(raw: string): string {
     throw new ApiError(400, 'BAD_REQUEST', 'key is not valid percent-encoding');
   }
   if (key.length === 0) throw new ApiError(400, 'BAD_REQUEST', 'key must not be empty');
-  if (Buffer.byteLength(key) > LIMITS.keyBytes) throw new ApiError(400, 'KEY_TOO_LARGE', `key exceeds ${LIMITS.keyBytes} bytes`);
+  if (Buffer.byteLength(key) > LIMITS.keyBytes)
+    throw new ApiError(400, 'KEY_TOO_LARGE', `key exceeds ${LIMITS.keyBytes} bytes`);
   return key;
 }
 
@@ -118,7 +134,8 @@ async function readJson(req: http.IncomingMessage): Promise<Record<string, unkno
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).byteLength;
-    if (size > LIMITS.bodyBytes) throw new ApiError(400, 'BODY_TOO_LARGE', `body exceeds ${LIMITS.bodyBytes} bytes`);
+    if (size > LIMITS.bodyBytes)
+      throw new ApiError(400, 'BODY_TOO_LARGE', `body exceeds ${LIMITS.bodyBytes} bytes`);
     parts.push(chunk as Buffer);
   }
   let v: unknown;
@@ -127,6 +144,7 @@ async function readJson(req: http.IncomingMessage): Promise<Record<string, unkno
   } catch {
     throw new ApiError(400, 'BAD_REQUEST', 'body is not valid JSON');
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ApiError(400, 'BAD_REQUEST', 'body must be a JSON object');
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new ApiError(400, 'BAD_REQUEST', 'body must be a JSON object');
   return v as Record<string, unknown>;
 }

@@ -8,7 +8,13 @@ import { Packr } from 'msgpackr';
 export type KvCommand =
   | { op: 'put'; key: string; value: string }
   | { op: 'del'; key: string }
-  | { op: 'cas'; key: string; value: string; prevValue?: string | undefined; prevRevision?: number | undefined }
+  | {
+      op: 'cas';
+      key: string;
+      value: string;
+      prevValue?: string | undefined;
+      prevRevision?: number | undefined;
+    }
   /** Records a member's addresses (proposed before the conf change that adds it). */
   | { op: 'member'; id: number; peer: string; client: string }
   /** Forgets a member's addresses (after the conf change that removes it). */
@@ -45,8 +51,12 @@ export function decodeCommand(bytes: Uint8Array): KvCommand {
       return { op: 'del', key };
     case OP.cas:
       if (typeof value !== 'string') throw new Error('cas value is not a string');
-      if (prevValue !== null && typeof prevValue !== 'string') throw new Error('cas prevValue is not a string');
-      if (prevRevision !== null && !(typeof prevRevision === 'number' && Number.isSafeInteger(prevRevision))) {
+      if (prevValue !== null && typeof prevValue !== 'string')
+        throw new Error('cas prevValue is not a string');
+      if (
+        prevRevision !== null &&
+        !(typeof prevRevision === 'number' && Number.isSafeInteger(prevRevision))
+      ) {
         throw new Error('cas prevRevision is not an integer');
       }
       return {
@@ -59,7 +69,8 @@ export function decodeCommand(bytes: Uint8Array): KvCommand {
     case OP.member: {
       const id = Number(key);
       if (!Number.isSafeInteger(id) || id <= 0) throw new Error('member id is not a positive integer');
-      if (typeof value !== 'string' || typeof prevValue !== 'string') throw new Error('member addresses are not strings');
+      if (typeof value !== 'string' || typeof prevValue !== 'string')
+        throw new Error('member addresses are not strings');
       return { op: 'member', id, peer: value, client: prevValue };
     }
     case OP.unmember: {

@@ -53,7 +53,11 @@ export class KvState {
     switch (cmd.op) {
       case 'put': {
         const previous = this.map.get(cmd.key);
-        this.map.set(cmd.key, { value: cmd.value, modRevision: index, createRevision: previous?.createRevision ?? index });
+        this.map.set(cmd.key, {
+          value: cmd.value,
+          modRevision: index,
+          createRevision: previous?.createRevision ?? index,
+        });
         return { op: 'put', revision: index, previous };
       }
       case 'del':
@@ -66,7 +70,11 @@ export class KvState {
           cmd.prevRevision === undefined ||
           (cmd.prevRevision === 0 ? current === undefined : current?.modRevision === cmd.prevRevision);
         if (!valueOk || !revOk) return { op: 'cas', revision: index, ok: false, current };
-        this.map.set(cmd.key, { value: cmd.value, modRevision: index, createRevision: current?.createRevision ?? index });
+        this.map.set(cmd.key, {
+          value: cmd.value,
+          modRevision: index,
+          createRevision: current?.createRevision ?? index,
+        });
         return { op: 'cas', revision: index, ok: true };
       }
       case 'member':
@@ -96,7 +104,8 @@ export class KvState {
     if (!Array.isArray(rows) || (rows.length - 1) % 4 !== 0 || typeof rows[0] !== 'number') {
       throw new Error('KV snapshot is malformed');
     }
-    if (!Array.isArray(members) || members.length % 3 !== 0) throw new Error('KV snapshot member table is malformed');
+    if (!Array.isArray(members) || members.length % 3 !== 0)
+      throw new Error('KV snapshot member table is malformed');
     for (let i = 0; i < members.length; i += 3) {
       const [id, peer, client] = members.slice(i, i + 3) as unknown[];
       if (typeof id !== 'number' || typeof peer !== 'string' || typeof client !== 'string') {
@@ -114,7 +123,12 @@ export class KvState {
     this.appliedIndex = rows[0];
     for (let i = 1; i < rows.length; i += 4) {
       const [k, value, mod, create] = rows.slice(i, i + 4) as unknown[];
-      if (typeof k !== 'string' || typeof value !== 'string' || typeof mod !== 'number' || typeof create !== 'number') {
+      if (
+        typeof k !== 'string' ||
+        typeof value !== 'string' ||
+        typeof mod !== 'number' ||
+        typeof create !== 'number'
+      ) {
         throw new Error(`KV snapshot row ${(i - 1) / 4} is malformed`);
       }
       this.map.set(k, { value, modRevision: mod, createRevision: create });

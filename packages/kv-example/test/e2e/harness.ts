@@ -43,7 +43,14 @@ export class ProcCluster {
   }
 
   async define(id: number): Promise<ProcNode> {
-    const node: ProcNode = { id, peer: `127.0.0.1:${await freePort()}`, client: `127.0.0.1:${await freePort()}`, proc: undefined, log: [], exitCodes: [] };
+    const node: ProcNode = {
+      id,
+      peer: `127.0.0.1:${await freePort()}`,
+      client: `127.0.0.1:${await freePort()}`,
+      proc: undefined,
+      log: [],
+      exitCodes: [],
+    };
     this.nodes.set(id, node);
     return node;
   }
@@ -54,7 +61,20 @@ export class ProcCluster {
 
   spawn(id: number, join: boolean, peerIds?: number[]): void {
     const node = this.nodes.get(id)!;
-    const args = [CLI, 'node', '--id', String(id), '--peers', this.peersSpec(peerIds), '--data', join ? this.dataDir(id) : this.dataDir(id), '--tick-ms', '20', ...(join ? ['--join'] : []), ...this.extraArgs];
+    const args = [
+      CLI,
+      'node',
+      '--id',
+      String(id),
+      '--peers',
+      this.peersSpec(peerIds),
+      '--data',
+      join ? this.dataDir(id) : this.dataDir(id),
+      '--tick-ms',
+      '20',
+      ...(join ? ['--join'] : []),
+      ...this.extraArgs,
+    ];
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stdout?.on('data', (d: Buffer) => node.log.push(d.toString()));
     proc.stderr?.on('data', (d: Buffer) => node.log.push(d.toString()));
@@ -88,14 +108,38 @@ export class ProcCluster {
   }
 }
 
-export async function http(url: string, method: string, body?: unknown): Promise<{ status: number; json: any }> {
+/** The fields the API's JSON answers carry (each present where it applies). */
+export interface ApiBody {
+  key?: string;
+  value?: string;
+  revision?: number;
+  modRevision?: number;
+  deleted?: boolean;
+  id?: number;
+  leader?: number;
+  appliedIndex?: number;
+  commitIndex?: number;
+  snapshotIndex?: number;
+  walSegments?: number;
+  confState?: { voters: number[]; learners: number[] };
+  members?: { id: number; role: string }[];
+  error?: { code: string; message: string };
+}
+
+export async function http(
+  url: string,
+  method: string,
+  body?: unknown,
+): Promise<{ status: number; json: ApiBody }> {
   const res = await fetch(url, {
     method,
-    ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
+    ...(body !== undefined
+      ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }
+      : {}),
     signal: AbortSignal.timeout(15_000),
   });
   const text = await res.text();
-  return { status: res.status, json: text.length > 0 ? JSON.parse(text) : undefined };
+  return { status: res.status, json: (text.length > 0 ? JSON.parse(text) : {}) as ApiBody };
 }
 
 export async function until<T>(fn: () => Promise<T | undefined>, what: string, ms = 20_000): Promise<T> {
@@ -108,7 +152,8 @@ export async function until<T>(fn: () => Promise<T | undefined>, what: string, m
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -116,7 +161,9 @@ export async function until<T>(fn: () => Promise<T | undefined>, what: string, m
 /** The id of the node every live node agrees leads. */
 export async function leaderOf(c: ProcCluster, ids: number[]): Promise<number> {
   return until(async () => {
-    const leads = await Promise.all(ids.map(async (id) => (await http(`${c.url(id)}/status`, 'GET')).json.leader as number));
+    const leads = await Promise.all(
+      ids.map(async (id) => (await http(`${c.url(id)}/status`, 'GET')).json.leader ?? 0),
+    );
     const l = leads[0];
     return l !== undefined && l !== 0 && ids.includes(l) && leads.every((x) => x === l) ? l : undefined;
   }, 'an agreed leader');

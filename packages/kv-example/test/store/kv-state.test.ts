@@ -12,7 +12,11 @@ describe('KvState', () => {
     expect(s.get('a')).toEqual({ value: '1', modRevision: 5, createRevision: 5 });
     s.apply(put('a', '2'), 7);
     expect(s.get('a')).toEqual({ value: '2', modRevision: 7, createRevision: 5 });
-    expect(s.apply(encodeCommand({ op: 'del', key: 'a' }), 8)).toEqual({ op: 'del', revision: 8, deleted: true });
+    expect(s.apply(encodeCommand({ op: 'del', key: 'a' }), 8)).toEqual({
+      op: 'del',
+      revision: 8,
+      deleted: true,
+    });
     expect(s.get('a')).toBeUndefined();
     expect(s.apply(encodeCommand({ op: 'del', key: 'a' }), 9)).toMatchObject({ deleted: false });
   });
@@ -20,21 +24,39 @@ describe('KvState', () => {
   it('compare-and-swap on the previous value or revision', () => {
     const s = new KvState();
     s.apply(put('k', 'v1'), 3);
-    expect(s.apply(encodeCommand({ op: 'cas', key: 'k', value: 'v2', prevValue: 'nope' }), 4)).toMatchObject({ ok: false, current: { value: 'v1' } });
+    expect(s.apply(encodeCommand({ op: 'cas', key: 'k', value: 'v2', prevValue: 'nope' }), 4)).toMatchObject({
+      ok: false,
+      current: { value: 'v1' },
+    });
     expect(s.get('k')?.value).toBe('v1');
-    expect(s.apply(encodeCommand({ op: 'cas', key: 'k', value: 'v2', prevValue: 'v1' }), 5)).toMatchObject({ ok: true });
-    expect(s.apply(encodeCommand({ op: 'cas', key: 'k', value: 'v3', prevRevision: 4 }), 6)).toMatchObject({ ok: false });
-    expect(s.apply(encodeCommand({ op: 'cas', key: 'k', value: 'v3', prevRevision: 5 }), 7)).toMatchObject({ ok: true });
+    expect(s.apply(encodeCommand({ op: 'cas', key: 'k', value: 'v2', prevValue: 'v1' }), 5)).toMatchObject({
+      ok: true,
+    });
+    expect(s.apply(encodeCommand({ op: 'cas', key: 'k', value: 'v3', prevRevision: 4 }), 6)).toMatchObject({
+      ok: false,
+    });
+    expect(s.apply(encodeCommand({ op: 'cas', key: 'k', value: 'v3', prevRevision: 5 }), 7)).toMatchObject({
+      ok: true,
+    });
     // prevRevision 0: create only if absent.
-    expect(s.apply(encodeCommand({ op: 'cas', key: 'k', value: 'x', prevRevision: 0 }), 8)).toMatchObject({ ok: false });
-    expect(s.apply(encodeCommand({ op: 'cas', key: 'new', value: 'x', prevRevision: 0 }), 9)).toMatchObject({ ok: true });
+    expect(s.apply(encodeCommand({ op: 'cas', key: 'k', value: 'x', prevRevision: 0 }), 8)).toMatchObject({
+      ok: false,
+    });
+    expect(s.apply(encodeCommand({ op: 'cas', key: 'new', value: 'x', prevRevision: 0 }), 9)).toMatchObject({
+      ok: true,
+    });
   });
 
   it('snapshot then restore gives the same state (property)', () => {
     const cmd: fc.Arbitrary<KvCommand> = fc.oneof(
       fc.record({ op: fc.constant('put' as const), key: fc.string({ maxLength: 3 }), value: fc.string() }),
       fc.record({ op: fc.constant('del' as const), key: fc.string({ maxLength: 3 }) }),
-      fc.record({ op: fc.constant('cas' as const), key: fc.string({ maxLength: 3 }), value: fc.string(), prevValue: fc.option(fc.string(), { nil: undefined }) }),
+      fc.record({
+        op: fc.constant('cas' as const),
+        key: fc.string({ maxLength: 3 }),
+        value: fc.string(),
+        prevValue: fc.option(fc.string(), { nil: undefined }),
+      }),
     );
     fc.assert(
       fc.property(fc.array(cmd, { maxLength: 60 }), (cmds) => {

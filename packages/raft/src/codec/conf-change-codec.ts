@@ -21,7 +21,11 @@ function unpack(buf: Uint8Array, what: string): unknown {
   try {
     return packr.unpack(buf);
   } catch (err) {
-    throw new RaftError('ERR_DECODE', `${what} is not valid msgpack: ${err instanceof Error ? err.message : String(err)}`, what);
+    throw new RaftError(
+      'ERR_DECODE',
+      `${what} is not valid msgpack: ${err instanceof Error ? err.message : String(err)}`,
+      what,
+    );
   }
 }
 
@@ -34,7 +38,10 @@ export function encodeConfChange(cc: ConfChange): Uint8Array {
 export function decodeConfChange(buf: Uint8Array): ConfChange {
   const a = array(unpack(buf, 'confChange'), 'confChange', 3);
   if (a.length !== 3) fail('confChange', `expected 3 fields, got ${a.length}`);
-  const cc: ConfChange = { type: oneOf<ConfChangeType>(a[0], 'confChange.type', CC_TYPES), nodeId: uint(a[1], 'confChange.nodeId') };
+  const cc: ConfChange = {
+    type: oneOf<ConfChangeType>(a[0], 'confChange.type', CC_TYPES),
+    nodeId: uint(a[1], 'confChange.nodeId'),
+  };
   if (a[2] !== null) cc.context = bytes(a[2], 'confChange.context');
   return cc;
 }
@@ -52,9 +59,15 @@ export function decodeConfChangeV2(buf: Uint8Array): ConfChangeV2 {
   const changes: ConfChangeSingle[] = raw.map((c, i) => {
     const f = array(c, `confChangeV2.changes[${i}]`, 2);
     if (f.length !== 2) fail(`confChangeV2.changes[${i}]`, 'expected [type, nodeId]');
-    return { type: oneOf<ConfChangeType>(f[0], `confChangeV2.changes[${i}].type`, CC_TYPES), nodeId: uint(f[1], `confChangeV2.changes[${i}].nodeId`) };
+    return {
+      type: oneOf<ConfChangeType>(f[0], `confChangeV2.changes[${i}].type`, CC_TYPES),
+      nodeId: uint(f[1], `confChangeV2.changes[${i}].nodeId`),
+    };
   });
-  const cc: ConfChangeV2 = { transition: oneOf<ConfChangeTransition>(a[0], 'confChangeV2.transition', TRANSITIONS), changes };
+  const cc: ConfChangeV2 = {
+    transition: oneOf<ConfChangeTransition>(a[0], 'confChangeV2.transition', TRANSITIONS),
+    changes,
+  };
   if (a[2] !== null) cc.context = bytes(a[2], 'confChangeV2.context');
   return cc;
 }

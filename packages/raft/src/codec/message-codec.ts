@@ -1,6 +1,13 @@
 import { Packr } from 'msgpackr';
 import { RaftError } from '../errors.js';
-import { EntryType, MessageType, type ConfState, type Entry, type Message, type Snapshot } from '../raftpb/types.js';
+import {
+  EntryType,
+  MessageType,
+  type ConfState,
+  type Entry,
+  type Message,
+  type Snapshot,
+} from '../raftpb/types.js';
 import { array, bool, bytes, fail, oneOf, uint, uintArray } from './validate.js';
 
 // Wire form: a msgpack array, positional so it is compact and decodes without key lookups:
@@ -33,8 +40,23 @@ export function encodeMessage(m: Message): Uint8Array {
   }
   const s = m.snapshot;
   const snap =
-    s === undefined ? null : [s.data, s.metadata.index, s.metadata.term, ...encodeConfState(s.metadata.confState)];
-  return packr.pack([m.type, m.to, m.from, m.term, m.logTerm, m.index, ents, m.commit, snap, m.reject, m.rejectHint, m.context ?? null]);
+    s === undefined
+      ? null
+      : [s.data, s.metadata.index, s.metadata.term, ...encodeConfState(s.metadata.confState)];
+  return packr.pack([
+    m.type,
+    m.to,
+    m.from,
+    m.term,
+    m.logTerm,
+    m.index,
+    ents,
+    m.commit,
+    snap,
+    m.reject,
+    m.rejectHint,
+    m.context ?? null,
+  ]);
 }
 
 /**
@@ -52,7 +74,11 @@ export function decodeMessage(buf: Uint8Array): Message {
   try {
     v = packr.unpack(buf);
   } catch (err) {
-    throw new RaftError('ERR_DECODE', `message is not valid msgpack: ${err instanceof Error ? err.message : String(err)}`, 'message');
+    throw new RaftError(
+      'ERR_DECODE',
+      `message is not valid msgpack: ${err instanceof Error ? err.message : String(err)}`,
+      'message',
+    );
   }
   // A message can hold at most one entry per 5 bytes of input: a cheap bound against absurd lengths.
   const maxItems = Math.max(16, buf.byteLength);

@@ -9,7 +9,8 @@ export function fail(field: string, what: string): never {
 
 /** A non-negative safe integer (ids, indexes, terms). */
 export function uint(v: unknown, field: string): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(field, `expected a non-negative integer, got ${describe(v)}`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+    fail(field, `expected a non-negative integer, got ${describe(v)}`);
   return v;
 }
 

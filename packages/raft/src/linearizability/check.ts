@@ -48,12 +48,16 @@ interface Entry {
  * if (!result.ok) console.log(result.explanation?.text);
  * ```
  */
-export function checkLinearizable<S, I, O>(model: Model<S, I, O>, history: readonly Operation<I, O>[]): LinearizabilityResult<I, O> {
+export function checkLinearizable<S, I, O>(
+  model: Model<S, I, O>,
+  history: readonly Operation<I, O>[],
+): LinearizabilityResult<I, O> {
   const parts = model.partition !== undefined ? model.partition(history) : [[...history]];
   const linearization: Operation<I, O>[][] = [];
   for (const part of parts) {
     const r = checkPartition(model, part);
-    if (!Array.isArray(r)) return { ok: false, operations: history.length, partitions: parts.length, explanation: r };
+    if (!Array.isArray(r))
+      return { ok: false, operations: history.length, partitions: parts.length, explanation: r };
     linearization.push(r.map((id) => part[id]!));
   }
   return { ok: true, operations: history.length, partitions: parts.length, linearization };
@@ -62,12 +66,26 @@ export function checkLinearizable<S, I, O>(model: Model<S, I, O>, history: reado
 function buildList<I, O>(ops: readonly Operation<I, O>[]): Entry {
   const events: Entry[] = [];
   ops.forEach((op, id) => {
-    const ret: Entry = { match: undefined, id, time: op.return, isCall: false, prev: undefined, next: undefined };
+    const ret: Entry = {
+      match: undefined,
+      id,
+      time: op.return,
+      isCall: false,
+      prev: undefined,
+      next: undefined,
+    };
     events.push({ match: ret, id, time: op.call, isCall: true, prev: undefined, next: undefined }, ret);
   });
   // By time; at equal times calls first, so touching operations count as concurrent.
   events.sort((a, b) => a.time - b.time || (a.isCall === b.isCall ? 0 : a.isCall ? -1 : 1));
-  const head: Entry = { match: undefined, id: -1, time: -Infinity, isCall: false, prev: undefined, next: undefined };
+  const head: Entry = {
+    match: undefined,
+    id: -1,
+    time: -Infinity,
+    isCall: false,
+    prev: undefined,
+    next: undefined,
+  };
   let last = head;
   for (const e of events) {
     last.next = e;
@@ -112,7 +130,10 @@ class Bits {
 }
 
 /** Returns a legal order (operation ids) when the partition is linearizable, else an explanation. */
-function checkPartition<S, I, O>(model: Model<S, I, O>, ops: readonly Operation<I, O>[]): number[] | Explanation<I, O> {
+function checkPartition<S, I, O>(
+  model: Model<S, I, O>,
+  ops: readonly Operation<I, O>[],
+): number[] | Explanation<I, O> {
   const hash = (s: S): string => (model.hash !== undefined ? model.hash(s) : JSON.stringify(s));
   const head = buildList(ops);
   const linearized = new Bits(ops.length);
@@ -142,7 +163,12 @@ function checkPartition<S, I, O>(model: Model<S, I, O>, ops: readonly Operation<
     } else {
       // A return whose call is not linearized: nothing later can go first. Record the deepest point, backtrack.
       if (calls.length > best.count) {
-        best = { count: calls.length, order: calls.map((c) => c.entry.id), state: hash(state), stuckAt: entry };
+        best = {
+          count: calls.length,
+          order: calls.map((c) => c.entry.id),
+          state: hash(state),
+          stuckAt: entry,
+        };
       }
       const top = calls.pop();
       if (top === undefined) return explain(model, ops, best);

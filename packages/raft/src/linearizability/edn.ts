@@ -20,7 +20,8 @@ export function parseEdn(text: string): Edn[] {
       else break;
     }
   };
-  const key = (v: Edn): string => (v !== null && typeof v === 'object' && 'kw' in v ? `:${v.kw}` : JSON.stringify(v));
+  const key = (v: Edn): string =>
+    v !== null && typeof v === 'object' && 'kw' in v ? `:${v.kw}` : JSON.stringify(v);
   const value = (): Edn => {
     ws();
     const c = text[i];

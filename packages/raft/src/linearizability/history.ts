@@ -25,12 +25,21 @@ export interface HistoryEvent<I, O> {
  * ]);
  * ```
  */
-export function historyFromEvents<I, O>(events: readonly HistoryEvent<I, O>[], opts: { dropUnknown?: (input: I) => boolean } = {}): Operation<I, O>[] {
+export function historyFromEvents<I, O>(
+  events: readonly HistoryEvent<I, O>[],
+  opts: { dropUnknown?: (input: I) => boolean } = {},
+): Operation<I, O>[] {
   const open = new Map<number, { input: I; call: number }>();
   const out: Operation<I, O>[] = [];
   const unknown = (process: number, pending: { input: I; call: number }): void => {
     if (opts.dropUnknown?.(pending.input) === true) return;
-    out.push({ clientId: process, input: pending.input, call: pending.call, output: UNKNOWN, return: Infinity });
+    out.push({
+      clientId: process,
+      input: pending.input,
+      call: pending.call,
+      output: UNKNOWN,
+      return: Infinity,
+    });
   };
   events.forEach((e, i) => {
     const time = e.time ?? i;
@@ -43,7 +52,14 @@ export function historyFromEvents<I, O>(events: readonly HistoryEvent<I, O>[], o
     const pending = open.get(e.process);
     if (pending === undefined) return;
     open.delete(e.process);
-    if (e.type === 'ok') out.push({ clientId: e.process, input: pending.input, call: pending.call, output: e.output as O, return: time });
+    if (e.type === 'ok')
+      out.push({
+        clientId: e.process,
+        input: pending.input,
+        call: pending.call,
+        output: e.output as O,
+        return: time,
+      });
     else if (e.type === 'info') unknown(e.process, pending);
   });
   for (const [process, pending] of open) unknown(process, pending);

@@ -18,7 +18,10 @@ export function registerModel<V>(initial: V): Model<V, RegisterInput<V>, V> {
       if (input.op === 'write') return input.value;
       return output === UNKNOWN || equalValues(output, s) ? s : undefined;
     },
-    describe: (input, output) => (input.op === 'write' ? `write ${String(input.value)}` : `read -> ${output === UNKNOWN ? '?' : String(output)}`),
+    describe: (input, output) =>
+      input.op === 'write'
+        ? `write ${String(input.value)}`
+        : `read -> ${output === UNKNOWN ? '?' : String(output)}`,
   };
 }
 
@@ -52,7 +55,10 @@ export function casRegisterModel<V>(initial: V): Model<V, CasInput<V>, V | boole
 }
 
 /** Key-value operations: get (output: value, '' when absent), put, append. */
-export type KvInput = { op: 'get'; key: string } | { op: 'put'; key: string; value: string } | { op: 'append'; key: string; value: string };
+export type KvInput =
+  | { op: 'get'; key: string }
+  | { op: 'put'; key: string; value: string }
+  | { op: 'append'; key: string; value: string };
 
 /**
  * A map of string keys to string values ('' when absent), partitioned by key so each key is checked alone.
@@ -73,7 +79,9 @@ export function kvModel(): Model<string, KvInput, string> {
     hash: (s) => s,
     partition: (ops) => partitionBy(ops, (op) => op.input.key),
     describe: (input, output) =>
-      input.op === 'get' ? `get ${input.key} -> ${output === UNKNOWN ? '?' : JSON.stringify(output)}` : `${input.op} ${input.key} ${JSON.stringify(input.value)}`,
+      input.op === 'get'
+        ? `get ${input.key} -> ${output === UNKNOWN ? '?' : JSON.stringify(output)}`
+        : `${input.op} ${input.key} ${JSON.stringify(input.value)}`,
   };
 }
 
@@ -96,7 +104,10 @@ export type MicroOp = readonly ['read' | 'write', string, unknown];
  * Registers read and written in transactions; a transaction's output lists the values its reads saw (the
  * completed transaction's micro-ops), so reads are checked against the state.
  */
-export function multiRegisterModel(registers: readonly string[], initial: unknown = 0): Model<Record<string, unknown>, readonly MicroOp[], readonly MicroOp[]> {
+export function multiRegisterModel(
+  registers: readonly string[],
+  initial: unknown = 0,
+): Model<Record<string, unknown>, readonly MicroOp[], readonly MicroOp[]> {
   return {
     init: () => Object.fromEntries(registers.map((r) => [r, initial])),
     step: (s, input, output) => {
@@ -114,7 +125,10 @@ export function multiRegisterModel(registers: readonly string[], initial: unknow
 }
 
 /** Groups operations by `key`, keeping their order. */
-export function partitionBy<I, O>(ops: readonly Operation<I, O>[], key: (op: Operation<I, O>) => string): Operation<I, O>[][] {
+export function partitionBy<I, O>(
+  ops: readonly Operation<I, O>[],
+  key: (op: Operation<I, O>) => string,
+): Operation<I, O>[][] {
   const groups = new Map<string, Operation<I, O>[]>();
   for (const op of ops) {
     const k = key(op);
@@ -126,5 +140,12 @@ export function partitionBy<I, O>(ops: readonly Operation<I, O>[], key: (op: Ope
 }
 
 function equalValues(a: unknown, b: unknown): boolean {
-  return a === b || (a !== null && b !== null && typeof a === 'object' && typeof b === 'object' && JSON.stringify(a) === JSON.stringify(b));
+  return (
+    a === b ||
+    (a !== null &&
+      b !== null &&
+      typeof a === 'object' &&
+      typeof b === 'object' &&
+      JSON.stringify(a) === JSON.stringify(b))
+  );
 }

@@ -54,10 +54,14 @@ export class RaftLog {
     const ci = this.findConflict(ents);
     if (ci !== 0) {
       if (ci <= this.committed) {
-        throw new RaftError('ERR_LOG_CORRUPT', `entry ${ci} conflicts with committed entry [committed(${this.committed})]`);
+        throw new RaftError(
+          'ERR_LOG_CORRUPT',
+          `entry ${ci} conflicts with committed entry [committed(${this.committed})]`,
+        );
       }
       const offset = index + 1;
-      if (ci - offset > ents.length) throw new RangeError(`index ${ci - offset} is out of range [${ents.length}]`);
+      if (ci - offset > ents.length)
+        throw new RangeError(`index ${ci - offset} is out of range [${ents.length}]`);
       this.append(ents.slice(ci - offset));
     }
     this.commitTo(Math.min(committed, lastNew));
@@ -69,7 +73,10 @@ export class RaftLog {
     if (ents.length === 0) return this.lastIndex();
     const after = ents[0]!.index - 1;
     if (after < this.committed) {
-      throw new RaftError('ERR_LOG_CORRUPT', `after(${after}) is out of range [committed(${this.committed})]`);
+      throw new RaftError(
+        'ERR_LOG_CORRUPT',
+        `after(${after}) is out of range [committed(${this.committed})]`,
+      );
     }
     this.unstable.truncateAndAppend(ents);
     return this.lastIndex();
@@ -183,7 +190,9 @@ export class RaftLog {
   /** The application applied up to `i`; `size` is the size of the entries it acknowledges. */
   appliedTo(i: number, size: number): void {
     if (this.committed < i || i < this.applied) {
-      throw new RangeError(`applied(${i}) is out of range [prevApplied(${this.applied}), committed(${this.committed})]`);
+      throw new RangeError(
+        `applied(${i}) is out of range [prevApplied(${this.applied}), committed(${this.committed})]`,
+      );
     }
     this.applied = i;
     this.applying = Math.max(this.applying, i);
@@ -193,11 +202,13 @@ export class RaftLog {
 
   /** Entries up to `i` of total `size` were handed out for applying. */
   acceptApplying(i: number, size: number, allowUnstable: boolean): void {
-    if (this.committed < i) throw new RangeError(`applying(${i}) is out of range [committed(${this.committed})]`);
+    if (this.committed < i)
+      throw new RangeError(`applying(${i}) is out of range [committed(${this.committed})]`);
     this.applying = i;
     this.applyingEntsSize += size;
     // Pause when over the size limit, or when the Ready was cut short by it (etcd: i < maxAppliableIndex).
-    this.applyingEntsPaused = this.applyingEntsSize >= this.maxApplyingEntsSize || i < this.maxAppliableIndex(allowUnstable);
+    this.applyingEntsPaused =
+      this.applyingEntsSize >= this.maxApplyingEntsSize || i < this.maxAppliableIndex(allowUnstable);
   }
 
   stableTo(index: number, term: number): void {
@@ -225,7 +236,8 @@ export class RaftLog {
     if (t !== undefined) return t;
     // The valid range is [firstIndex-1, lastIndex]: the compacted entry at firstIndex-1 keeps its term for matching.
     if (i + 1 < this.firstIndex()) throw new RaftError('ERR_COMPACTED', `term(${i}): compacted`);
-    if (i > this.lastIndex()) throw new RaftError('ERR_UNAVAILABLE', `term(${i}): past the last index ${this.lastIndex()}`);
+    if (i > this.lastIndex())
+      throw new RaftError('ERR_UNAVAILABLE', `term(${i}): past the last index ${this.lastIndex()}`);
     return this.storage.term(i);
   }
 

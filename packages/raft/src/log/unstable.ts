@@ -35,7 +35,9 @@ export class Unstable {
   /** The term of entry `i` if this holds it (or it is the snapshot's index). */
   maybeTerm(i: number): number | undefined {
     if (i < this.offset) {
-      return this.snapshot !== undefined && this.snapshot.metadata.index === i ? this.snapshot.metadata.term : undefined;
+      return this.snapshot !== undefined && this.snapshot.metadata.index === i
+        ? this.snapshot.metadata.term
+        : undefined;
     }
     const e = this.entries[i - this.offset];
     return e?.term;

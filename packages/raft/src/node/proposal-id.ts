@@ -39,7 +39,13 @@ export class ProposalIds {
   ownSeq(framed: Uint8Array): number | undefined {
     if (framed.byteLength < PROPOSAL_HEADER_BYTES || framed[0] !== VERSION) return undefined;
     for (let i = 0; i < 8; i++) if (framed[1 + i] !== this.incarnation[i]) return undefined;
-    return (((framed[9] ?? 0) << 24) | ((framed[10] ?? 0) << 16) | ((framed[11] ?? 0) << 8) | (framed[12] ?? 0)) >>> 0;
+    return (
+      (((framed[9] ?? 0) << 24) |
+        ((framed[10] ?? 0) << 16) |
+        ((framed[11] ?? 0) << 8) |
+        (framed[12] ?? 0)) >>>
+      0
+    );
   }
 }
 

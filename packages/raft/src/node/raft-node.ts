@@ -186,23 +186,41 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   static async start<R>(opts: RaftNodeOptions<R>): Promise<RaftNode<R>> {
     const memory = new MemoryStorage();
     let applied = 0;
-    let confState: ConfState = { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
-    const restarting = opts.recovered !== undefined && (opts.recovered.state !== undefined || opts.recovered.entries.length > 0 || opts.snapshot !== undefined);
+    let confState: ConfState = {
+      voters: [],
+      learners: [],
+      votersOutgoing: [],
+      learnersNext: [],
+      autoLeave: false,
+    };
+    const restarting =
+      opts.recovered !== undefined &&
+      (opts.recovered.state !== undefined ||
+        opts.recovered.entries.length > 0 ||
+        opts.snapshot !== undefined);
     if (opts.snapshot !== undefined) {
       const m = opts.snapshot.metadata;
-      const meta: SnapshotMetadata = { index: m.index, term: m.term, confState: m.confState ?? emptyConfState() };
+      const meta: SnapshotMetadata = {
+        index: m.index,
+        term: m.term,
+        confState: m.confState ?? emptyConfState(),
+      };
       memory.applySnapshot({ data: EMPTY, metadata: meta });
       await opts.stateMachine.restore(await opts.snapshot.bytes(), meta);
       applied = meta.index;
       confState = meta.confState;
     }
     if (opts.recovered?.state !== undefined) memory.setHardState(opts.recovered.state);
-    if (opts.recovered !== undefined && opts.recovered.entries.length > 0) memory.append(opts.recovered.entries.map(toEntry));
+    if (opts.recovered !== undefined && opts.recovered.entries.length > 0)
+      memory.append(opts.recovered.entries.map(toEntry));
     const node = new RaftNode<R>(opts, memory, applied, confState);
     if (!restarting && opts.join !== true) {
       const peers = opts.peers ?? [];
       if (peers.length === 0) {
-        throw new RaftError('ERR_CONFIG_INVALID', 'RaftNode.start: a new cluster needs `peers` (or `join: true`)');
+        throw new RaftError(
+          'ERR_CONFIG_INVALID',
+          'RaftNode.start: a new cluster needs `peers` (or `join: true`)',
+        );
       }
       node.rawNode.bootstrap(peers.map((p) => ({ id: p.id })));
     }
@@ -320,7 +338,8 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   }
 
   private stoppedError(): RaftError | undefined {
-    if (this.failed !== undefined) return new RaftError('ERR_STOPPED', `the raft node failed: ${this.failed.message}`);
+    if (this.failed !== undefined)
+      return new RaftError('ERR_STOPPED', `the raft node failed: ${this.failed.message}`);
     if (this.stopped) return new RaftError('ERR_STOPPED', 'the raft node was stopped');
     return undefined;
   }
@@ -438,7 +457,10 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
       this.emit('leader', lead, this.term);
       if (hadLeader) {
         // Entries proposed under the old leader may or may not commit under the new one.
-        const err = new RaftError('ERR_LEADERSHIP_LOST', 'the leader changed while the request was pending; its outcome is unknown');
+        const err = new RaftError(
+          'ERR_LEADERSHIP_LOST',
+          'the leader changed while the request was pending; its outcome is unknown',
+        );
         this.proposals.rejectAll(err);
         this.confChanges.rejectAll(err);
         this.reads.rejectAll(err);
@@ -466,7 +488,9 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
       // The newest snapshot predates the member (it was added after it): a follower refuses a snapshot whose
       // configuration lacks it. Take a fresh one; raft retries with it once this attempt is reported failed.
       if (this.snapshotting === undefined) {
-        this.snapshotNow().catch((err: unknown) => this.logger.warn('snapshot for a new member failed', { err: String(err) }));
+        this.snapshotNow().catch((err: unknown) =>
+          this.logger.warn('snapshot for a new member failed', { err: String(err) }),
+        );
       }
       setImmediate(() => {
         if (this.stopped) return;
@@ -478,7 +502,10 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     this.opts.transport.sendSnapshot(m, async () => {
       const stored = await this.opts.snapshots?.load();
       if (stored === undefined || want === undefined || stored.metadata.index !== want.index) {
-        throw new RaftError('ERR_SNAPSHOT_TEMPORARILY_UNAVAILABLE', `snapshot at index ${want?.index ?? 0} is not on disk`);
+        throw new RaftError(
+          'ERR_SNAPSHOT_TEMPORARILY_UNAVAILABLE',
+          `snapshot at index ${want?.index ?? 0} is not on disk`,
+        );
       }
       return stored.bytes();
     });
@@ -525,7 +552,8 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     const ctx = cc.context ?? EMPTY;
     const changes = isConfChangeV2(cc) ? cc.changes : [{ type: cc.type, nodeId: cc.nodeId }];
     for (const ch of changes) {
-      if (ch.type === ConfChangeType.RemoveNode && ch.nodeId !== this.opts.id) this.opts.transport.removePeer(ch.nodeId);
+      if (ch.type === ConfChangeType.RemoveNode && ch.nodeId !== this.opts.id)
+        this.opts.transport.removePeer(ch.nodeId);
     }
     // Peer addresses are the application's to know (it keeps them in its state machine); it adds them to the
     // transport when it sees this event.
@@ -539,7 +567,9 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     const every = this.opts.snapshotCount ?? 10_000;
     if (this.opts.snapshots === undefined || this.snapshotting !== undefined) return;
     if (this.appliedIndex - this.snapshotIndex < every) return;
-    this.snapshotNow().catch((err: unknown) => this.fail(err instanceof Error ? err : new Error(String(err))));
+    this.snapshotNow().catch((err: unknown) =>
+      this.fail(err instanceof Error ? err : new Error(String(err))),
+    );
   }
 
   /**
@@ -551,7 +581,8 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     const stopped = this.stoppedError();
     if (stopped !== undefined) return Promise.reject(stopped);
     const store = this.opts.snapshots;
-    if (store === undefined) return Promise.reject(new RaftError('ERR_CONFIG_INVALID', 'no snapshot store configured'));
+    if (store === undefined)
+      return Promise.reject(new RaftError('ERR_CONFIG_INVALID', 'no snapshot store configured'));
     this.snapshotting ??= this.takeSnapshot(store).finally(() => {
       this.snapshotting = undefined;
     });
@@ -561,7 +592,11 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   private async takeSnapshot(store: SnapshotFiles): Promise<SnapshotMetadata> {
     const index = this.appliedIndex;
     if (index <= this.snapshotIndex) {
-      return { index: this.snapshotIndex, term: this.memory.term(this.snapshotIndex), confState: this.confState };
+      return {
+        index: this.snapshotIndex,
+        term: this.memory.term(this.snapshotIndex),
+        confState: this.confState,
+      };
     }
     const metadata: SnapshotMetadata = { index, term: this.memory.term(index), confState: this.confState };
     // The view is taken now, between applies; writing it may overlap with further applies.

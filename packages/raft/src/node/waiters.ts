@@ -21,7 +21,9 @@ export class Waiters<K, T> {
       if (Number.isFinite(timeoutMs)) {
         w.timer = setTimeout(() => {
           this.pending.delete(key);
-          reject(new RaftError('ERR_TIMEOUT', `${what} timed out after ${timeoutMs} ms; its outcome is unknown`));
+          reject(
+            new RaftError('ERR_TIMEOUT', `${what} timed out after ${timeoutMs} ms; its outcome is unknown`),
+          );
         }, timeoutMs);
       }
       this.pending.set(key, w);

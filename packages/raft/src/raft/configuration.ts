@@ -13,7 +13,10 @@ export function applyConfChange(r: Raft, cc: ConfChangeV2): ConfState {
   if (leavesJoint(cc)) next = changer.leaveJoint();
   else {
     const joint = enterJointOf(cc);
-    next = joint !== undefined ? changer.enterJoint(joint.autoLeave, ...cc.changes) : changer.simple(...cc.changes);
+    next =
+      joint !== undefined
+        ? changer.enterJoint(joint.autoLeave, ...cc.changes)
+        : changer.simple(...cc.changes);
   }
   return r.switchToConfig(next[0], next[1]);
 }
@@ -22,7 +25,12 @@ export function applyConfChange(r: Raft, cc: ConfChangeV2): ConfState {
 export function switchToConfig(r: Raft, cfg: TrackerConfig, prs: ProgressMap): ConfState {
   r.trk.config = cfg;
   r.trk.progress = prs;
-  r.logger.info('switched to configuration', { id: r.id, voters: [...cfg.voters[0]], outgoing: [...cfg.voters[1]], learners: [...cfg.learners] });
+  r.logger.info('switched to configuration', {
+    id: r.id,
+    voters: [...cfg.voters[0]],
+    outgoing: [...cfg.voters[1]],
+    learners: [...cfg.learners],
+  });
   const cs = r.trk.confState();
   const pr = r.trk.progress.get(r.id);
   r.isLearner = pr !== undefined && pr.isLearner;
@@ -56,7 +64,9 @@ export function restoreSnapshot(r: Raft, s: Snapshot): boolean {
   }
   const cs = s.metadata.confState;
   if (![cs.voters, cs.learners, cs.votersOutgoing].some((ids) => ids.includes(r.id))) {
-    r.logger.warn('attempted to restore a snapshot that does not include this node; should never happen', { id: r.id });
+    r.logger.warn('attempted to restore a snapshot that does not include this node; should never happen', {
+      id: r.id,
+    });
     return false;
   }
   if (r.raftLog.matchTerm(s.metadata.index, s.metadata.term)) {

@@ -19,7 +19,8 @@ export function hasUnappliedConfChanges(r: Raft): boolean {
   while (lo < hi) {
     const ents = log.slice(lo, hi, log.maxApplyingEntsSize);
     if (ents.length === 0) break;
-    for (const e of ents) if (e.type === EntryType.ConfChange || e.type === EntryType.ConfChangeV2) return true;
+    for (const e of ents)
+      if (e.type === EntryType.ConfChange || e.type === EntryType.ConfChangeV2) return true;
     lo += ents.length;
   }
   return false;
@@ -48,6 +49,13 @@ export function campaign(r: Raft, t: CampaignType): void {
       continue;
     }
     r.logger.info('sending vote request', { id: r.id, to: id, term, type: voteMsg, lastIndex, lastTerm });
-    r.send({ to: id, term, type: voteMsg, index: lastIndex, logTerm: lastTerm, ...(t === CampaignType.Transfer ? { context: CAMPAIGN_TRANSFER_CTX } : {}) });
+    r.send({
+      to: id,
+      term,
+      type: voteMsg,
+      index: lastIndex,
+      logTerm: lastTerm,
+      ...(t === CampaignType.Transfer ? { context: CAMPAIGN_TRANSFER_CTX } : {}),
+    });
   }
 }

@@ -10,7 +10,8 @@ import { StateType } from './state-type.js';
 export function stepCandidate(r: Raft, m: Message): void {
   // Only responses to our own kind of campaign count; a pre-candidate that became a candidate may still get
   // stale pre-vote responses of this term.
-  const myVoteResp = r.state === StateType.PreCandidate ? MessageType.MsgPreVoteResp : MessageType.MsgVoteResp;
+  const myVoteResp =
+    r.state === StateType.PreCandidate ? MessageType.MsgPreVoteResp : MessageType.MsgVoteResp;
   switch (m.type) {
     case MessageType.MsgProp:
       throw new RaftError('ERR_PROPOSAL_DROPPED', `no leader at term ${r.term}; dropping proposal`);
@@ -53,9 +54,13 @@ export function stepCandidate(r: Raft, m: Message): void {
 export function stepFollower(r: Raft, m: Message): void {
   switch (m.type) {
     case MessageType.MsgProp:
-      if (r.lead === 0) throw new RaftError('ERR_PROPOSAL_DROPPED', `no leader at term ${r.term}; dropping proposal`);
+      if (r.lead === 0)
+        throw new RaftError('ERR_PROPOSAL_DROPPED', `no leader at term ${r.term}; dropping proposal`);
       if (r.disableProposalForwarding) {
-        throw new RaftError('ERR_PROPOSAL_DROPPED', `not forwarding to leader ${r.lead} at term ${r.term}; dropping proposal`);
+        throw new RaftError(
+          'ERR_PROPOSAL_DROPPED',
+          `not forwarding to leader ${r.lead} at term ${r.term}; dropping proposal`,
+        );
       }
       r.send({ ...m, to: r.lead });
       return;
@@ -94,7 +99,11 @@ export function stepFollower(r: Raft, m: Message): void {
       return;
     case MessageType.MsgTimeoutNow:
       // Leadership transfer: campaign now, without pre-vote (we know the leader wants us to win).
-      r.logger.info('received MsgTimeoutNow and starts an election', { id: r.id, term: r.term, from: m.from });
+      r.logger.info('received MsgTimeoutNow and starts an election', {
+        id: r.id,
+        term: r.term,
+        from: m.from,
+      });
       r.hup(CampaignType.Transfer);
       return;
     case MessageType.MsgReadIndex:
@@ -128,12 +137,23 @@ export function handleAppendEntries(r: Raft, m: Message): void {
   // The hint: the largest (index, term) with index <= m.index and term <= m.logTerm, skipping our whole
   // uncommitted tail of later terms in one round trip.
   const hint = r.raftLog.findConflictByTerm(Math.min(m.index, r.raftLog.lastIndex()), m.logTerm);
-  r.send({ to: m.from, type: MessageType.MsgAppResp, index: m.index, reject: true, rejectHint: hint.index, logTerm: hint.term });
+  r.send({
+    to: m.from,
+    type: MessageType.MsgAppResp,
+    index: m.index,
+    reject: true,
+    rejectHint: hint.index,
+    logTerm: hint.term,
+  });
 }
 
 export function handleHeartbeat(r: Raft, m: Message): void {
   r.raftLog.commitTo(m.commit);
-  r.send({ to: m.from, type: MessageType.MsgHeartbeatResp, ...(m.context !== undefined ? { context: m.context } : {}) });
+  r.send({
+    to: m.from,
+    type: MessageType.MsgHeartbeatResp,
+    ...(m.context !== undefined ? { context: m.context } : {}),
+  });
 }
 
 export function handleSnapshot(r: Raft, m: Message): void {

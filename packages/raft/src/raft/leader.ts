@@ -94,7 +94,8 @@ export function stepLeader(r: Raft, m: Message): void {
       pr.recentActive = true;
       pr.msgAppFlowPaused = false;
       if (pr.match < r.raftLog.lastIndex() || pr.state === ProgressState.Probe) r.sendAppend(m.from);
-      if (r.readOnly.option !== ReadOnlyOption.Safe || m.context === undefined || m.context.byteLength === 0) return;
+      if (r.readOnly.option !== ReadOnlyOption.Safe || m.context === undefined || m.context.byteLength === 0)
+        return;
       const acks = r.readOnly.recvAck(m.from, m.context);
       if (acks === undefined || r.voteResult(acks) !== VoteResult.Won) return;
       for (const rs of r.readOnly.advance(m)) {
@@ -143,10 +144,16 @@ export function stepLeader(r: Raft, m: Message): void {
 function propose(r: Raft, m: Message): void {
   if (m.entries.length === 0) throw new Error('stepped empty MsgProp');
   if (!r.trk.progress.has(r.id)) {
-    throw new RaftError('ERR_PROPOSAL_DROPPED', 'this leader was removed from the configuration; dropping proposal');
+    throw new RaftError(
+      'ERR_PROPOSAL_DROPPED',
+      'this leader was removed from the configuration; dropping proposal',
+    );
   }
   if (r.leadTransferee !== 0) {
-    throw new RaftError('ERR_PROPOSAL_DROPPED', `leadership transfer to ${r.leadTransferee} is in progress; dropping proposal`);
+    throw new RaftError(
+      'ERR_PROPOSAL_DROPPED',
+      `leadership transfer to ${r.leadTransferee} is in progress; dropping proposal`,
+    );
   }
   // Entries are stamped with term and index by appendEntry; copy them so a caller's (or a forwarder's) objects
   // are never mutated.
@@ -159,8 +166,10 @@ function propose(r: Raft, m: Message): void {
     const alreadyJoint = r.trk.config.voters[1].size > 0;
     const wantsLeaveJoint = asV2(cc).changes.length === 0;
     let failed = '';
-    if (alreadyPending) failed = `possible unapplied conf change at index ${r.pendingConfIndex} (applied to ${r.raftLog.applied})`;
-    else if (!r.committedEntryInCurrentTerm()) failed = 'the leader has not committed an entry of its term yet';
+    if (alreadyPending)
+      failed = `possible unapplied conf change at index ${r.pendingConfIndex} (applied to ${r.raftLog.applied})`;
+    else if (!r.committedEntryInCurrentTerm())
+      failed = 'the leader has not committed an entry of its term yet';
     else if (alreadyJoint && !wantsLeaveJoint) failed = 'must transition out of joint config first';
     else if (!alreadyJoint && wantsLeaveJoint) failed = 'not in joint state; refusing empty conf change';
     if (failed !== '' && !r.disableConfChangeValidation) {
@@ -170,7 +179,11 @@ function propose(r: Raft, m: Message): void {
       r.pendingConfIndex = r.raftLog.lastIndex() + i + 1;
     }
   }
-  if (!r.appendEntry(ents)) throw new RaftError('ERR_PROPOSAL_DROPPED', 'uncommitted entries exceed maxUncommittedEntriesSize; dropping proposal');
+  if (!r.appendEntry(ents))
+    throw new RaftError(
+      'ERR_PROPOSAL_DROPPED',
+      'uncommitted entries exceed maxUncommittedEntriesSize; dropping proposal',
+    );
   r.bcastAppend();
 }
 

@@ -19,10 +19,22 @@ import {
   type Message,
   type Snapshot,
 } from '../raftpb/types.js';
-import { Inflights, Progress, ProgressTracker, type ProgressMap, type TrackerConfig } from '../tracker/index.js';
+import {
+  Inflights,
+  Progress,
+  ProgressTracker,
+  type ProgressMap,
+  type TrackerConfig,
+} from '../tracker/index.js';
 import { ReadOnly } from './read-only.js';
 import { CampaignType, StateType } from './state-type.js';
-import { stepCandidate, stepFollower, handleAppendEntries, handleHeartbeat, handleSnapshot } from './follower.js';
+import {
+  stepCandidate,
+  stepFollower,
+  handleAppendEntries,
+  handleHeartbeat,
+  handleSnapshot,
+} from './follower.js';
 import { stepLeader } from './leader.js';
 import { bcastAppend, bcastHeartbeatWithCtx, maybeSendAppend, sendHeartbeat } from './replication.js';
 import { applyConfChange, restoreSnapshot, switchToConfig } from './configuration.js';
@@ -60,8 +72,10 @@ function bytesEqual(a: Uint8Array | undefined, b: Uint8Array): boolean {
 
 /** Decodes a conf change entry's data (empty data is an empty ConfChangeV2: leave the joint config). */
 export function confChangeOfEntry(e: Entry): ConfChangeI | undefined {
-  if (e.type === EntryType.ConfChange) return e.data.byteLength === 0 ? { type: 0, nodeId: 0 } : decodeConfChange(e.data);
-  if (e.type === EntryType.ConfChangeV2) return e.data.byteLength === 0 ? { transition: 0, changes: [] } : decodeConfChangeV2(e.data);
+  if (e.type === EntryType.ConfChange)
+    return e.data.byteLength === 0 ? { type: 0, nodeId: 0 } : decodeConfChange(e.data);
+  if (e.type === EntryType.ConfChangeV2)
+    return e.data.byteLength === 0 ? { transition: 0, changes: [] } : decodeConfChangeV2(e.data);
   return undefined;
 }
 
@@ -127,7 +141,11 @@ export class Raft {
     this.id = c.id;
     this.logger = c.logger ?? silentLogger;
     const maxSizePerMsg = c.maxSizePerMsg ?? 1 << 20;
-    this.raftLog = new RaftLog(c.storage, this.logger, c.maxCommittedSizePerReady || maxSizePerMsg || Infinity);
+    this.raftLog = new RaftLog(
+      c.storage,
+      this.logger,
+      c.maxCommittedSizePerReady || maxSizePerMsg || Infinity,
+    );
     const { hardState, confState } = c.storage.initialState();
     this.maxMsgSize = maxSizePerMsg;
     this.maxUncommittedSize = c.maxUncommittedEntriesSize || Infinity;
@@ -146,7 +164,13 @@ export class Raft {
     if (!isEmptyHardState(hardState)) this.loadState(hardState);
     if (c.applied !== undefined && c.applied > 0) this.raftLog.appliedTo(c.applied, 0);
     this.becomeFollower(this.term, 0);
-    this.logger.info('newRaft', { id: this.id, term: this.term, commit: this.raftLog.committed, applied: this.raftLog.applied, lastIndex: this.raftLog.lastIndex() });
+    this.logger.info('newRaft', {
+      id: this.id,
+      term: this.term,
+      commit: this.raftLog.committed,
+      applied: this.raftLog.applied,
+      lastIndex: this.raftLog.lastIndex(),
+    });
   }
 
   hasLeader(): boolean {
@@ -178,7 +202,12 @@ export class Raft {
     if (partial.snapshot !== undefined) m.snapshot = partial.snapshot;
     if (partial.context !== undefined) m.context = partial.context;
     const t = m.type;
-    if (t === MessageType.MsgVote || t === MessageType.MsgVoteResp || t === MessageType.MsgPreVote || t === MessageType.MsgPreVoteResp) {
+    if (
+      t === MessageType.MsgVote ||
+      t === MessageType.MsgVoteResp ||
+      t === MessageType.MsgPreVote ||
+      t === MessageType.MsgPreVoteResp
+    ) {
       if (m.term === 0) throw new Error(`term should be set when sending ${t}`);
     } else if (t !== MessageType.MsgProp && t !== MessageType.MsgReadIndex) {
       m.term = this.term;
@@ -249,7 +278,11 @@ export class Raft {
     this.trk.resetVotes();
     const last = this.raftLog.lastIndex();
     this.trk.visit((id, pr) => {
-      const fresh = new Progress({ next: last + 1, inflights: new Inflights(this.trk.maxInflight, this.trk.maxInflightBytes), isLearner: pr.isLearner });
+      const fresh = new Progress({
+        next: last + 1,
+        inflights: new Inflights(this.trk.maxInflight, this.trk.maxInflightBytes),
+        isLearner: pr.isLearner,
+      });
       if (id === this.id) fresh.match = last;
       this.trk.progress.set(id, fresh);
     });
@@ -266,7 +299,10 @@ export class Raft {
       es[i]!.index = li + 1 + i;
     }
     if (!this.increaseUncommittedSize(es)) {
-      this.logger.warn('appending new entries would exceed the uncommitted entry size limit; dropping proposal', { id: this.id });
+      this.logger.warn(
+        'appending new entries would exceed the uncommitted entry size limit; dropping proposal',
+        { id: this.id },
+      );
       return false;
     }
     li = this.raftLog.append(es);
@@ -305,7 +341,19 @@ export class Raft {
   }
 
   localMsg(type: MessageType, over: Partial<Message> = {}): Message {
-    return { type, to: 0, from: this.id, term: 0, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0, ...over };
+    return {
+      type,
+      to: 0,
+      from: this.id,
+      term: 0,
+      logTerm: 0,
+      index: 0,
+      entries: [],
+      commit: 0,
+      reject: false,
+      rejectHint: 0,
+      ...over,
+    };
   }
 
   becomeFollower(term: number, lead: number): void {
@@ -366,7 +414,10 @@ export class Raft {
       return;
     }
     if (this.hasUnappliedConfChanges()) {
-      this.logger.warn('cannot campaign while configuration changes are committed but not applied', { id: this.id, term: this.term });
+      this.logger.warn('cannot campaign while configuration changes are committed but not applied', {
+        id: this.id,
+        term: this.term,
+      });
       return;
     }
     this.logger.info('starting a new election', { id: this.id, term: this.term });
@@ -403,7 +454,12 @@ export class Raft {
         if (!force && inLease) {
           // §6 (dissertation 4.2.3): within the minimum election timeout of hearing from a leader, a vote request
           // neither updates the term nor is granted: a removed or partitioned node cannot disrupt the cluster.
-          this.logger.info('ignored vote request: lease is not expired', { id: this.id, from: m.from, term: m.term, remaining: this.electionTimeout - this.electionElapsed });
+          this.logger.info('ignored vote request: lease is not expired', {
+            id: this.id,
+            from: m.from,
+            term: m.term,
+            remaining: this.electionTimeout - this.electionElapsed,
+          });
           return;
         }
       }
@@ -412,19 +468,37 @@ export class Raft {
       } else if (m.type === MessageType.MsgPreVoteResp && !m.reject) {
         // A granted pre-vote is for a future term; the term changes only once a quorum grants.
       } else {
-        this.logger.info('received a message with higher term', { id: this.id, term: this.term, msgTerm: m.term, from: m.from, type: m.type });
-        const fromLeader = m.type === MessageType.MsgApp || m.type === MessageType.MsgHeartbeat || m.type === MessageType.MsgSnap;
+        this.logger.info('received a message with higher term', {
+          id: this.id,
+          term: this.term,
+          msgTerm: m.term,
+          from: m.from,
+          type: m.type,
+        });
+        const fromLeader =
+          m.type === MessageType.MsgApp ||
+          m.type === MessageType.MsgHeartbeat ||
+          m.type === MessageType.MsgSnap;
         this.becomeFollower(m.term, fromLeader ? m.from : 0);
       }
     } else if (m.term < this.term) {
-      if ((this.checkQuorum || this.preVote) && (m.type === MessageType.MsgHeartbeat || m.type === MessageType.MsgApp)) {
+      if (
+        (this.checkQuorum || this.preVote) &&
+        (m.type === MessageType.MsgHeartbeat || m.type === MessageType.MsgApp)
+      ) {
         // A stale leader (e.g. after a partition): tell it our term so it steps down, instead of leaving it
         // unaware while we (with checkQuorum/preVote) may never bump terms ourselves.
         this.send({ to: m.from, type: MessageType.MsgAppResp });
       } else if (m.type === MessageType.MsgPreVote) {
         this.send({ to: m.from, term: this.term, type: MessageType.MsgPreVoteResp, reject: true });
       } else {
-        this.logger.debug('ignored a message with lower term', { id: this.id, term: this.term, msgTerm: m.term, from: m.from, type: m.type });
+        this.logger.debug('ignored a message with lower term', {
+          id: this.id,
+          term: this.term,
+          msgTerm: m.term,
+          from: m.from,
+          type: m.type,
+        });
       }
       return;
     }
@@ -437,7 +511,9 @@ export class Raft {
       case MessageType.MsgPreVote: {
         // A repeat of our vote, no vote and no leader in this term, or a pre-vote for a future term...
         const canVote =
-          this.vote === m.from || (this.vote === 0 && this.lead === 0) || (m.type === MessageType.MsgPreVote && m.term > this.term);
+          this.vote === m.from ||
+          (this.vote === 0 && this.lead === 0) ||
+          (m.type === MessageType.MsgPreVote && m.term > this.term);
         // ...and the candidate's log is at least as up to date as ours (§5.4.1).
         if (canVote && this.raftLog.isUpToDate(m.index, m.logTerm)) {
           // Vote responses carry the request's term (a pre-vote's future term).
@@ -495,7 +571,13 @@ export class Raft {
       this.readStates.push({ index: readIndex, requestCtx: req.entries[0]?.data ?? EMPTY });
       return undefined;
     }
-    return { ...this.localMsg(MessageType.MsgReadIndexResp), to: req.from, from: this.id, index: readIndex, entries: req.entries };
+    return {
+      ...this.localMsg(MessageType.MsgReadIndexResp),
+      to: req.from,
+      from: this.id,
+      index: readIndex,
+      entries: req.entries,
+    };
   }
 
   increaseUncommittedSize(ents: readonly Entry[]): boolean {
@@ -516,12 +598,16 @@ export class Raft {
     this.raftLog.appliedTo(newApplied, size);
     if (this.trk.config.autoLeave && newApplied >= this.pendingConfIndex && this.state === StateType.Leader) {
       // An empty ConfChangeV2 leaves the joint configuration; its size is zero, so it is never refused.
-      const m = this.localMsg(MessageType.MsgProp, { entries: [{ term: 0, index: 0, type: EntryType.ConfChangeV2, data: EMPTY }] });
+      const m = this.localMsg(MessageType.MsgProp, {
+        entries: [{ term: 0, index: 0, type: EntryType.ConfChangeV2, data: EMPTY }],
+      });
       try {
         this.step(m);
         this.logger.info('initiating automatic transition out of joint configuration', { id: this.id });
       } catch (err) {
-        this.logger.debug('not initiating automatic transition out of joint configuration', { err: String(err) });
+        this.logger.debug('not initiating automatic transition out of joint configuration', {
+          err: String(err),
+        });
       }
     }
   }
@@ -544,4 +630,3 @@ export class Raft {
     return jointVoteResult(this.trk.config.voters, acks);
   }
 }
-

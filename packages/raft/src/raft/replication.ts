@@ -16,13 +16,21 @@ export function maybeSendAppend(r: Raft, to: number, sendIfEmpty: boolean): bool
   try {
     prevTerm = r.raftLog.term(prevIndex);
     // A throttled Replicate state sends only empty appends, to keep probing (see etcd).
-    if (pr.state !== 'StateReplicate' || !pr.inflights.full()) ents = r.raftLog.entries(pr.next, r.maxMsgSize);
+    if (pr.state !== 'StateReplicate' || !pr.inflights.full())
+      ents = r.raftLog.entries(pr.next, r.maxMsgSize);
   } catch {
     // The log was compacted past pr.next: the follower needs a snapshot.
     return maybeSendSnapshot(r, to, pr);
   }
   if (ents.length === 0 && !sendIfEmpty) return false;
-  r.send({ to, type: MessageType.MsgApp, index: prevIndex, logTerm: prevTerm, entries: ents, commit: r.raftLog.committed });
+  r.send({
+    to,
+    type: MessageType.MsgApp,
+    index: prevIndex,
+    logTerm: prevTerm,
+    entries: ents,
+    commit: r.raftLog.committed,
+  });
   pr.sentEntries(ents.length, payloadsSize(ents));
   pr.noteSentCommit(r.raftLog.committed);
   return true;

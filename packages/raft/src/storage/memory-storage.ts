@@ -54,7 +54,11 @@ export class MemoryStorage implements Storage {
 
   entries(lo: number, hi: number, maxSize: number): Entry[] {
     const offset = this.ents[0]!.index;
-    if (lo <= offset) throw new RaftError('ERR_COMPACTED', `entries(${lo}, ${hi}): index ${lo} is compacted (first is ${offset + 1})`);
+    if (lo <= offset)
+      throw new RaftError(
+        'ERR_COMPACTED',
+        `entries(${lo}, ${hi}): index ${lo} is compacted (first is ${offset + 1})`,
+      );
     if (hi > this.lastIndex() + 1) {
       throw new RangeError(`entries(${lo}, ${hi}): hi is out of bound, last index is ${this.lastIndex()}`);
     }
@@ -64,9 +68,11 @@ export class MemoryStorage implements Storage {
 
   term(i: number): number {
     const offset = this.ents[0]!.index;
-    if (i < offset) throw new RaftError('ERR_COMPACTED', `term(${i}): index is compacted (first is ${offset + 1})`);
+    if (i < offset)
+      throw new RaftError('ERR_COMPACTED', `term(${i}): index is compacted (first is ${offset + 1})`);
     const e = this.ents[i - offset];
-    if (e === undefined) throw new RaftError('ERR_UNAVAILABLE', `term(${i}): index is past the last (${this.lastIndex()})`);
+    if (e === undefined)
+      throw new RaftError('ERR_UNAVAILABLE', `term(${i}): index is past the last (${this.lastIndex()})`);
     return e.term;
   }
 
@@ -100,13 +106,21 @@ export class MemoryStorage implements Storage {
    */
   createSnapshot(i: number, cs: ConfState | undefined, data: Uint8Array): Snapshot {
     if (i <= this.snap.metadata.index) {
-      throw new RaftError('ERR_SNAPSHOT_OUT_OF_DATE', `createSnapshot(${i}): not newer than the snapshot at ${this.snap.metadata.index}`);
+      throw new RaftError(
+        'ERR_SNAPSHOT_OUT_OF_DATE',
+        `createSnapshot(${i}): not newer than the snapshot at ${this.snap.metadata.index}`,
+      );
     }
     const offset = this.ents[0]!.index;
-    if (i > this.lastIndex()) throw new RangeError(`createSnapshot(${i}) is out of bound, last index is ${this.lastIndex()}`);
+    if (i > this.lastIndex())
+      throw new RangeError(`createSnapshot(${i}) is out of bound, last index is ${this.lastIndex()}`);
     this.snap = {
       data,
-      metadata: { index: i, term: this.ents[i - offset]!.term, confState: cs ?? this.snap.metadata.confState },
+      metadata: {
+        index: i,
+        term: this.ents[i - offset]!.term,
+        confState: cs ?? this.snap.metadata.confState,
+      },
     };
     return this.snap;
   }
@@ -114,7 +128,8 @@ export class MemoryStorage implements Storage {
   /** Drops entries before `compactIndex` (the entry at compactIndex stays, as the new dummy). */
   compact(compactIndex: number): void {
     const offset = this.ents[0]!.index;
-    if (compactIndex <= offset) throw new RaftError('ERR_COMPACTED', `compact(${compactIndex}): already compacted to ${offset}`);
+    if (compactIndex <= offset)
+      throw new RaftError('ERR_COMPACTED', `compact(${compactIndex}): already compacted to ${offset}`);
     if (compactIndex > this.lastIndex()) {
       throw new RangeError(`compact(${compactIndex}) is out of bound, last index is ${this.lastIndex()}`);
     }

@@ -94,8 +94,11 @@ function injectFault(sim: Simulation, plan: FaultPlan): void {
     const members = new Set([...cs.voters, ...cs.learners]);
     const outsiders = ids.filter((id) => !members.has(id));
     const op = rng.nextInt(3);
-    if (op === 0 && outsiders.length > 0) sim.changeMembership(ConfChangeType.AddLearnerNode, outsiders[rng.nextInt(outsiders.length)]!);
-    else if (op === 1 && cs.learners.length > 0) sim.changeMembership(ConfChangeType.AddNode, cs.learners[rng.nextInt(cs.learners.length)]!);
-    else if (op === 2 && cs.voters.length > 3) sim.changeMembership(ConfChangeType.RemoveNode, cs.voters[rng.nextInt(cs.voters.length)]!);
+    if (op === 0 && outsiders.length > 0)
+      sim.changeMembership(ConfChangeType.AddLearnerNode, outsiders[rng.nextInt(outsiders.length)]!);
+    else if (op === 1 && cs.learners.length > 0)
+      sim.changeMembership(ConfChangeType.AddNode, cs.learners[rng.nextInt(cs.learners.length)]!);
+    else if (op === 2 && cs.voters.length > 3)
+      sim.changeMembership(ConfChangeType.RemoveNode, cs.voters[rng.nextInt(cs.voters.length)]!);
   }
 }

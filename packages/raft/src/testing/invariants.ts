@@ -73,7 +73,10 @@ export class SafetyLedger {
       return;
     }
     if (seen !== hash) {
-      throw this.violation('State Machine Safety', `node ${node} applied a different history at index ${index} (term ${term ?? '?'} vs ${this.appliedTerm.get(index) ?? '?'})`);
+      throw this.violation(
+        'State Machine Safety',
+        `node ${node} applied a different history at index ${index} (term ${term ?? '?'} vs ${this.appliedTerm.get(index) ?? '?'})`,
+      );
     }
   }
 }

@@ -121,7 +121,15 @@ export class Simulation {
     this.ledger = new SafetyLedger(opts.seed, () => this.trace.slice(-25));
     const voters = Array.from({ length: opts.nodes }, (_, i) => ({ id: i + 1 }));
     for (let id = 1; id <= opts.nodes + this.o.spareNodes; id++) {
-      const node: SimNode = { id, raw: undefined, disk: new MemoryStorage(), stateHash: 0, appliedIndex: 0, confState: emptyConfState(), epoch: 0 };
+      const node: SimNode = {
+        id,
+        raw: undefined,
+        disk: new MemoryStorage(),
+        stateHash: 0,
+        appliedIndex: 0,
+        confState: emptyConfState(),
+        epoch: 0,
+      };
       this.nodes.set(id, node);
       this.boot(node);
       if (id <= opts.nodes) node.raw!.bootstrap(voters);
@@ -152,7 +160,11 @@ export class Simulation {
     node.confState = snap.metadata.confState;
     node.raw = new RawNode(this.config(node, snap.metadata.index));
     // Ticks start at a random phase so nodes do not tick in lockstep.
-    this.queue.push(this.now + 1 + this.rng.nextInt(this.o.tickInterval), { kind: 'tick', id: node.id, epoch: node.epoch });
+    this.queue.push(this.now + 1 + this.rng.nextInt(this.o.tickInterval), {
+      kind: 'tick',
+      id: node.id,
+      epoch: node.epoch,
+    });
   }
 
   private log(s: string): void {
@@ -191,15 +203,22 @@ export class Simulation {
         const m = ev.msg;
         const node = this.nodes.get(m.to);
         if (node?.raw === undefined || this.blocked.has(`${m.from}:${m.to}`)) return;
-        this.traceHash = fnv(fnv(fnv(fnv(fnv(this.traceHash, 2), m.type), m.from), m.to), m.term * 65_537 + m.index);
-        this.log(`deliver ${m.type} ${m.from}->${m.to} term=${m.term} index=${m.index} n=${m.entries.length}${m.reject ? ' reject' : ''}`);
+        this.traceHash = fnv(
+          fnv(fnv(fnv(fnv(this.traceHash, 2), m.type), m.from), m.to),
+          m.term * 65_537 + m.index,
+        );
+        this.log(
+          `deliver ${m.type} ${m.from}->${m.to} term=${m.term} index=${m.index} n=${m.entries.length}${m.reject ? ' reject' : ''}`,
+        );
         try {
           node.raw.step(m);
         } catch (err) {
-          if (!isRaftError(err) || err.code === 'ERR_LOG_CORRUPT') throw this.ledger.violation('no-crash', `node ${node.id} threw on a message: ${String(err)}`);
+          if (!isRaftError(err) || err.code === 'ERR_LOG_CORRUPT')
+            throw this.ledger.violation('no-crash', `node ${node.id} threw on a message: ${String(err)}`);
         }
         this.process(node);
-        if (m.type === MessageType.MsgSnap) this.queue.push(this.now + 1, { kind: 'snapStatus', leader: m.from, to: m.to, ok: true });
+        if (m.type === MessageType.MsgSnap)
+          this.queue.push(this.now + 1, { kind: 'snapStatus', leader: m.from, to: m.to, ok: true });
         return;
       }
       case 'snapStatus': {
@@ -233,9 +252,13 @@ export class Simulation {
       if (rd.hardState !== undefined) {
         const prev = node.disk.hardState();
         if (rd.hardState.commit < prev.commit) {
-          throw this.ledger.violation('commit monotonic', `node ${node.id} commit went from ${prev.commit} to ${rd.hardState.commit}`);
+          throw this.ledger.violation(
+            'commit monotonic',
+            `node ${node.id} commit went from ${prev.commit} to ${rd.hardState.commit}`,
+          );
         }
-        if (rd.hardState.term < prev.term) throw this.ledger.violation('term monotonic', `node ${node.id} term went back`);
+        if (rd.hardState.term < prev.term)
+          throw this.ledger.violation('term monotonic', `node ${node.id} term went back`);
         node.disk.setHardState(rd.hardState);
       }
       if (rd.softState?.raftState === StateType.Leader) this.onLeader(node);
@@ -267,7 +290,10 @@ export class Simulation {
 
   private apply(node: SimNode, e: Entry): void {
     if (e.index !== node.appliedIndex + 1) {
-      throw this.ledger.violation('apply order', `node ${node.id} applied ${e.index} after ${node.appliedIndex}`);
+      throw this.ledger.violation(
+        'apply order',
+        `node ${node.id} applied ${e.index} after ${node.appliedIndex}`,
+      );
     }
     node.stateHash = applyHash(node.stateHash, e);
     node.appliedIndex = e.index;
@@ -295,7 +321,11 @@ export class Simulation {
 
   private snapshotNow(node: SimNode): void {
     if (node.appliedIndex <= node.disk.snapshot().metadata.index) return;
-    node.disk.createSnapshot(node.appliedIndex, node.confState, encodeSnapState(node.appliedIndex, node.stateHash));
+    node.disk.createSnapshot(
+      node.appliedIndex,
+      node.confState,
+      encodeSnapState(node.appliedIndex, node.stateHash),
+    );
     const compactTo = node.appliedIndex - this.o.compactKeep;
     if (compactTo > node.disk.firstIndex()) node.disk.compact(compactTo);
   }
@@ -312,23 +342,33 @@ export class Simulation {
       try {
         have = node.disk.term(index);
       } catch {
-        throw this.ledger.violation('Leader Completeness', `leader ${node.id} (term ${st.hardState.term}) lacks committed entry ${index}`);
+        throw this.ledger.violation(
+          'Leader Completeness',
+          `leader ${node.id} (term ${st.hardState.term}) lacks committed entry ${index}`,
+        );
       }
       if (have !== term) {
-        throw this.ledger.violation('Leader Completeness', `leader ${node.id} has term ${have} at committed index ${index}, not ${term}`);
+        throw this.ledger.violation(
+          'Leader Completeness',
+          `leader ${node.id} has term ${have} at committed index ${index}, not ${term}`,
+        );
       }
     }
   }
 
   private send(m: Message): void {
-    const delay = (): number => this.net.minDelay + this.rng.nextInt(Math.max(1, this.net.maxDelay - this.net.minDelay + 1));
-    const lost = this.blocked.has(`${m.from}:${m.to}`) || this.rng.nextInt(1_000_000) < this.net.dropRate * 1_000_000;
+    const delay = (): number =>
+      this.net.minDelay + this.rng.nextInt(Math.max(1, this.net.maxDelay - this.net.minDelay + 1));
+    const lost =
+      this.blocked.has(`${m.from}:${m.to}`) || this.rng.nextInt(1_000_000) < this.net.dropRate * 1_000_000;
     if (lost) {
-      if (m.type === MessageType.MsgSnap) this.queue.push(this.now + delay(), { kind: 'snapStatus', leader: m.from, to: m.to, ok: false });
+      if (m.type === MessageType.MsgSnap)
+        this.queue.push(this.now + delay(), { kind: 'snapStatus', leader: m.from, to: m.to, ok: false });
       return;
     }
     this.queue.push(this.now + delay(), { kind: 'deliver', msg: m });
-    if (this.rng.nextInt(1_000_000) < this.net.duplicateRate * 1_000_000) this.queue.push(this.now + delay(), { kind: 'deliver', msg: m });
+    if (this.rng.nextInt(1_000_000) < this.net.duplicateRate * 1_000_000)
+      this.queue.push(this.now + delay(), { kind: 'deliver', msg: m });
   }
 
   /** Submits a client proposal to `id` (default: a random live node); returns its proposal id. */
@@ -378,7 +418,9 @@ export class Simulation {
   /** Cuts every link between the groups (both directions). */
   partition(...groups: number[][]): void {
     this.log(`partition ${groups.map((g) => g.join(',')).join(' | ')}`);
-    for (const a of groups) for (const b of groups) if (a !== b) for (const x of a) for (const y of b) this.blocked.add(`${x}:${y}`);
+    for (const a of groups)
+      for (const b of groups)
+        if (a !== b) for (const x of a) for (const y of b) this.blocked.add(`${x}:${y}`);
   }
 
   heal(): void {
@@ -388,7 +430,8 @@ export class Simulation {
 
   /** Restarts every crashed node now. */
   restartAll(): void {
-    for (const n of this.nodes.values()) if (n.raw === undefined) this.queue.push(this.now, { kind: 'restart', id: n.id });
+    for (const n of this.nodes.values())
+      if (n.raw === undefined) this.queue.push(this.now, { kind: 'restart', id: n.id });
   }
 
   liveIds(): number[] {
@@ -425,7 +468,10 @@ export class Simulation {
         for (let k = hi; k >= lo; k--) {
           const same = a.term(k) === b.term(k);
           if (matchedAbove && !same) {
-            throw this.ledger.violation('Log Matching', `nodes ${live[i]!.id} and ${live[j]!.id} agree above index ${k} but differ at it`);
+            throw this.ledger.violation(
+              'Log Matching',
+              `nodes ${live[i]!.id} and ${live[j]!.id} agree above index ${k} but differ at it`,
+            );
           }
           if (same) matchedAbove = true;
         }
@@ -448,10 +494,16 @@ export class Simulation {
       const n = this.nodes.get(id);
       if (n?.raw === undefined) continue;
       if (n.appliedIndex < target) {
-        throw this.ledger.violation('liveness', `member ${id} applied ${n.appliedIndex} < leader's ${target} after healing`);
+        throw this.ledger.violation(
+          'liveness',
+          `member ${id} applied ${n.appliedIndex} < leader's ${target} after healing`,
+        );
       }
       if (this.ledger.appliedHash.get(n.appliedIndex) !== n.stateHash) {
-        throw this.ledger.violation('State Machine Safety', `member ${id} state differs at ${n.appliedIndex}`);
+        throw this.ledger.violation(
+          'State Machine Safety',
+          `member ${id} state differs at ${n.appliedIndex}`,
+        );
       }
     }
     this.checkLogMatching();
@@ -459,7 +511,9 @@ export class Simulation {
 }
 
 function includes(cs: ConfState | undefined, id: number): boolean {
-  return cs !== undefined && (cs.voters.includes(id) || cs.learners.includes(id) || cs.votersOutgoing.includes(id));
+  return (
+    cs !== undefined && (cs.voters.includes(id) || cs.learners.includes(id) || cs.votersOutgoing.includes(id))
+  );
 }
 
 /** Snapshot data of the simulated state machine: the applied index and the state hash there. */
@@ -475,4 +529,3 @@ function decodeSnapState(b: Uint8Array): { index: number; hash: number } {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   return { index: dv.getFloat64(0), hash: dv.getUint32(8) };
 }
-

@@ -62,7 +62,8 @@ export class FrameParser {
         throw new FrameError(`frame of ${len - 1} bytes exceeds the limit of ${this.maxFrameBytes}`);
       }
       const kind = head[4] ?? 0;
-      if (kind < FrameKind.Hello || kind > FrameKind.SnapshotAck) throw new FrameError(`unknown frame kind ${kind}`);
+      if (kind < FrameKind.Hello || kind > FrameKind.SnapshotAck)
+        throw new FrameError(`unknown frame kind ${kind}`);
       if (this.buffered < 4 + len) return out;
       const whole = this.take(4 + len);
       out.push({ kind: kind as FrameKind, payload: whole.subarray(HEADER) });

@@ -29,8 +29,10 @@ export function decodeHello(bytes: Uint8Array): Hello {
   if (typeof o.clusterId !== 'string') throw new FrameError('handshake field clusterId is not a string');
   for (const k of ['from', 'to'] as const) {
     const n = o[k];
-    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n <= 0) throw new FrameError(`handshake field ${k} is not a node id`);
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n <= 0)
+      throw new FrameError(`handshake field ${k} is not a node id`);
   }
-  if (o.purpose !== 'stream' && o.purpose !== 'snapshot') throw new FrameError('handshake field purpose is invalid');
+  if (o.purpose !== 'stream' && o.purpose !== 'snapshot')
+    throw new FrameError('handshake field purpose is invalid');
   return { v: 1, clusterId: o.clusterId, from: o.from as number, to: o.to as number, purpose: o.purpose };
 }

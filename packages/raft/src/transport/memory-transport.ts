@@ -41,7 +41,8 @@ export class MemoryNetwork {
 
   /** Splits the nodes into groups that cannot talk to each other. */
   partition(...groups: readonly number[][]): void {
-    for (const a of groups) for (const b of groups) if (a !== b) for (const x of a) for (const y of b) this.cutLink(x, y);
+    for (const a of groups)
+      for (const b of groups) if (a !== b) for (const x of a) for (const y of b) this.cutLink(x, y);
   }
 
   /** Restores every link. */
@@ -98,7 +99,8 @@ export class MemoryTransport implements Transport {
     data().then(
       (bytes) => {
         const snapshot = message.snapshot === undefined ? undefined : { ...message.snapshot, data: bytes };
-        const ok = message.type === MessageType.MsgSnap && this.network.deliver(this.id, { ...message, snapshot });
+        const ok =
+          message.type === MessageType.MsgSnap && this.network.deliver(this.id, { ...message, snapshot });
         handler?.reportSnapshot(message.to, ok ? 'finish' : 'failure');
       },
       () => handler?.reportSnapshot(message.to, 'failure'),

@@ -43,7 +43,12 @@ export class PeerLink {
   /** Queues `m` for the next write; false when it cannot be taken (then nothing is queued). */
   enqueue(m: Message): boolean {
     const s = this.socket;
-    if (!this.open || s === undefined || this.queue.length >= this.o.maxQueued || s.writableLength > MAX_SOCKET_BUFFER) {
+    if (
+      !this.open ||
+      s === undefined ||
+      this.queue.length >= this.o.maxQueued ||
+      s.writableLength > MAX_SOCKET_BUFFER
+    ) {
       return false;
     }
     this.queue.push(m);
@@ -79,7 +84,9 @@ export class PeerLink {
     s.setNoDelay(true);
     const parser = new FrameParser(64 * 1024);
     // A TLS socket may carry data only once its handshake is done.
-    s.once(s instanceof tls.TLSSocket ? 'secureConnect' : 'connect', () => s.write(encodeFrame(FrameKind.Hello, this.o.hello)));
+    s.once(s instanceof tls.TLSSocket ? 'secureConnect' : 'connect', () =>
+      s.write(encodeFrame(FrameKind.Hello, this.o.hello)),
+    );
     s.on('data', (chunk: Buffer) => {
       try {
         for (const f of parser.push(chunk)) {
@@ -87,7 +94,10 @@ export class PeerLink {
             this.open = true;
             this.attempt = 0;
           } else if (f.kind === FrameKind.Refuse) {
-            this.o.logger.warn('peer refused the connection', { peer: this.o.peer, reason: f.payload.toString('utf8') });
+            this.o.logger.warn('peer refused the connection', {
+              peer: this.o.peer,
+              reason: f.payload.toString('utf8'),
+            });
             s.destroy();
           } else {
             throw new FrameError(`unexpected frame kind ${f.kind} from peer ${this.o.peer}`);

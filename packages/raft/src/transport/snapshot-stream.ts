@@ -63,13 +63,22 @@ export async function sendSnapshotOnce(o: SnapshotSend): Promise<void> {
         socket.write(encodeFrame(FrameKind.Hello, o.hello));
       });
       const writeBody = async (): Promise<void> => {
-        const head = encodeMessage({ ...o.message, snapshot: o.message.snapshot && { ...o.message.snapshot, data: new Uint8Array(0) } });
+        const head = encodeMessage({
+          ...o.message,
+          snapshot: o.message.snapshot && { ...o.message.snapshot, data: new Uint8Array(0) },
+        });
         const begin = Buffer.allocUnsafe(8 + head.byteLength);
         begin.writeBigUInt64BE(BigInt(bytes.byteLength), 0);
         begin.set(head, 8);
         await write(socket, encodeFrame(FrameKind.SnapshotBegin, begin));
         for (let off = 0; off < bytes.byteLength; off += chunk) {
-          await write(socket, encodeFrame(FrameKind.SnapshotChunk, bytes.subarray(off, Math.min(bytes.byteLength, off + chunk))));
+          await write(
+            socket,
+            encodeFrame(
+              FrameKind.SnapshotChunk,
+              bytes.subarray(off, Math.min(bytes.byteLength, off + chunk)),
+            ),
+          );
         }
         await write(socket, encodeFrame(FrameKind.SnapshotEnd, new Uint8Array(0)));
       };
@@ -113,23 +122,27 @@ export class SnapshotReceiver {
         if (this.message !== undefined) throw new FrameError('second SnapshotBegin on one connection');
         if (payload.byteLength < 8) throw new FrameError('SnapshotBegin too short');
         const size = payload.readBigUInt64BE(0);
-        if (size > BigInt(this.maxBytes)) throw new FrameError(`snapshot of ${size} bytes exceeds the limit of ${this.maxBytes}`);
+        if (size > BigInt(this.maxBytes))
+          throw new FrameError(`snapshot of ${size} bytes exceeds the limit of ${this.maxBytes}`);
         const m = decodeMessage(payload.subarray(8));
-        if (m.type !== MessageType.MsgSnap || m.snapshot === undefined) throw new FrameError('SnapshotBegin does not carry a MsgSnap');
+        if (m.type !== MessageType.MsgSnap || m.snapshot === undefined)
+          throw new FrameError('SnapshotBegin does not carry a MsgSnap');
         this.message = m;
         this.data = Buffer.allocUnsafe(Number(size));
         return undefined;
       }
       case FrameKind.SnapshotChunk: {
         if (this.data === undefined) throw new FrameError('snapshot chunk before SnapshotBegin');
-        if (this.filled + payload.byteLength > this.data.byteLength) throw new FrameError('snapshot chunks exceed the announced size');
+        if (this.filled + payload.byteLength > this.data.byteLength)
+          throw new FrameError('snapshot chunks exceed the announced size');
         payload.copy(this.data, this.filled);
         this.filled += payload.byteLength;
         return undefined;
       }
       case FrameKind.SnapshotEnd: {
         const m = this.message;
-        if (m === undefined || this.data === undefined || m.snapshot === undefined) throw new FrameError('SnapshotEnd before SnapshotBegin');
+        if (m === undefined || this.data === undefined || m.snapshot === undefined)
+          throw new FrameError('SnapshotEnd before SnapshotBegin');
         if (this.filled !== this.data.byteLength) {
           throw new FrameError(`snapshot ended after ${this.filled} of ${this.data.byteLength} bytes`);
         }

@@ -60,7 +60,9 @@ export interface TcpTransportOptions {
  * ```
  */
 export class TcpTransport implements Transport {
-  private readonly opts: Required<Omit<TcpTransportOptions, 'tls' | 'peers' | 'logger'>> & { tls?: PeerTlsOptions };
+  private readonly opts: Required<Omit<TcpTransportOptions, 'tls' | 'peers' | 'logger'>> & {
+    tls?: PeerTlsOptions;
+  };
   private readonly logger: Logger;
   private readonly addresses = new Map<number, string>();
   private readonly links = new Map<number, PeerLink>();
@@ -71,7 +73,8 @@ export class TcpTransport implements Transport {
   private stopped = false;
 
   constructor(options: TcpTransportOptions) {
-    if (!Number.isSafeInteger(options.id) || options.id <= 0) throw new TypeError('TcpTransport: id must be a positive integer');
+    if (!Number.isSafeInteger(options.id) || options.id <= 0)
+      throw new TypeError('TcpTransport: id must be a positive integer');
     if (options.clusterId.length === 0) throw new TypeError('TcpTransport: clusterId must not be empty');
     this.opts = {
       id: options.id,
@@ -88,7 +91,11 @@ export class TcpTransport implements Transport {
     this.logger = options.logger ?? silentLogger;
     const raw = options.peers ?? {};
     const peers: ReadonlyMap<number, string> =
-      raw instanceof Map ? raw : new Map(Object.entries(raw as Record<string, string>).map(([k, v]): [number, string] => [Number(k), v]));
+      raw instanceof Map
+        ? raw
+        : new Map(
+            Object.entries(raw as Record<string, string>).map(([k, v]): [number, string] => [Number(k), v]),
+          );
     for (const [id, addr] of peers) if (id !== options.id) this.addresses.set(id, addr);
   }
 
@@ -202,7 +209,13 @@ export class TcpTransport implements Transport {
   private dial(addr: string): net.Socket {
     const { host, port } = splitHostPort(addr);
     if (this.tlsContext !== undefined) {
-      return tls.connect({ host, port, ...this.tlsContext, rejectUnauthorized: true, checkServerIdentity: () => undefined });
+      return tls.connect({
+        host,
+        port,
+        ...this.tlsContext,
+        rejectUnauthorized: true,
+        checkServerIdentity: () => undefined,
+      });
     }
     return net.connect({ host, port });
   }
@@ -228,10 +241,13 @@ export class TcpTransport implements Transport {
       try {
         for (const f of parser.push(chunk)) {
           if (peer === undefined) {
-            if (f.kind !== FrameKind.Hello) throw new FrameError(`expected a handshake, got frame kind ${f.kind}`);
+            if (f.kind !== FrameKind.Hello)
+              throw new FrameError(`expected a handshake, got frame kind ${f.kind}`);
             const hello = decodeHello(f.payload);
-            if (hello.clusterId !== this.opts.clusterId) return refuse(`cluster id mismatch: ${hello.clusterId}`);
-            if (hello.to !== this.opts.id) return refuse(`addressed to node ${hello.to}, this is node ${this.opts.id}`);
+            if (hello.clusterId !== this.opts.clusterId)
+              return refuse(`cluster id mismatch: ${hello.clusterId}`);
+            if (hello.to !== this.opts.id)
+              return refuse(`addressed to node ${hello.to}, this is node ${this.opts.id}`);
             if (!this.addresses.has(hello.from)) return refuse(`unknown peer id ${hello.from}`);
             peer = hello;
             socket.write(encodeFrame(FrameKind.HelloOk, new Uint8Array(0)));
@@ -246,11 +262,16 @@ export class TcpTransport implements Transport {
             }
             continue;
           }
-          if (f.kind !== FrameKind.Message) throw new FrameError(`unexpected frame kind ${f.kind} on a message stream`);
+          if (f.kind !== FrameKind.Message)
+            throw new FrameError(`unexpected frame kind ${f.kind} on a message stream`);
           this.deliver(decodeMessage(f.payload), peer.from);
         }
       } catch (err) {
-        this.logger.warn('closing peer connection after a protocol error', { remote, peer: peer?.from, err: String(err) });
+        this.logger.warn('closing peer connection after a protocol error', {
+          remote,
+          peer: peer?.from,
+          err: String(err),
+        });
         socket.destroy();
       }
     });
@@ -259,8 +280,10 @@ export class TcpTransport implements Transport {
   }
 
   private deliver(m: Message, from: number): void {
-    if (m.from !== from) throw new FrameError(`message claims to be from ${m.from} on a connection from ${from}`);
-    if (m.to !== this.opts.id) throw new FrameError(`message for node ${m.to} delivered to node ${this.opts.id}`);
+    if (m.from !== from)
+      throw new FrameError(`message claims to be from ${m.from} on a connection from ${from}`);
+    if (m.to !== this.opts.id)
+      throw new FrameError(`message for node ${m.to} delivered to node ${this.opts.id}`);
     this.handler?.onMessage(m);
   }
 }

@@ -1,7 +1,12 @@
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import { decodeConfChange, decodeConfChangeV2, encodeConfChange, encodeConfChangeV2 } from '../../src/codec/conf-change-codec.js';
+import {
+  decodeConfChange,
+  decodeConfChangeV2,
+  encodeConfChange,
+  encodeConfChangeV2,
+} from '../../src/codec/conf-change-codec.js';
 import { decodeMessage, encodeMessage } from '../../src/codec/message-codec.js';
 import { RaftError } from '../../src/errors.js';
 import { MessageType, type Message } from '../../src/raftpb/types.js';
@@ -10,7 +15,12 @@ const FC = { seed: Number(process.env.FC_SEED ?? 7), numRuns: Number(process.env
 const uint = fc.nat({ max: Number.MAX_SAFE_INTEGER });
 const bytes = fc.uint8Array({ maxLength: 64 });
 const ids = fc.array(fc.nat({ max: 1000 }), { maxLength: 5 });
-const entry = fc.record({ term: uint, index: uint, type: fc.constantFrom(0 as const, 1 as const, 2 as const), data: bytes });
+const entry = fc.record({
+  term: uint,
+  index: uint,
+  type: fc.constantFrom(0 as const, 1 as const, 2 as const),
+  data: bytes,
+});
 const message: fc.Arbitrary<Message> = fc
   .record({
     type: fc.constantFrom(...(Object.values(MessageType) as MessageType[])),
@@ -29,7 +39,13 @@ const message: fc.Arbitrary<Message> = fc
         metadata: fc.record({
           index: uint,
           term: uint,
-          confState: fc.record({ voters: ids, learners: ids, votersOutgoing: ids, learnersNext: ids, autoLeave: fc.boolean() }),
+          confState: fc.record({
+            voters: ids,
+            learners: ids,
+            votersOutgoing: ids,
+            learnersNext: ids,
+            autoLeave: fc.boolean(),
+          }),
         }),
       }),
       { nil: undefined },
@@ -47,7 +63,8 @@ const message: fc.Arbitrary<Message> = fc
 function norm(v: unknown): unknown {
   if (v instanceof Uint8Array) return [...v];
   if (Array.isArray(v)) return v.map(norm);
-  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, norm(x)]));
+  if (v !== null && typeof v === 'object')
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, norm(x)]));
   return v;
 }
 
@@ -71,7 +88,21 @@ describe('message codec', () => {
         const b = encodeMessage(m);
         return fc.nat({ max: Math.max(0, b.byteLength - 1) }).map((n) => b.subarray(0, n)); // truncated
       }),
-      fc.array(fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constant(2 ** 60), fc.constant(-1), bytes), { maxLength: 14 }).map((a) => packr.pack(a)),
+      fc
+        .array(
+          fc.oneof(
+            fc.string(),
+            fc.integer(),
+            fc.double(),
+            fc.boolean(),
+            fc.constant(null),
+            fc.constant(2 ** 60),
+            fc.constant(-1),
+            bytes,
+          ),
+          { maxLength: 14 },
+        )
+        .map((a) => packr.pack(a)),
       message.map((m) => {
         // a valid message with one field replaced by a wrong type
         const arr = packr.unpack(encodeMessage(m)) as unknown[];
@@ -95,7 +126,18 @@ describe('message codec', () => {
   });
 
   it('names the offending field', () => {
-    const m = { type: 3, to: 1, from: 2, term: 1, logTerm: 0, index: 0, entries: [{ term: 1, index: -1, type: 0, data: new Uint8Array(0) }], commit: 0, reject: false, rejectHint: 0 } as unknown as Message;
+    const m = {
+      type: 3,
+      to: 1,
+      from: 2,
+      term: 1,
+      logTerm: 0,
+      index: 0,
+      entries: [{ term: 1, index: -1, type: 0, data: new Uint8Array(0) }],
+      commit: 0,
+      reject: false,
+      rejectHint: 0,
+    } as unknown as Message;
     expect(() => decodeMessage(encodeMessage(m))).toThrow(/entries\[0\]\.index/);
     expect(() => decodeMessage(new Uint8Array([0xc1]))).toThrow(RaftError);
   });
@@ -103,8 +145,16 @@ describe('message codec', () => {
   it('round-trips conf changes V1 and V2 and rejects malformed ones', () => {
     const v1 = { type: 3 as const, nodeId: 9, context: new Uint8Array([1, 2]) };
     expect(norm(decodeConfChange(encodeConfChange(v1)))).toEqual(norm(v1));
-    const v2 = { transition: 1 as const, changes: [{ type: 0 as const, nodeId: 4 }, { type: 1 as const, nodeId: 2 }] };
+    const v2 = {
+      transition: 1 as const,
+      changes: [
+        { type: 0 as const, nodeId: 4 },
+        { type: 1 as const, nodeId: 2 },
+      ],
+    };
     expect(decodeConfChangeV2(encodeConfChangeV2(v2))).toEqual(v2);
-    expect(() => decodeConfChangeV2(new Packr({ useRecords: false }).pack([9, [], null]))).toThrow(/transition/);
+    expect(() => decodeConfChangeV2(new Packr({ useRecords: false }).pack([9, [], null]))).toThrow(
+      /transition/,
+    );
   });
 });

@@ -2,13 +2,31 @@ import { describe, expect, it } from 'vitest';
 import { checkLinearizable } from '../../src/linearizability/check.js';
 import { historyFromEvents } from '../../src/linearizability/history.js';
 import { UNKNOWN, type Operation } from '../../src/linearizability/model.js';
-import { casRegisterModel, kvModel, registerModel, type KvInput, type RegisterInput } from '../../src/linearizability/models.js';
+import {
+  casRegisterModel,
+  kvModel,
+  registerModel,
+  type KvInput,
+  type RegisterInput,
+} from '../../src/linearizability/models.js';
 
 type RegOp = Operation<RegisterInput<number>, number>;
-const w = (client: number, value: number, call: number, ret: number): RegOp => ({ clientId: client, input: { op: 'write', value }, call, output: 0, return: ret });
-const r = (client: number, seen: number, call: number, ret: number): RegOp => ({ clientId: client, input: { op: 'read' }, call, output: seen, return: ret });
+const w = (client: number, value: number, call: number, ret: number): RegOp => ({
+  clientId: client,
+  input: { op: 'write', value },
+  call,
+  output: 0,
+  return: ret,
+});
+const r = (client: number, seen: number, call: number, ret: number): RegOp => ({
+  clientId: client,
+  input: { op: 'read' },
+  call,
+  output: seen,
+  return: ret,
+});
 
-describe('checkLinearizable (Wing & Gong with Lowe\'s cache)', () => {
+describe("checkLinearizable (Wing & Gong with Lowe's cache)", () => {
   it('accepts a read that overlaps a write and sees either value', () => {
     expect(checkLinearizable(registerModel(0), [w(1, 1, 0, 10), r(2, 1, 5, 6)]).ok).toBe(true);
     expect(checkLinearizable(registerModel(0), [w(1, 1, 0, 10), r(2, 0, 5, 6)]).ok).toBe(true);
@@ -54,7 +72,13 @@ describe('checkLinearizable (Wing & Gong with Lowe\'s cache)', () => {
 
   it('a cas that failed must have seen another value', () => {
     const m = casRegisterModel(0);
-    const ok = (from: number, to: number, res: boolean, call: number, ret: number) => ({ clientId: 1, input: { op: 'cas' as const, from, to }, call, output: res, return: ret });
+    const ok = (from: number, to: number, res: boolean, call: number, ret: number) => ({
+      clientId: 1,
+      input: { op: 'cas' as const, from, to },
+      call,
+      output: res,
+      return: ret,
+    });
     expect(checkLinearizable(m, [ok(0, 1, true, 0, 1), ok(1, 2, true, 2, 3)]).ok).toBe(true);
     expect(checkLinearizable(m, [ok(0, 1, true, 0, 1), ok(0, 2, true, 2, 3)]).ok).toBe(false);
     expect(checkLinearizable(m, [ok(5, 1, false, 0, 1)]).ok).toBe(true);
@@ -62,7 +86,13 @@ describe('checkLinearizable (Wing & Gong with Lowe\'s cache)', () => {
   });
 
   it('partitions a kv history by key (P-compositionality)', () => {
-    const op = (client: number, input: KvInput, output: string, call: number, ret: number): Operation<KvInput, string> => ({ clientId: client, input, call, output, return: ret });
+    const op = (
+      client: number,
+      input: KvInput,
+      output: string,
+      call: number,
+      ret: number,
+    ): Operation<KvInput, string> => ({ clientId: client, input, call, output, return: ret });
     const hist = [
       op(1, { op: 'put', key: 'a', value: 'x' }, '', 0, 1),
       op(2, { op: 'put', key: 'b', value: 'y' }, '', 0, 1),

@@ -3,9 +3,20 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkLinearizable } from '../../src/linearizability/check.js';
-import { casRegisterModel, kvModel, multiRegisterModel, mutexModel } from '../../src/linearizability/models.js';
+import {
+  casRegisterModel,
+  kvModel,
+  multiRegisterModel,
+  mutexModel,
+} from '../../src/linearizability/models.js';
 import type { Model, Operation } from '../../src/linearizability/model.js';
-import { readJepsenEtcdLog, readKnossosCas, readKnossosMultiRegister, readKnossosMutex, readPorcupineKv } from './oracles.js';
+import {
+  readJepsenEtcdLog,
+  readKnossosCas,
+  readKnossosMultiRegister,
+  readKnossosMutex,
+  readPorcupineKv,
+} from './oracles.js';
 
 const ORACLES = join(import.meta.dirname, '../../../../../shared/oracles');
 const present = existsSync(ORACLES);
@@ -29,7 +40,10 @@ describe.runIf(present)('checkLinearizable against public histories', () => {
     const wrong: string[] = [];
     for (const file of logs) {
       const n = Number(/etcd_(\d+)\.log/.exec(file)?.[1]);
-      const ok = checkLinearizable(casRegisterModel<number | null>(null), readJepsenEtcdLog(join(dir, file))).ok;
+      const ok = checkLinearizable(
+        casRegisterModel<number | null>(null),
+        readJepsenEtcdLog(join(dir, file)),
+      ).ok;
       const verdict = expected.get(n);
       if (verdict !== undefined && ok !== verdict) wrong.push(`etcd_${n}: expected ${verdict}, got ${ok}`);
     }
@@ -41,7 +55,10 @@ describe.runIf(present)('checkLinearizable against public histories', () => {
       for (const verdict of ['ok', 'bad']) {
         const ops = readPorcupineKv(join(ORACLES, `porcupine/kv/${c}-${verdict}.txt`));
         const r = checkLinearizable(kvModel(), ops);
-        expect({ file: `${c}-${verdict}`, ok: r.ok }).toEqual({ file: `${c}-${verdict}`, ok: verdict === 'ok' });
+        expect({ file: `${c}-${verdict}`, ok: r.ok }).toEqual({
+          file: `${c}-${verdict}`,
+          ok: verdict === 'ok',
+        });
         if (!r.ok) expect(r.explanation?.text).toContain('not linearizable');
       }
     }

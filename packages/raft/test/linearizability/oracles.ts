@@ -10,7 +10,9 @@ type Phase = HistoryEvent<unknown, unknown>['type'];
 const PHASES = new Set(['invoke', 'ok', 'fail', 'info']);
 
 /** porcupine/jepsen/etcd_NNN.log: `INFO  jepsen.util - 3\t:ok\t:cas\t[1 4]`. A cas register starting at nil. */
-export function readJepsenEtcdLog(path: string): Operation<CasInput<number | null>, number | boolean | null>[] {
+export function readJepsenEtcdLog(
+  path: string,
+): Operation<CasInput<number | null>, number | boolean | null>[] {
   const events: HistoryEvent<CasInput<number | null>, number | boolean | null>[] = [];
   for (const line of readFileSync(path, 'utf8').split('\n')) {
     const m = /jepsen\.util - (\d+)\t:(\w+)\t:(\w+)\t(.*)$/.exec(line);
@@ -30,7 +32,12 @@ export function readJepsenEtcdLog(path: string): Operation<CasInput<number | nul
       } else throw new Error(`${path}: unknown op ${f}`);
     }
     const output = phase === 'ok' ? (f === 'read' ? num(value) : f === 'cas' ? true : null) : undefined;
-    events.push({ process: Number(proc), type: phase, ...(input ? { input } : {}), ...(output !== undefined ? { output } : {}) });
+    events.push({
+      process: Number(proc),
+      type: phase,
+      ...(input ? { input } : {}),
+      ...(output !== undefined ? { output } : {}),
+    });
   }
   return historyFromEvents(events, { dropUnknown: (i) => i.op === 'read' });
 }
@@ -51,7 +58,9 @@ function field(m: Edn, k: string): Edn | undefined {
 function ednEvents(path: string): Map<string, Edn>[] {
   const top = parseEdn(readFileSync(path, 'utf8'));
   const list = top.length === 1 && Array.isArray(top[0]) ? top[0] : top;
-  return list.filter((e): e is Map<string, Edn> => e instanceof Map && typeof field(e, ':process') === 'number');
+  return list.filter(
+    (e): e is Map<string, Edn> => e instanceof Map && typeof field(e, ':process') === 'number',
+  );
 }
 
 /** porcupine/kv/cNN-{ok,bad}.txt: get/put/append on string keys. */
@@ -61,8 +70,14 @@ export function readPorcupineKv(path: string): Operation<KvInput, string>[] {
     const f = kw(field(e, ':f'));
     const key = text(field(e, ':key'));
     const value = field(e, ':value');
-    const input: KvInput = f === 'get' ? { op: 'get', key } : { op: f === 'put' ? 'put' : 'append', key, value: text(value) };
-    return { process: field(e, ':process') as number, type, input, ...(type === 'ok' ? { output: value === null ? '' : text(value) } : {}) };
+    const input: KvInput =
+      f === 'get' ? { op: 'get', key } : { op: f === 'put' ? 'put' : 'append', key, value: text(value) };
+    return {
+      process: field(e, ':process') as number,
+      type,
+      input,
+      ...(type === 'ok' ? { output: value === null ? '' : text(value) } : {}),
+    };
   });
   return historyFromEvents(events, { dropUnknown: (i) => i.op === 'get' });
 }
@@ -76,9 +91,15 @@ export function readKnossosCas(path: string): Operation<CasInput<Edn>, Edn>[] {
     let input: CasInput<Edn>;
     if (f === 'read') input = { op: 'read' };
     else if (f === 'write') input = { op: 'write', value };
-    else if (f === 'cas' && Array.isArray(value)) input = { op: 'cas', from: value[0] ?? null, to: value[1] ?? null };
+    else if (f === 'cas' && Array.isArray(value))
+      input = { op: 'cas', from: value[0] ?? null, to: value[1] ?? null };
     else throw new Error(`${path}: unsupported op ${String(f)}`);
-    return { process: field(e, ':process') as number, type, input, ...(type === 'ok' ? { output: f === 'cas' ? true : value } : {}) };
+    return {
+      process: field(e, ':process') as number,
+      type,
+      input,
+      ...(type === 'ok' ? { output: f === 'cas' ? true : value } : {}),
+    };
   });
   return historyFromEvents(events, { dropUnknown: (i) => i.op === 'read' });
 }
@@ -89,7 +110,12 @@ export function readKnossosMutex(path: string): Operation<MutexInput, true>[] {
     const type = kw(field(e, ':type')) as Phase;
     const f = kw(field(e, ':f'));
     if (f !== 'acquire' && f !== 'release') throw new Error(`${path}: unsupported op ${String(f)}`);
-    return { process: field(e, ':process') as number, type, input: { op: f }, ...(type === 'ok' ? { output: true as const } : {}) };
+    return {
+      process: field(e, ':process') as number,
+      type,
+      input: { op: f },
+      ...(type === 'ok' ? { output: true as const } : {}),
+    };
   });
   return historyFromEvents(events);
 }
@@ -104,7 +130,12 @@ export function readKnossosMultiRegister(path: string): Operation<readonly Micro
   const events = ednEvents(path).map((e): HistoryEvent<readonly MicroOp[], readonly MicroOp[]> => {
     const type = kw(field(e, ':type')) as Phase;
     const value = micro(field(e, ':value'));
-    return { process: field(e, ':process') as number, type, input: value, ...(type === 'ok' ? { output: value } : {}) };
+    return {
+      process: field(e, ':process') as number,
+      type,
+      input: value,
+      ...(type === 'ok' ? { output: value } : {}),
+    };
   });
   return historyFromEvents(events);
 }

@@ -7,7 +7,10 @@ import { MemoryStorage } from '../../src/storage/memory-storage.js';
 import { emptyConfState, type Entry, type Snapshot } from '../../src/raftpb/types.js';
 
 const e = (index: number, term: number): Entry => ({ index, term, type: 0, data: new Uint8Array(0) });
-const snap = (index: number, term: number): Snapshot => ({ data: new Uint8Array(0), metadata: { index, term, confState: emptyConfState() } });
+const snap = (index: number, term: number): Snapshot => ({
+  data: new Uint8Array(0),
+  metadata: { index, term, confState: emptyConfState() },
+});
 const logWith = (...terms: number[]): RaftLog => {
   const l = new RaftLog(new MemoryStorage(), silentLogger);
   l.append(terms.map((t, i) => e(i + 1, t)));

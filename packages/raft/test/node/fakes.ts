@@ -57,7 +57,7 @@ export class FakeWal implements DurableStorage {
   }
 
   /** What `wal.readAll()` would give after a restart at `snap`. */
-  recovered(snap?: SnapshotMetadata): { state: HardState | undefined; entries: Entry[] } {
+  recovered(snap?: { index: number }): { state: HardState | undefined; entries: Entry[] } {
     const after = snap?.index ?? 0;
     return { state: this.state, entries: this.entries.filter((e) => e.index > after) };
   }

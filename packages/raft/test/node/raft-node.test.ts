@@ -35,7 +35,14 @@ async function startMember(
   net: MemoryNetwork,
   id: number,
   peers: number[],
-  opts: { snapshotCount?: number; catchUp?: number; wal?: FakeWal; snaps?: FakeSnapshots; join?: boolean; transport?: Transport } = {},
+  opts: {
+    snapshotCount?: number;
+    catchUp?: number;
+    wal?: FakeWal;
+    snaps?: FakeSnapshots;
+    join?: boolean;
+    transport?: Transport;
+  } = {},
 ): Promise<Member> {
   const wal = opts.wal ?? new FakeWal();
   const snaps = opts.snaps ?? new FakeSnapshots(wal);
@@ -47,7 +54,9 @@ async function startMember(
     join: opts.join ?? false,
     storage: wal,
     snapshots: snaps,
-    ...(stored !== undefined || wal.entries.length > 0 ? { recovered: wal.recovered(stored?.metadata), snapshot: stored } : {}),
+    ...(stored !== undefined || wal.entries.length > 0
+      ? { recovered: wal.recovered(stored?.metadata), snapshot: stored }
+      : {}),
     stateMachine: sm,
     transport: opts.transport ?? net.transport(id),
     tickMs: 5,
@@ -62,11 +71,17 @@ async function startMember(
   return m;
 }
 
-async function cluster(n: number, opts: { snapshotCount?: number; catchUp?: number } = {}): Promise<{ net: MemoryNetwork; members: Member[] }> {
+async function cluster(
+  n: number,
+  opts: { snapshotCount?: number; catchUp?: number } = {},
+): Promise<{ net: MemoryNetwork; members: Member[] }> {
   const net = new MemoryNetwork();
   const ids = Array.from({ length: n }, (_, i) => i + 1);
   const members = await Promise.all(ids.map((id) => startMember(net, id, ids, opts)));
-  await until(() => members.some((m) => m.node.status().softState.raftState === StateType.Leader), 'a leader');
+  await until(
+    () => members.some((m) => m.node.status().softState.raftState === StateType.Leader),
+    'a leader',
+  );
   return { net, members };
 }
 
@@ -92,7 +107,9 @@ describe('RaftNode', () => {
     const { members } = await cluster(3);
     const leader = leaderOf(members);
     const before = leader.wal.events.filter((e) => e.kind === 'save').length;
-    const indexes = await Promise.all(Array.from({ length: 200 }, (_, i) => leader.node.propose(enc(`p${i}`))));
+    const indexes = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => leader.node.propose(enc(`p${i}`))),
+    );
     expect(new Set(indexes).size).toBe(200);
     const saves = leader.wal.events.filter((e) => e.kind === 'save' && e.entries > 0).length - before;
     // Without batching this would be 200 saves.
@@ -127,7 +144,10 @@ describe('RaftNode', () => {
         return startMember(net, id, ids, { wal, transport: checking });
       }),
     );
-    await until(() => members.some((m) => m.node.status().softState.raftState === StateType.Leader), 'a leader');
+    await until(
+      () => members.some((m) => m.node.status().softState.raftState === StateType.Leader),
+      'a leader',
+    );
     await Promise.all(Array.from({ length: 50 }, (_, i) => leaderOf(members).node.propose(enc(`x${i}`))));
     expect(violations).toEqual([]);
   });
@@ -147,7 +167,9 @@ describe('RaftNode', () => {
   it('rejects a proposal with ERR_PROPOSAL_DROPPED when there is no leader', async () => {
     const net = new MemoryNetwork();
     const m = await startMember(net, 1, [1, 2, 3]); // peers 2 and 3 never start
-    await expect(m.node.propose(enc('lost'))).rejects.toSatisfy((e: unknown) => isRaftError(e, 'ERR_PROPOSAL_DROPPED'));
+    await expect(m.node.propose(enc('lost'))).rejects.toSatisfy((e: unknown) =>
+      isRaftError(e, 'ERR_PROPOSAL_DROPPED'),
+    );
   });
 
   it('rejects pending requests with ERR_TIMEOUT (outcome unknown) when no quorum answers', async () => {
@@ -155,7 +177,10 @@ describe('RaftNode', () => {
     const leader = leaderOf(members);
     for (const m of members) if (m !== leader) net.isolate(m.id);
     await expect(leader.node.propose(enc('stuck'), 200)).rejects.toSatisfy(
-      (e: unknown) => isRaftError(e, 'ERR_TIMEOUT') || isRaftError(e, 'ERR_LEADERSHIP_LOST') || isRaftError(e, 'ERR_PROPOSAL_DROPPED'),
+      (e: unknown) =>
+        isRaftError(e, 'ERR_TIMEOUT') ||
+        isRaftError(e, 'ERR_LEADERSHIP_LOST') ||
+        isRaftError(e, 'ERR_PROPOSAL_DROPPED'),
     );
   });
 
@@ -165,7 +190,9 @@ describe('RaftNode', () => {
     const errors: Error[] = [];
     leader.node.on('error', (e) => errors.push(e));
     leader.wal.failNextSave = true;
-    await expect(leader.node.propose(enc('doomed'))).rejects.toSatisfy((e: unknown) => isRaftError(e, 'ERR_STOPPED'));
+    await expect(leader.node.propose(enc('doomed'))).rejects.toSatisfy((e: unknown) =>
+      isRaftError(e, 'ERR_STOPPED'),
+    );
     expect(errors[0]?.message).toContain('EIO');
     await expect(leader.node.propose(enc('after'))).rejects.toThrow(/failed/);
   });
@@ -175,7 +202,9 @@ describe('RaftNode', () => {
     const leader = leaderOf(members);
     for (let i = 0; i < 100; i++) await leader.node.propose(enc(`s${i}`));
     await until(() => members.every((m) => m.snaps.files.length > 0), 'snapshots everywhere');
-    const order = leader.wal.events.filter((e) => e.kind !== 'save').map((e) => `${e.kind}@${'index' in e ? e.index : ''}`);
+    const order = leader.wal.events
+      .filter((e) => e.kind !== 'save')
+      .map((e) => `${e.kind}@${'index' in e ? e.index : ''}`);
     const first = leader.snaps.files[0]!.metadata.index;
     expect(order.slice(0, 3)).toEqual([`snapFile@${first}`, `saveSnap@${first}`, `release@${first}`]);
 

@@ -101,17 +101,22 @@ describe('§5.2 leader election', () => {
     [5, { 2: false, 3: false }, StateType.Candidate],
     [5, {}, StateType.Candidate],
   ];
-  it.each(oneRound)('a candidate in a %i-node cluster with votes %j ends as %s (win, lose, or wait)', (size, votes, want) => {
-    const ids = Array.from({ length: size }, (_, i) => i + 1);
-    const r = newTestRaft(1, 10, 1, storageWith(ids));
-    r.step(msg({ type: MessageType.MsgHup, from: 1, to: 1 }));
-    advanceAll(r);
-    for (const [id, granted] of Object.entries(votes)) {
-      r.step(msg({ type: MessageType.MsgVoteResp, from: Number(id), to: 1, term: r.term, reject: !granted }));
-    }
-    expect(r.state).toBe(want);
-    expect(r.term).toBe(1);
-  });
+  it.each(oneRound)(
+    'a candidate in a %i-node cluster with votes %j ends as %s (win, lose, or wait)',
+    (size, votes, want) => {
+      const ids = Array.from({ length: size }, (_, i) => i + 1);
+      const r = newTestRaft(1, 10, 1, storageWith(ids));
+      r.step(msg({ type: MessageType.MsgHup, from: 1, to: 1 }));
+      advanceAll(r);
+      for (const [id, granted] of Object.entries(votes)) {
+        r.step(
+          msg({ type: MessageType.MsgVoteResp, from: Number(id), to: 1, term: r.term, reject: !granted }),
+        );
+      }
+      expect(r.state).toBe(want);
+      expect(r.term).toBe(1);
+    },
+  );
 
   it('a follower grants at most one vote per term, first come first served', () => {
     for (const [vote, nvote, wreject] of [
@@ -140,50 +145,64 @@ describe('§5.2 leader election', () => {
     }
   });
 
-  it.each(['follower', 'candidate'] as const)('election timeouts of a %s are randomized over [et, 2et)', (role) => {
-    const et = 10;
-    const seen = new Set<number>();
-    const r = newTestRaft(1, et, 1, storageWith([1, 2, 3]));
-    for (let round = 0; round < 50 * et; round++) {
-      if (role === 'follower') r.becomeFollower(r.term + 1, 2);
-      else r.becomeCandidate();
-      let time = 0;
-      while (readMessages(r).length === 0) {
-        r.tick();
-        advanceAll(r);
-        time++;
-      }
-      seen.add(time);
-    }
-    for (let d = et + 1; d < 2 * et; d++) expect(seen.has(d)).toBe(true);
-    expect([...seen].every((t) => t >= et && t <= 2 * et)).toBe(true);
-  });
-
-  it.each(['follower', 'candidate'] as const)('election timeouts rarely collide in a 5-node cluster (%s), at most 30 percent', (role) => {
-    const et = 10;
-    const size = 5;
-    let conflicts = 0;
-    const rounds = 1000;
-    const nodes = Array.from({ length: size }, (_, i) =>
-      new Raft({ id: i + 1, electionTick: et, heartbeatTick: 1, storage: storageWith([1, 2, 3, 4, 5]), random: seededRandom(1000 + i) }),
-    );
-    for (let round = 0; round < rounds; round++) {
-      for (const r of nodes) {
-        if (role === 'follower') r.becomeFollower(r.term + 1, 0);
+  it.each(['follower', 'candidate'] as const)(
+    'election timeouts of a %s are randomized over [et, 2et)',
+    (role) => {
+      const et = 10;
+      const seen = new Set<number>();
+      const r = newTestRaft(1, et, 1, storageWith([1, 2, 3]));
+      for (let round = 0; round < 50 * et; round++) {
+        if (role === 'follower') r.becomeFollower(r.term + 1, 2);
         else r.becomeCandidate();
-      }
-      let timedOut = 0;
-      while (timedOut === 0) {
-        for (const r of nodes) {
+        let time = 0;
+        while (readMessages(r).length === 0) {
           r.tick();
           advanceAll(r);
-          if (readMessages(r).length > 0) timedOut++;
+          time++;
         }
+        seen.add(time);
       }
-      if (timedOut > 1) conflicts++;
-    }
-    expect(conflicts / rounds).toBeLessThanOrEqual(0.3);
-  });
+      for (let d = et + 1; d < 2 * et; d++) expect(seen.has(d)).toBe(true);
+      expect([...seen].every((t) => t >= et && t <= 2 * et)).toBe(true);
+    },
+  );
+
+  it.each(['follower', 'candidate'] as const)(
+    'election timeouts rarely collide in a 5-node cluster (%s), at most 30 percent',
+    (role) => {
+      const et = 10;
+      const size = 5;
+      let conflicts = 0;
+      const rounds = 1000;
+      const nodes = Array.from(
+        { length: size },
+        (_, i) =>
+          new Raft({
+            id: i + 1,
+            electionTick: et,
+            heartbeatTick: 1,
+            storage: storageWith([1, 2, 3, 4, 5]),
+            random: seededRandom(1000 + i),
+          }),
+      );
+      for (let round = 0; round < rounds; round++) {
+        for (const r of nodes) {
+          if (role === 'follower') r.becomeFollower(r.term + 1, 0);
+          else r.becomeCandidate();
+        }
+        let timedOut = 0;
+        while (timedOut === 0) {
+          for (const r of nodes) {
+            r.tick();
+            advanceAll(r);
+            if (readMessages(r).length > 0) timedOut++;
+          }
+        }
+        if (timedOut > 1) conflicts++;
+      }
+      expect(conflicts / rounds).toBeLessThanOrEqual(0.3);
+    },
+  );
 });
 
 describe('§5.4.1 election restriction', () => {
@@ -195,7 +214,12 @@ describe('§5.4.1 election restriction', () => {
       r.reset(log[log.length - 1]!.term);
       r.step(msg({ type: MessageType.MsgHup, from: 1, to: 1 }));
       const msgs = readMessages(r);
-      for (const m of msgs) expect(m).toMatchObject({ type: MessageType.MsgVote, index: log.length, logTerm: log[log.length - 1]!.term });
+      for (const m of msgs)
+        expect(m).toMatchObject({
+          type: MessageType.MsgVote,
+          index: log.length,
+          logTerm: log[log.length - 1]!.term,
+        });
     }
   });
 
@@ -211,7 +235,11 @@ describe('§5.4.1 election restriction', () => {
       [3, 2, false],
     ];
     for (const [logTerm, index, wreject] of cases) {
-      const r = raftWithLog(1, [1, 2], log.map((e) => e.term));
+      const r = raftWithLog(
+        1,
+        [1, 2],
+        log.map((e) => e.term),
+      );
       r.step(msg({ type: MessageType.MsgVote, from: 2, to: 1, term: 3, logTerm, index }));
       const [resp] = readMessages(r);
       expect({ logTerm, index, reject: resp?.reject }).toEqual({ logTerm, index, reject: wreject });

@@ -10,11 +10,27 @@ export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 /** A MemoryStorage whose configuration has the given voters (and learners). */
 export function storageWith(voters: number[], learners: number[] = []): MemoryStorage {
-  return new MemoryStorage({ confState: { voters, learners, votersOutgoing: [], learnersNext: [], autoLeave: false } });
+  return new MemoryStorage({
+    confState: { voters, learners, votersOutgoing: [], learnersNext: [], autoLeave: false },
+  });
 }
 
-export function newTestRaft(id: number, election: number, heartbeat: number, storage: MemoryStorage, extra: Partial<Config> = {}): Raft {
-  return new Raft({ id, electionTick: election, heartbeatTick: heartbeat, storage, maxInflightMsgs: 256, random: seededRandom(id), ...extra });
+export function newTestRaft(
+  id: number,
+  election: number,
+  heartbeat: number,
+  storage: MemoryStorage,
+  extra: Partial<Config> = {},
+): Raft {
+  return new Raft({
+    id,
+    electionTick: election,
+    heartbeatTick: heartbeat,
+    storage,
+    maxInflightMsgs: 256,
+    random: seededRandom(id),
+    ...extra,
+  });
 }
 
 /** Steps the messages a node sent itself (its own votes and append acknowledgements), as advance() would. */
@@ -57,7 +73,18 @@ export function nextEnts(r: Raft, s: MemoryStorage, apply: (e: Entry) => void = 
 }
 
 export function msg(over: Partial<Message> & { type: MessageType }): Message {
-  return { to: 0, from: 0, term: 0, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0, ...over };
+  return {
+    to: 0,
+    from: 0,
+    term: 0,
+    logTerm: 0,
+    index: 0,
+    entries: [],
+    commit: 0,
+    reject: false,
+    rejectHint: 0,
+    ...over,
+  };
 }
 
 export function ents(...terms: number[]): Entry[] {
@@ -122,7 +149,9 @@ export class Network {
   }
 
   propose(id: number, data = enc('somedata')): void {
-    this.send(msg({ from: id, to: id, type: MessageType.MsgProp, entries: [{ term: 0, index: 0, type: 0, data }] }));
+    this.send(
+      msg({ from: id, to: id, type: MessageType.MsgProp, entries: [{ term: 0, index: 0, type: 0, data }] }),
+    );
   }
 
   cut(a: number, b: number): void {
@@ -144,6 +173,9 @@ export class Network {
   }
 
   private filter(msgs: Message[]): Message[] {
-    return msgs.filter((m) => !this.ignored.has(m.type) && !this.dropped.has(`${m.from}:${m.to}`) && m.type !== MessageType.MsgHup);
+    return msgs.filter(
+      (m) =>
+        !this.ignored.has(m.type) && !this.dropped.has(`${m.from}:${m.to}`) && m.type !== MessageType.MsgHup,
+    );
   }
 }

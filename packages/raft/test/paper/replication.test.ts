@@ -3,7 +3,17 @@
 import { describe, expect, it } from 'vitest';
 import { StateType } from '../../src/raft/state-type.js';
 import { MessageType, type Entry } from '../../src/raftpb/types.js';
-import { Network, enc, ents, msg, newTestRaft, nextEnts, raftWithLog, readMessages, storageWith } from './harness.js';
+import {
+  Network,
+  enc,
+  ents,
+  msg,
+  newTestRaft,
+  nextEnts,
+  raftWithLog,
+  readMessages,
+  storageWith,
+} from './harness.js';
 import type { Raft } from '../../src/raft/raft.js';
 
 function leaderOf(ids: number[]): { r: Raft; s: ReturnType<typeof storageWith> } {
@@ -24,7 +34,13 @@ function ackAll(r: Raft, msgs = readMessages(r)): void {
 }
 
 function acceptAndReply(m: { from: number; to: number; term: number; index: number; entries: Entry[] }) {
-  return msg({ type: MessageType.MsgAppResp, from: m.to, to: m.from, term: m.term, index: m.index + m.entries.length });
+  return msg({
+    type: MessageType.MsgAppResp,
+    from: m.to,
+    to: m.from,
+    term: m.term,
+    index: m.index + m.entries.length,
+  });
 }
 
 function terms(r: Raft): number[] {
@@ -36,9 +52,18 @@ describe('§5.3 log replication', () => {
     const { r, s } = leaderOf([1, 2, 3]);
     ackAll(r);
     nextEnts(r, s);
-    r.step(msg({ type: MessageType.MsgProp, from: 1, to: 1, entries: [{ term: 0, index: 0, type: 0, data: enc('some data') }] }));
+    r.step(
+      msg({
+        type: MessageType.MsgProp,
+        from: 1,
+        to: 1,
+        entries: [{ term: 0, index: 0, type: 0, data: enc('some data') }],
+      }),
+    );
     const msgs = readMessages(r).sort((a, b) => a.to - b.to);
-    expect(msgs.map((m) => [m.type, m.to, m.index, m.logTerm, m.entries.map((e) => [e.index, e.term])])).toEqual([
+    expect(
+      msgs.map((m) => [m.type, m.to, m.index, m.logTerm, m.entries.map((e) => [e.index, e.term])]),
+    ).toEqual([
       [MessageType.MsgApp, 2, 1, 1, [[2, 1]]],
       [MessageType.MsgApp, 3, 1, 1, [[2, 1]]],
     ]);
@@ -49,14 +74,28 @@ describe('§5.3 log replication', () => {
     const { r, s } = leaderOf([1, 2, 3]);
     ackAll(r);
     nextEnts(r, s);
-    r.step(msg({ type: MessageType.MsgProp, from: 1, to: 1, entries: [{ term: 0, index: 0, type: 0, data: enc('x') }] }));
+    r.step(
+      msg({
+        type: MessageType.MsgProp,
+        from: 1,
+        to: 1,
+        entries: [{ term: 0, index: 0, type: 0, data: enc('x') }],
+      }),
+    );
     nextEnts(r, s);
     ackAll(r);
     expect(r.raftLog.committed).toBe(2);
     const committed = nextEnts(r, s);
     expect(committed.map((e) => e.index)).toEqual([2]);
     // The next appends carry the new commit index.
-    r.step(msg({ type: MessageType.MsgProp, from: 1, to: 1, entries: [{ term: 0, index: 0, type: 0, data: enc('y') }] }));
+    r.step(
+      msg({
+        type: MessageType.MsgProp,
+        from: 1,
+        to: 1,
+        entries: [{ term: 0, index: 0, type: 0, data: enc('y') }],
+      }),
+    );
     for (const m of readMessages(r)) expect(m.commit).toBe(2);
   });
 
@@ -71,17 +110,27 @@ describe('§5.3 log replication', () => {
     [5, { 2: true, 3: true }, true],
     [5, { 2: true, 3: true, 4: true, 5: true }, true],
   ];
-  it.each(commitCases)('with %i nodes and acks %j, the entry is committed: %s (exactly at a majority)', (size, acks, want) => {
-    const ids = Array.from({ length: size }, (_, i) => i + 1);
-    const { r, s } = leaderOf(ids);
-    ackAll(r);
-    nextEnts(r, s);
-    const li = r.raftLog.lastIndex();
-    r.step(msg({ type: MessageType.MsgProp, from: 1, to: 1, entries: [{ term: 0, index: 0, type: 0, data: enc('x') }] }));
-    nextEnts(r, s);
-    for (const m of readMessages(r)) if (acks[m.to] === true) r.step(acceptAndReply(m));
-    expect(r.raftLog.committed > li).toBe(want);
-  });
+  it.each(commitCases)(
+    'with %i nodes and acks %j, the entry is committed: %s (exactly at a majority)',
+    (size, acks, want) => {
+      const ids = Array.from({ length: size }, (_, i) => i + 1);
+      const { r, s } = leaderOf(ids);
+      ackAll(r);
+      nextEnts(r, s);
+      const li = r.raftLog.lastIndex();
+      r.step(
+        msg({
+          type: MessageType.MsgProp,
+          from: 1,
+          to: 1,
+          entries: [{ term: 0, index: 0, type: 0, data: enc('x') }],
+        }),
+      );
+      nextEnts(r, s);
+      for (const m of readMessages(r)) if (acks[m.to] === true) r.step(acceptAndReply(m));
+      expect(r.raftLog.committed > li).toBe(want);
+    },
+  );
 
   it('committing an entry commits every earlier entry of the leader log, including older terms (§5.3)', () => {
     for (const prior of [[], [2], [1, 1], [1]]) {
@@ -92,11 +141,20 @@ describe('§5.3 log replication', () => {
       r.becomeCandidate();
       r.becomeLeader();
       r.bcastAppend();
-      r.step(msg({ type: MessageType.MsgProp, from: 1, to: 1, entries: [{ term: 0, index: 0, type: 0, data: enc('x') }] }));
+      r.step(
+        msg({
+          type: MessageType.MsgProp,
+          from: 1,
+          to: 1,
+          entries: [{ term: 0, index: 0, type: 0, data: enc('x') }],
+        }),
+      );
       nextEnts(r, s);
       ackAll(r);
       const committed = nextEnts(r, s);
-      expect(committed.map((e) => e.index)).toEqual(Array.from({ length: prior.length + 2 }, (_, i) => i + 1));
+      expect(committed.map((e) => e.index)).toEqual(
+        Array.from({ length: prior.length + 2 }, (_, i) => i + 1),
+      );
     }
   });
 
@@ -105,9 +163,31 @@ describe('§5.3 log replication', () => {
     const r = newTestRaft(1, 10, 1, s);
     r.becomeFollower(1, 2);
     const batch: Entry[] = [1, 2, 3].map((i) => ({ term: 1, index: i, type: 0, data: enc(`d${i}`) }));
-    r.step(msg({ type: MessageType.MsgApp, from: 2, to: 1, term: 1, logTerm: 0, index: 0, commit: 2, entries: batch }));
+    r.step(
+      msg({
+        type: MessageType.MsgApp,
+        from: 2,
+        to: 1,
+        term: 1,
+        logTerm: 0,
+        index: 0,
+        commit: 2,
+        entries: batch,
+      }),
+    );
     expect(nextEnts(r, s).map((e) => e.index)).toEqual([1, 2]);
-    r.step(msg({ type: MessageType.MsgApp, from: 2, to: 1, term: 1, logTerm: 1, index: 3, commit: 3, entries: [] }));
+    r.step(
+      msg({
+        type: MessageType.MsgApp,
+        from: 2,
+        to: 1,
+        term: 1,
+        logTerm: 1,
+        index: 3,
+        commit: 3,
+        entries: [],
+      }),
+    );
     expect(nextEnts(r, s).map((e) => e.index)).toEqual([3]);
   });
 
@@ -125,14 +205,27 @@ describe('§5.3 log replication', () => {
     for (const [logTerm, index, wreject, whint] of cases) {
       r.step(msg({ type: MessageType.MsgApp, from: 2, to: 1, term: 2, logTerm, index, commit: 1 }));
       const [resp] = readMessages(r);
-      expect({ logTerm, index, reject: resp?.reject, hint: resp?.rejectHint }).toEqual({ logTerm, index, reject: wreject, hint: wreject ? whint : 0 });
+      expect({ logTerm, index, reject: resp?.reject, hint: resp?.rejectHint }).toEqual({
+        logTerm,
+        index,
+        reject: wreject,
+        hint: wreject ? whint : 0,
+      });
     }
   });
 
   it('a follower truncates a conflicting suffix and appends the leader entries', () => {
     const cases: [number, number, Entry[], number[]][] = [
       [2, 2, [{ term: 3, index: 3, type: 0, data: new Uint8Array(0) }], [1, 2, 3]],
-      [1, 1, [{ term: 3, index: 2, type: 0, data: new Uint8Array(0) }, { term: 4, index: 3, type: 0, data: new Uint8Array(0) }], [1, 3, 4]],
+      [
+        1,
+        1,
+        [
+          { term: 3, index: 2, type: 0, data: new Uint8Array(0) },
+          { term: 4, index: 3, type: 0, data: new Uint8Array(0) },
+        ],
+        [1, 3, 4],
+      ],
       [0, 0, [{ term: 1, index: 1, type: 0, data: new Uint8Array(0) }], [1, 2]],
       [0, 0, [{ term: 3, index: 1, type: 0, data: new Uint8Array(0) }], [3]],
     ];
@@ -160,7 +253,15 @@ describe('§5.3 log replication', () => {
       const follower = raftWithLog(2, [1, 2, 3], fterms);
       follower.loadState({ term: 7, vote: 0, commit: 0 });
       // A third node that votes for the leader, so it can win term 9.
-      const net = new Network([1, 2, 3], () => ({}), new Map([[1, lead], [2, follower], [3, newTestRaft(3, 10, 1, storageWith([1, 2, 3]))]]));
+      const net = new Network(
+        [1, 2, 3],
+        () => ({}),
+        new Map([
+          [1, lead],
+          [2, follower],
+          [3, newTestRaft(3, 10, 1, storageWith([1, 2, 3]))],
+        ]),
+      );
       net.campaign(1);
       net.propose(1, new Uint8Array(0));
       expect(lead.state).toBe(StateType.Leader);

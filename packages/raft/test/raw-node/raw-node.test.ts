@@ -8,7 +8,13 @@ import { MemoryStorage } from '../../src/storage/memory-storage.js';
 import type { Config } from '../../src/config.js';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
-const cfg = (over: Partial<Config> = {}): Config => ({ id: 1, electionTick: 10, heartbeatTick: 1, storage: new MemoryStorage(), ...over });
+const cfg = (over: Partial<Config> = {}): Config => ({
+  id: 1,
+  electionTick: 10,
+  heartbeatTick: 1,
+  storage: new MemoryStorage(),
+  ...over,
+});
 
 /** Carries out every Ready per the contract; returns what was sent and applied. */
 function drain(node: RawNode, storage: MemoryStorage): { sent: Message[]; applied: string[] } {
@@ -68,9 +74,22 @@ describe('RawNode', () => {
   });
 
   it('withholds a follower acknowledgement until the Ready that persists the entries (messages follow persistence)', () => {
-    const storage = new MemoryStorage({ confState: { voters: [1, 2], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } });
+    const storage = new MemoryStorage({
+      confState: { voters: [1, 2], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
+    });
     const node = new RawNode(cfg({ storage }));
-    node.step({ type: MessageType.MsgApp, to: 1, from: 2, term: 1, logTerm: 0, index: 0, commit: 0, reject: false, rejectHint: 0, entries: [{ term: 1, index: 1, type: 0, data: enc('x') }] });
+    node.step({
+      type: MessageType.MsgApp,
+      to: 1,
+      from: 2,
+      term: 1,
+      logTerm: 0,
+      index: 0,
+      commit: 0,
+      reject: false,
+      rejectHint: 0,
+      entries: [{ term: 1, index: 1, type: 0, data: enc('x') }],
+    });
     const rd = node.ready();
     // The acknowledgement travels in the same Ready as the entries it acknowledges: the application must persist
     // rd.entries before sending rd.messages.
@@ -97,10 +116,30 @@ describe('RawNode', () => {
   });
 
   it('refuses local message types from the network and responses from unknown peers', () => {
-    const node = new RawNode(cfg({ storage: new MemoryStorage({ confState: { voters: [1, 2], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } }) }));
-    const base = { to: 1, from: 2, term: 1, logTerm: 0, index: 0, commit: 0, reject: false, rejectHint: 0, entries: [] };
-    expect(() => node.step({ ...base, type: MessageType.MsgHup })).toThrow(expect.objectContaining({ code: 'ERR_STEP_LOCAL_MSG' }) as Error);
-    expect(() => node.step({ ...base, from: 9, type: MessageType.MsgAppResp })).toThrow(expect.objectContaining({ code: 'ERR_STEP_PEER_NOT_FOUND' }) as Error);
+    const node = new RawNode(
+      cfg({
+        storage: new MemoryStorage({
+          confState: { voters: [1, 2], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
+        }),
+      }),
+    );
+    const base = {
+      to: 1,
+      from: 2,
+      term: 1,
+      logTerm: 0,
+      index: 0,
+      commit: 0,
+      reject: false,
+      rejectHint: 0,
+      entries: [],
+    };
+    expect(() => node.step({ ...base, type: MessageType.MsgHup })).toThrow(
+      expect.objectContaining({ code: 'ERR_STEP_LOCAL_MSG' }) as Error,
+    );
+    expect(() => node.step({ ...base, from: 9, type: MessageType.MsgAppResp })).toThrow(
+      expect.objectContaining({ code: 'ERR_STEP_PEER_NOT_FOUND' }) as Error,
+    );
   });
 
   it('restarts from storage with applied set: nothing is applied twice', () => {

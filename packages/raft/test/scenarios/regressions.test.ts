@@ -33,7 +33,14 @@ function tickN(r: Raft, n: number): void {
 }
 
 function readIndex(net: Network, id: number, ctx: string): void {
-  net.send(msg({ type: MessageType.MsgReadIndex, from: id, to: id, entries: [{ term: 0, index: 0, type: 0, data: enc(ctx) }] }));
+  net.send(
+    msg({
+      type: MessageType.MsgReadIndex,
+      from: id,
+      to: id,
+      entries: [{ term: 0, index: 0, type: 0, data: enc(ctx) }],
+    }),
+  );
 }
 
 describe('elections under partitions (PreVote + CheckQuorum; etcd#8243, #9586)', () => {
@@ -74,7 +81,11 @@ describe('elections under partitions (PreVote + CheckQuorum; etcd#8243, #9586)',
     tickN(peer(net, 1), 21);
     expect(peer(net, 1).state).toBe(StateType.Follower);
     // The others stop hearing from it; once out of its lease, one of them wins an election (split votes retry).
-    for (let round = 0; round < 50 && ![2, 3].some((id) => peer(net, id).state === StateType.Leader); round++) {
+    for (
+      let round = 0;
+      round < 50 && ![2, 3].some((id) => peer(net, id).state === StateType.Leader);
+      round++
+    ) {
       for (const id of [2, 3]) {
         tickN(peer(net, id), 1);
         net.send(...readMessages(peer(net, id)));
@@ -90,7 +101,21 @@ describe('membership (etcd#11038, raft#83, dissertation erratum)', () => {
     net.campaign(1);
     net.propose(1);
     applyAll(net);
-    net.send(msg({ type: MessageType.MsgProp, from: 1, to: 1, entries: [{ term: 0, index: 0, type: EntryType.ConfChange, data: encodeConfChange({ type: ConfChangeType.RemoveNode, nodeId: 1 }) }] }));
+    net.send(
+      msg({
+        type: MessageType.MsgProp,
+        from: 1,
+        to: 1,
+        entries: [
+          {
+            term: 0,
+            index: 0,
+            type: EntryType.ConfChange,
+            data: encodeConfChange({ type: ConfChangeType.RemoveNode, nodeId: 1 }),
+          },
+        ],
+      }),
+    );
     applyAll(net);
     applyAll(net);
     expect(peer(net, 1).state).toBe(StateType.Follower);
@@ -100,14 +125,22 @@ describe('membership (etcd#11038, raft#83, dissertation erratum)', () => {
     const net = new Network([1, 2, 3]);
     net.campaign(1);
     const r = peer(net, 1);
-    const ccEntry = (nodeId: number) => ({ term: 0, index: 0, type: EntryType.ConfChangeV2, data: encodeConfChangeV2({ transition: 0, changes: [{ type: ConfChangeType.AddLearnerNode, nodeId }] }) });
+    const ccEntry = (nodeId: number) => ({
+      term: 0,
+      index: 0,
+      type: EntryType.ConfChangeV2,
+      data: encodeConfChangeV2({ transition: 0, changes: [{ type: ConfChangeType.AddLearnerNode, nodeId }] }),
+    });
     // Not yet applied the empty entry of its term: refused (becomes an empty normal entry).
     r.step(msg({ type: MessageType.MsgProp, from: 1, to: 1, entries: [ccEntry(4)] }));
     expect(r.raftLog.allEntries().at(-1)?.type).toBe(EntryType.Normal);
     applyAll(net);
     r.step(msg({ type: MessageType.MsgProp, from: 1, to: 1, entries: [ccEntry(4)] }));
     r.step(msg({ type: MessageType.MsgProp, from: 1, to: 1, entries: [ccEntry(5)] }));
-    const types = r.raftLog.allEntries().slice(-2).map((e) => e.type);
+    const types = r.raftLog
+      .allEntries()
+      .slice(-2)
+      .map((e) => e.type);
     expect(types).toEqual([EntryType.ConfChangeV2, EntryType.Normal]);
   });
 
@@ -116,7 +149,27 @@ describe('membership (etcd#11038, raft#83, dissertation erratum)', () => {
     net.campaign(1);
     applyAll(net);
     const r = peer(net, 1);
-    r.step(msg({ type: MessageType.MsgProp, from: 1, to: 1, entries: [{ term: 0, index: 0, type: EntryType.ConfChangeV2, data: encodeConfChangeV2({ transition: 0, changes: [{ type: ConfChangeType.RemoveNode, nodeId: 3 }, { type: ConfChangeType.AddLearnerNode, nodeId: 3 }] }) }] }));
+    r.step(
+      msg({
+        type: MessageType.MsgProp,
+        from: 1,
+        to: 1,
+        entries: [
+          {
+            term: 0,
+            index: 0,
+            type: EntryType.ConfChangeV2,
+            data: encodeConfChangeV2({
+              transition: 0,
+              changes: [
+                { type: ConfChangeType.RemoveNode, nodeId: 3 },
+                { type: ConfChangeType.AddLearnerNode, nodeId: 3 },
+              ],
+            }),
+          },
+        ],
+      }),
+    );
     net.send(...readMessages(r));
     applyAll(net);
     expect(r.trk.config.voters[1].size).toBeGreaterThan(0); // joint
@@ -191,7 +244,10 @@ describe('reads (etcd#7331, §6.4)', () => {
   });
 
   it('lease-based reads answer without a heartbeat round', () => {
-    const net = new Network([1, 2, 3], () => ({ checkQuorum: true, readOnlyOption: ReadOnlyOption.LeaseBased }));
+    const net = new Network([1, 2, 3], () => ({
+      checkQuorum: true,
+      readOnlyOption: ReadOnlyOption.LeaseBased,
+    }));
     net.campaign(1);
     net.propose(1);
     net.ignore(MessageType.MsgHeartbeat);
@@ -218,9 +274,16 @@ describe('leader transfer (hashicorp#581, openraft#1805)', () => {
     net.ignore(MessageType.MsgAppResp);
     net.send(msg({ type: MessageType.MsgTransferLeader, from: 3, to: 1 }));
     expect(peer(net, 1).leadTransferee).toBe(3);
-    expect(() => peer(net, 1).step(msg({ type: MessageType.MsgProp, from: 1, to: 1, entries: [{ term: 0, index: 0, type: 0, data: enc('x') }] }))).toThrow(
-      /transfer/,
-    );
+    expect(() =>
+      peer(net, 1).step(
+        msg({
+          type: MessageType.MsgProp,
+          from: 1,
+          to: 1,
+          entries: [{ term: 0, index: 0, type: 0, data: enc('x') }],
+        }),
+      ),
+    ).toThrow(/transfer/);
     net.recover();
     net.propose(1, new Uint8Array(0)); // dropped, but the heartbeat/append round lets 3 catch up
     tickN(peer(net, 1), 1);
@@ -257,7 +320,15 @@ describe('commit propagation and flow control', () => {
     net.campaign(1);
     net.ignore(MessageType.MsgAppResp); // nothing commits
     const r = peer(net, 1);
-    const prop = () => r.step(msg({ type: MessageType.MsgProp, from: 1, to: 1, entries: [{ term: 0, index: 0, type: 0, data: new Uint8Array(600) }] }));
+    const prop = () =>
+      r.step(
+        msg({
+          type: MessageType.MsgProp,
+          from: 1,
+          to: 1,
+          entries: [{ term: 0, index: 0, type: 0, data: new Uint8Array(600) }],
+        }),
+      );
     prop();
     let dropped: unknown;
     try {
@@ -274,7 +345,16 @@ describe('commit propagation and flow control', () => {
     const before = peer(net, 1).raftLog.lastIndex();
     net.propose(2);
     expect(peer(net, 1).raftLog.lastIndex()).toBe(before + 1);
-    expect(() => peer(net, 3).step(msg({ type: MessageType.MsgProp, from: 3, to: 3, entries: [{ term: 0, index: 0, type: 0, data: enc('x') }] }))).toThrow(/not forwarding/);
+    expect(() =>
+      peer(net, 3).step(
+        msg({
+          type: MessageType.MsgProp,
+          from: 3,
+          to: 3,
+          entries: [{ term: 0, index: 0, type: 0, data: enc('x') }],
+        }),
+      ),
+    ).toThrow(/not forwarding/);
   });
 
   it('forgetLeader lets a follower grant a vote at once (etcd forget_leader)', () => {

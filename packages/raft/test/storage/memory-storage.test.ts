@@ -4,7 +4,12 @@ import { isRaftError } from '../../src/errors.js';
 import { MemoryStorage } from '../../src/storage/memory-storage.js';
 import type { Entry } from '../../src/raftpb/types.js';
 
-const e = (index: number, term: number, size = 0): Entry => ({ index, term, type: 0, data: new Uint8Array(size) });
+const e = (index: number, term: number, size = 0): Entry => ({
+  index,
+  term,
+  type: 0,
+  data: new Uint8Array(size),
+});
 const code = (fn: () => unknown): string | undefined => {
   try {
     fn();
@@ -17,7 +22,14 @@ const code = (fn: () => unknown): string | undefined => {
 /** Storage holding entries 3..5 (3 is the dummy/snapshot position), terms 3, 4, 5. */
 function ms(): MemoryStorage {
   const s = new MemoryStorage();
-  s.applySnapshot({ data: new Uint8Array(0), metadata: { index: 3, term: 3, confState: { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } } });
+  s.applySnapshot({
+    data: new Uint8Array(0),
+    metadata: {
+      index: 3,
+      term: 3,
+      confState: { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
+    },
+  });
   s.append([e(4, 4), e(5, 5)]);
   return s;
 }
@@ -59,16 +71,30 @@ describe('MemoryStorage', () => {
 
   it('applySnapshot() refuses an older snapshot', () => {
     const s = ms();
-    expect(code(() => s.applySnapshot({ data: new Uint8Array(0), metadata: { index: 2, term: 2, confState: s.snapshot().metadata.confState } }))).toBe(
-      'ERR_SNAPSHOT_OUT_OF_DATE',
-    );
+    expect(
+      code(() =>
+        s.applySnapshot({
+          data: new Uint8Array(0),
+          metadata: { index: 2, term: 2, confState: s.snapshot().metadata.confState },
+        }),
+      ),
+    ).toBe('ERR_SNAPSHOT_OUT_OF_DATE');
   });
 
   it('append(): truncates a conflicting suffix, skips compacted entries, refuses a gap', () => {
     const cases: [Entry[], number[] | 'gap'][] = [
-      [[e(4, 4), e(5, 5)], [3, 4, 5]],
-      [[e(4, 4), e(5, 6), e(6, 6)], [3, 4, 6, 6]],
-      [[e(2, 3), e(3, 3), e(4, 5)], [3, 5]], // the compacted part is skipped
+      [
+        [e(4, 4), e(5, 5)],
+        [3, 4, 5],
+      ],
+      [
+        [e(4, 4), e(5, 6), e(6, 6)],
+        [3, 4, 6, 6],
+      ],
+      [
+        [e(2, 3), e(3, 3), e(4, 5)],
+        [3, 5],
+      ], // the compacted part is skipped
       [[e(6, 5)], [3, 4, 5, 5]],
       [[e(7, 5)], 'gap'],
     ];
@@ -88,6 +114,9 @@ describe('MemoryStorage', () => {
   it('initialState() returns the hard state and the snapshot configuration', () => {
     const s = ms();
     s.setHardState({ term: 5, vote: 1, commit: 4 });
-    expect(s.initialState()).toMatchObject({ hardState: { term: 5, vote: 1, commit: 4 }, confState: { voters: [1] } });
+    expect(s.initialState()).toMatchObject({
+      hardState: { term: 5, vote: 1, commit: 4 },
+      confState: { voters: [1] },
+    });
   });
 });

@@ -16,7 +16,9 @@ function run(seed: number, plan: FaultPlan, nodes = 3, spare = 2): Simulation {
     runScenario(sim, plan);
   } catch (err) {
     if (err instanceof InvariantViolation) throw err;
-    throw new Error(`simulation seed ${seed} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    throw new Error(
+      `simulation seed ${seed} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+    );
   }
   return sim;
 }

@@ -37,7 +37,8 @@ interface LogLine {
   fields?: Record<string, unknown> | undefined;
 }
 function captureLogger(lines: LogLine[]) {
-  const at = (level: string) => (msg: string, fields?: Record<string, unknown>) => void lines.push({ level, msg, fields });
+  const at = (level: string) => (msg: string, fields?: Record<string, unknown>) =>
+    void lines.push({ level, msg, fields });
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
@@ -62,11 +63,35 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function pair(extra: Partial<TcpTransportOptions> = {}): Promise<{ a: TcpTransport; b: TcpTransport; ra: Recorder; rb: Recorder; portB: number; logsB: LogLine[] }> {
+async function pair(extra: Partial<TcpTransportOptions> = {}): Promise<{
+  a: TcpTransport;
+  b: TcpTransport;
+  ra: Recorder;
+  rb: Recorder;
+  portB: number;
+  logsB: LogLine[];
+}> {
   const [portA, portB] = [await freePort(), await freePort()];
   const logsB: LogLine[] = [];
-  const a = new TcpTransport({ id: 1, clusterId: 'c1', listen: `127.0.0.1:${portA}`, peers: { 2: `127.0.0.1:${portB}` }, backoffMinMs: 10, backoffMaxMs: 50, ...extra });
-  const b = new TcpTransport({ id: 2, clusterId: 'c1', listen: `127.0.0.1:${portB}`, peers: { 1: `127.0.0.1:${portA}` }, backoffMinMs: 10, backoffMaxMs: 50, logger: captureLogger(logsB), ...extra });
+  const a = new TcpTransport({
+    id: 1,
+    clusterId: 'c1',
+    listen: `127.0.0.1:${portA}`,
+    peers: { 2: `127.0.0.1:${portB}` },
+    backoffMinMs: 10,
+    backoffMaxMs: 50,
+    ...extra,
+  });
+  const b = new TcpTransport({
+    id: 2,
+    clusterId: 'c1',
+    listen: `127.0.0.1:${portB}`,
+    peers: { 1: `127.0.0.1:${portA}` },
+    backoffMinMs: 10,
+    backoffMaxMs: 50,
+    logger: captureLogger(logsB),
+    ...extra,
+  });
   open.push(a, b);
   const ra = recorder();
   const rb = recorder();
@@ -127,7 +152,12 @@ describe('TcpTransport', () => {
       a.send([msg()]);
       return ra.unreachable.includes(2);
     }, 'unreachable report');
-    const b2 = new TcpTransport({ id: 2, clusterId: 'c1', listen: `127.0.0.1:${portB}`, peers: { 1: '127.0.0.1:1' } });
+    const b2 = new TcpTransport({
+      id: 2,
+      clusterId: 'c1',
+      listen: `127.0.0.1:${portB}`,
+      peers: { 1: '127.0.0.1:1' },
+    });
     open.push(b2);
     const rb2 = recorder();
     await b2.start(rb2);
@@ -145,10 +175,9 @@ describe('TcpTransport', () => {
       const reply = await rawExchange(portB, [encodeFrame(FrameKind.Hello, encodeHello(hello))]);
       expect(reply[4]).toBe(FrameKind.Refuse);
     }
-    expect(logsB.filter((l) => l.msg === 'refused peer connection').map((l) => String(l.fields?.reason))).toEqual([
-      'cluster id mismatch: other',
-      'unknown peer id 99',
-    ]);
+    expect(
+      logsB.filter((l) => l.msg === 'refused peer connection').map((l) => String(l.fields?.reason)),
+    ).toEqual(['cluster id mismatch: other', 'unknown peer id 99']);
   });
 
   it('sends snapshots in chunks, never as one giant frame', async () => {
@@ -159,7 +188,14 @@ describe('TcpTransport', () => {
     const snap: Message = msg({
       type: MessageType.MsgSnap,
       entries: [],
-      snapshot: { data: new Uint8Array(0), metadata: { index: 500, term: 3, confState: { voters: [1, 2], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } } },
+      snapshot: {
+        data: new Uint8Array(0),
+        metadata: {
+          index: 500,
+          term: 3,
+          confState: { voters: [1, 2], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
+        },
+      },
     });
     a.sendSnapshot(snap, async () => data);
     await until(() => ra.snapshots.length === 1, 'snapshot status');
@@ -172,8 +208,20 @@ describe('TcpTransport', () => {
   it('reports a failed snapshot when its data cannot be read', async () => {
     const { a, ra, rb } = await pair();
     await sendUntilDelivered(a, rb, msg());
-    a.sendSnapshot(msg({ type: MessageType.MsgSnap, entries: [], snapshot: { data: new Uint8Array(0), metadata: { index: 5, term: 1, confState: { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } } } }), () =>
-      Promise.reject(new Error('gone')),
+    a.sendSnapshot(
+      msg({
+        type: MessageType.MsgSnap,
+        entries: [],
+        snapshot: {
+          data: new Uint8Array(0),
+          metadata: {
+            index: 5,
+            term: 1,
+            confState: { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
+          },
+        },
+      }),
+      () => Promise.reject(new Error('gone')),
     );
     await until(() => ra.snapshots.length === 1, 'snapshot status');
     expect(ra.snapshots[0]).toEqual([2, 'failure']);
@@ -181,7 +229,10 @@ describe('TcpTransport', () => {
 
   it('closes a connection that sends hostile bytes, logs it, and keeps serving (fuzz)', async () => {
     const { a, rb, portB, logsB } = await pair({ maxFrameBytes: 1024 * 1024 });
-    const hello = encodeFrame(FrameKind.Hello, encodeHello({ v: 1, clusterId: 'c1', from: 1, to: 2, purpose: 'stream' }));
+    const hello = encodeFrame(
+      FrameKind.Hello,
+      encodeHello({ v: 1, clusterId: 'c1', from: 1, to: 2, purpose: 'stream' }),
+    );
     const hostile = fc.oneof(
       fc.uint8Array({ minLength: 1, maxLength: 300 }).map((b) => Buffer.from(b)), // garbage
       fc.constant(Buffer.from([0xff, 0xff, 0xff, 0xff, FrameKind.Message])), // a length of 4 GB
@@ -189,7 +240,10 @@ describe('TcpTransport', () => {
       fc.constant(encodeFrame(FrameKind.Message, encodeMessage(msg())).subarray(0, 9)), // truncated, then closed
       // valid msgpack in a valid frame, with fields of the wrong types
       fc
-        .array(fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.uint8Array()), { maxLength: 14 })
+        .array(
+          fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.uint8Array()),
+          { maxLength: 14 },
+        )
         .map((fields) => encodeFrame(FrameKind.Message, pack(fields))),
       fc.constant(encodeFrame(FrameKind.Message, encodeMessage(msg({ from: 3 })))), // claims another sender
     );
@@ -212,16 +266,65 @@ describe('TcpTransport', () => {
     const dir = mkdtempSync(join(tmpdir(), 'x-tls-'));
     try {
       const sh = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-      sh(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=test-ca']);
-      sh(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'node.key', '-out', 'node.csr', '-subj', '/CN=node']);
-      sh(['x509', '-req', '-in', 'node.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'node.pem', '-days', '1']);
+      sh([
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        'ca.key',
+        '-out',
+        'ca.pem',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=test-ca',
+      ]);
+      sh([
+        'req',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        'node.key',
+        '-out',
+        'node.csr',
+        '-subj',
+        '/CN=node',
+      ]);
+      sh([
+        'x509',
+        '-req',
+        '-in',
+        'node.csr',
+        '-CA',
+        'ca.pem',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-out',
+        'node.pem',
+        '-days',
+        '1',
+      ]);
       const tlsOpts = { ca: join(dir, 'ca.pem'), cert: join(dir, 'node.pem'), key: join(dir, 'node.key') };
       const { a, rb, portB } = await pair({ tls: tlsOpts });
       await sendUntilDelivered(a, rb, msg({ index: 5 }));
       expect(rb.messages.at(-1)?.index).toBe(5);
       // A plain TCP client gets nothing through.
       const before = rb.messages.length;
-      await rawExchange(portB, [encodeFrame(FrameKind.Hello, encodeHello({ v: 1, clusterId: 'c1', from: 1, to: 2, purpose: 'stream' })), encodeFrame(FrameKind.Message, encodeMessage(msg()))], 200);
+      await rawExchange(
+        portB,
+        [
+          encodeFrame(
+            FrameKind.Hello,
+            encodeHello({ v: 1, clusterId: 'c1', from: 1, to: 2, purpose: 'stream' }),
+          ),
+          encodeFrame(FrameKind.Message, encodeMessage(msg())),
+        ],
+        200,
+      );
       expect(rb.messages.length).toBe(before);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -247,4 +350,3 @@ async function rawExchange(port: number, parts: Buffer[], waitMs = 300): Promise
   s.destroy();
   return Buffer.concat(got);
 }
-

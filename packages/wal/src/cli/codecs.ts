@@ -20,7 +20,11 @@ export const TYPE_NAMES: Record<number, string> = {
 };
 
 /** What a record's payload says, as far as the codec knows (index/term/vote/commit). */
-export function describePayload(codecs: Codecs<unknown, unknown, unknown> | undefined, type: number, data: Uint8Array | undefined): Record<string, unknown> {
+export function describePayload(
+  codecs: Codecs<unknown, unknown, unknown> | undefined,
+  type: number,
+  data: Uint8Array | undefined,
+): Record<string, unknown> {
   if (codecs === undefined || data === undefined) return {};
   try {
     if (type === RecordType.Entry) {

@@ -16,20 +16,33 @@ function reportError(io: CliIo, err: unknown): number {
 }
 
 /** `x-wal dump`: one line per record. */
-export async function dump(io: CliIo, dir: string, opts: { json: boolean; codec: CodecName }): Promise<number> {
+export async function dump(
+  io: CliIo,
+  dir: string,
+  opts: { json: boolean; codec: CodecName },
+): Promise<number> {
   const codecs = codecsOf(opts.codec);
   const scanner = new SegmentScanner(await listSegments(dir));
   let n = 0;
   try {
     for await (const r of scanner.records()) {
-      const info = { segment: r.file.slice(r.file.lastIndexOf('/') + 1), offset: r.offset, type: TYPE_NAMES[r.type] ?? `type${r.type}`, ...describePayload(codecs, r.type, r.data), size: r.data?.byteLength ?? 0, crc: r.crc };
+      const info = {
+        segment: r.file.slice(r.file.lastIndexOf('/') + 1),
+        offset: r.offset,
+        type: TYPE_NAMES[r.type] ?? `type${r.type}`,
+        ...describePayload(codecs, r.type, r.data),
+        size: r.data?.byteLength ?? 0,
+        crc: r.crc,
+      };
       if (opts.json) io.out(toJson(info));
       else {
         const extra = Object.entries(info)
           .filter(([k]) => !['segment', 'offset', 'type', 'size', 'crc'].includes(k))
           .map(([k, v]) => `${k}=${String(v)}`)
           .join(' ');
-        io.out(`${info.segment} ${String(info.offset).padStart(10)} ${info.type.padEnd(8)} ${extra.padEnd(30)} size=${info.size} crc=${info.crc.toString(16).padStart(8, '0')}`);
+        io.out(
+          `${info.segment} ${String(info.offset).padStart(10)} ${info.type.padEnd(8)} ${extra.padEnd(30)} size=${info.size} crc=${info.crc.toString(16).padStart(8, '0')}`,
+        );
       }
       if (io.errIsTTY && ++n % 10_000 === 0) io.err(`\r${n} records...`);
     }
@@ -55,7 +68,11 @@ export async function verify(io: CliIo, dir: string, opts: { codec: CodecName })
 export async function repair(io: CliIo, dir: string): Promise<number> {
   try {
     const ok = await Wal.repair(dir);
-    io.out(ok ? `ok: ${dir} is readable (a torn tail, if any, was cut; the original is kept as <segment>.broken)` : `not repaired: ${dir} has damage other than a torn tail; nothing was changed`);
+    io.out(
+      ok
+        ? `ok: ${dir} is readable (a torn tail, if any, was cut; the original is kept as <segment>.broken)`
+        : `not repaired: ${dir} has damage other than a torn tail; nothing was changed`,
+    );
     return ok ? 0 : 1;
   } catch (err) {
     return reportError(io, err);
@@ -63,7 +80,11 @@ export async function repair(io: CliIo, dir: string): Promise<number> {
 }
 
 /** `x-wal stats`: segments, bytes, records by type, entries and their index range, the last hard state. */
-export async function stats(io: CliIo, dir: string, opts: { json: boolean; codec: CodecName }): Promise<number> {
+export async function stats(
+  io: CliIo,
+  dir: string,
+  opts: { json: boolean; codec: CodecName },
+): Promise<number> {
   const codecs = codecsOf(opts.codec);
   const segments = await listSegments(dir);
   let bytes = 0;
@@ -87,8 +108,19 @@ export async function stats(io: CliIo, dir: string, opts: { json: boolean; codec
   } catch (err) {
     return reportError(io, err);
   }
-  const report = { dir, segments: segments.length, bytes, records: byType, entries: byType.entry ?? 0, firstIndex, lastIndex, lastState };
+  const report = {
+    dir,
+    segments: segments.length,
+    bytes,
+    records: byType,
+    entries: byType.entry ?? 0,
+    firstIndex,
+    lastIndex,
+    lastState,
+  };
   if (opts.json) io.out(toJson(report));
-  else for (const [k, v] of Object.entries(report)) io.out(`${k.padEnd(11)} ${typeof v === 'string' || typeof v === 'number' ? String(v) : toJson(v)}`);
+  else
+    for (const [k, v] of Object.entries(report))
+      io.out(`${k.padEnd(11)} ${typeof v === 'string' || typeof v === 'number' ? String(v) : toJson(v)}`);
   return 0;
 }

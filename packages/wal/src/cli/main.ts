@@ -17,7 +17,11 @@ export async function run(argv: string[], io: CliIo = processIo): Promise<number
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { json: { type: 'boolean', default: false }, codec: { type: 'string', default: 'msgpack' }, help: { type: 'boolean', short: 'h', default: false } },
+      options: {
+        json: { type: 'boolean', default: false },
+        codec: { type: 'string', default: 'msgpack' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
       strict: true,
     });
   } catch (err) {
@@ -31,7 +35,12 @@ export async function run(argv: string[], io: CliIo = processIo): Promise<number
   }
   const [cmd, dir, ...extra] = positionals;
   const codec = values.codec as CodecName;
-  if (cmd === undefined || dir === undefined || extra.length > 0 || !['msgpack', 'etcd', 'raw'].includes(codec)) {
+  if (
+    cmd === undefined ||
+    dir === undefined ||
+    extra.length > 0 ||
+    !['msgpack', 'etcd', 'raw'].includes(codec)
+  ) {
     io.err(USAGE);
     return 2;
   }

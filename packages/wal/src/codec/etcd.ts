@@ -61,7 +61,10 @@ function safeIndex(v: Uint64, what: string): number {
 
 function encodeEntry(e: EtcdEntry): Uint8Array {
   try {
-    const w = new ProtoWriter().uint(1, e.type ?? 0, 'entry.type').uint(2, e.term, 'entry.term').uint(3, e.index, 'entry.index');
+    const w = new ProtoWriter()
+      .uint(1, e.type ?? 0, 'entry.type')
+      .uint(2, e.term, 'entry.term')
+      .uint(3, e.index, 'entry.index');
     if (e.data !== undefined) w.bytes(4, e.data, 'entry.data');
     return w.finish();
   } catch (err) {
@@ -89,7 +92,11 @@ function decodeEntry(b: Uint8Array): EtcdEntry {
 
 function encodeHardState(s: EtcdHardState): Uint8Array {
   try {
-    return new ProtoWriter().uint(1, s.term, 'hardState.term').uint(2, s.vote, 'hardState.vote').uint(3, s.commit, 'hardState.commit').finish();
+    return new ProtoWriter()
+      .uint(1, s.term, 'hardState.term')
+      .uint(2, s.vote, 'hardState.vote')
+      .uint(3, s.commit, 'hardState.commit')
+      .finish();
   } catch (err) {
     return codecError('hard state encode', err);
   }
@@ -123,7 +130,13 @@ function encodeConfState(w: ProtoWriter, cs: EtcdConfState): Uint8Array {
 
 function decodeConfState(b: Uint8Array): EtcdConfState {
   const r = new ProtoReader(b, 'raftpb.ConfState');
-  const cs: EtcdConfState = { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+  const cs: EtcdConfState = {
+    voters: [],
+    learners: [],
+    votersOutgoing: [],
+    learnersNext: [],
+    autoLeave: false,
+  };
   const lists = [cs.voters, cs.learners, cs.votersOutgoing, cs.learnersNext];
   while (!r.done()) {
     const [f, wt] = r.key();
@@ -142,7 +155,8 @@ function decodeConfState(b: Uint8Array): EtcdConfState {
 function encodeSnapshot(s: EtcdSnapshot): Uint8Array {
   try {
     const w = new ProtoWriter().uint(1, s.index, 'snapshot.index').uint(2, s.term, 'snapshot.term');
-    if (s.confState !== undefined) w.bytes(3, encodeConfState(new ProtoWriter(), s.confState), 'snapshot.confState');
+    if (s.confState !== undefined)
+      w.bytes(3, encodeConfState(new ProtoWriter(), s.confState), 'snapshot.confState');
     return w.finish();
   } catch (err) {
     return codecError('snapshot encode', err);

@@ -72,7 +72,10 @@ export interface SnapLayout {
 export function parseLayout(head: Uint8Array, trailer: Uint8Array, fileSize: number): SnapLayout | string {
   if (fileSize < SNAP_HEADER_FIXED + SNAP_TRAILER_BYTES) return `file of ${fileSize} bytes is too short`;
   if (head.byteLength < SNAP_HEADER_FIXED || !bytesEqual(head.subarray(0, 8), SNAP_MAGIC)) return 'bad magic';
-  if (trailer.byteLength !== SNAP_TRAILER_BYTES || !bytesEqual(trailer.subarray(12, 16), SNAP_TRAILER_MAGIC)) {
+  if (
+    trailer.byteLength !== SNAP_TRAILER_BYTES ||
+    !bytesEqual(trailer.subarray(12, 16), SNAP_TRAILER_MAGIC)
+  ) {
     return 'missing trailer';
   }
   const metaLen = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(8, true);

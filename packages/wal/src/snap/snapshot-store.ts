@@ -82,7 +82,10 @@ export class SnapshotStore<N = Snapshot> {
   ) {}
 
   /** Opens (creating if needed) a snapshot directory and removes temporary files left by a crash mid-save. */
-  static async open<N = Snapshot>(dir: string, options: SnapshotStoreOptions<N> = {}): Promise<SnapshotStore<N>> {
+  static async open<N = Snapshot>(
+    dir: string,
+    options: SnapshotStoreOptions<N> = {},
+  ): Promise<SnapshotStore<N>> {
     if (typeof dir !== 'string' || dir.length === 0) {
       throw new WalError('ERR_WAL_INVALID_ARGUMENT', 'SnapshotStore.open: dir must be a non-empty string');
     }
@@ -120,10 +123,14 @@ export class SnapshotStore<N = Snapshot> {
       let crc = crc32c.buf(meta, 0);
       let dataLen = 0;
       await writeAll(fh, encodeHeader(meta));
-      const chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array> = data instanceof Uint8Array ? [data] : data;
+      const chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array> =
+        data instanceof Uint8Array ? [data] : data;
       for await (const chunk of chunks) {
         if (!(chunk instanceof Uint8Array)) {
-          throw new WalError('ERR_WAL_INVALID_ARGUMENT', `SnapshotStore.save: data chunk is not a Uint8Array (${file})`);
+          throw new WalError(
+            'ERR_WAL_INVALID_ARGUMENT',
+            `SnapshotStore.save: data chunk is not a Uint8Array (${file})`,
+          );
         }
         crc = crc32c.buf(chunk, crc);
         dataLen += chunk.byteLength;
@@ -157,16 +164,17 @@ export class SnapshotStore<N = Snapshot> {
    * is passed over.
    */
   async loadNewestAvailable(walSnapshots: readonly N[]): Promise<StoredSnapshot<N> | undefined> {
-    const known = new Set(
-      walSnapshots.map((s) => snapFileName(this.codec.term(s), this.codec.index(s))),
-    );
+    const known = new Set(walSnapshots.map((s) => snapFileName(this.codec.term(s), this.codec.index(s))));
     return this.loadMatching((name) => known.has(name));
   }
 
   /** Deletes all but the newest `keep` snapshot files; returns the names deleted. `.broken` files are left alone. */
   async purge(keep: number): Promise<string[]> {
     if (!Number.isInteger(keep) || keep < 0) {
-      throw new WalError('ERR_WAL_INVALID_ARGUMENT', `SnapshotStore.purge: keep must be an integer >= 0, got ${keep}`);
+      throw new WalError(
+        'ERR_WAL_INVALID_ARGUMENT',
+        `SnapshotStore.purge: keep must be an integer >= 0, got ${keep}`,
+      );
     }
     const removed = (await this.list()).slice(keep);
     for (const name of removed) await unlink(join(this.dir, name));
@@ -196,7 +204,11 @@ export class SnapshotStore<N = Snapshot> {
     let metaCrc = 0;
     try {
       const head = await readAt(fh, 0, Math.min(size, SNAP_HEADER_FIXED));
-      const trailer = await readAt(fh, Math.max(0, size - SNAP_TRAILER_BYTES), Math.min(size, SNAP_TRAILER_BYTES));
+      const trailer = await readAt(
+        fh,
+        Math.max(0, size - SNAP_TRAILER_BYTES),
+        Math.min(size, SNAP_TRAILER_BYTES),
+      );
       const parsed = parseLayout(head, trailer, size);
       if (typeof parsed === 'string') return parsed;
       layout = parsed;
@@ -228,10 +240,14 @@ export class SnapshotStore<N = Snapshot> {
         try {
           const out = await readAt(h, dataOffset, dataLen);
           if (crc32c.buf(out, metaCrc) >>> 0 !== storedCrc) {
-            throw new WalError('ERR_WAL_CRC_MISMATCH', `snapshot ${file}: data changed since it was checked`, {
-              file,
-              offset: dataOffset,
-            });
+            throw new WalError(
+              'ERR_WAL_CRC_MISMATCH',
+              `snapshot ${file}: data changed since it was checked`,
+              {
+                file,
+                offset: dataOffset,
+              },
+            );
           }
           return out;
         } finally {
@@ -276,7 +292,13 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-function crcCheckedStream(file: string, dataOffset: number, dataLen: number, metaCrc: number, stored: number): Readable {
+function crcCheckedStream(
+  file: string,
+  dataOffset: number,
+  dataLen: number,
+  metaCrc: number,
+  stored: number,
+): Readable {
   let crc = metaCrc;
   const checker = new Transform({
     transform(chunk: Buffer, _enc, done) {
@@ -285,7 +307,12 @@ function crcCheckedStream(file: string, dataOffset: number, dataLen: number, met
     },
     flush(done) {
       if (crc >>> 0 !== stored) {
-        done(new WalError('ERR_WAL_CRC_MISMATCH', `snapshot ${file}: CRC mismatch while streaming`, { file, offset: dataOffset }));
+        done(
+          new WalError('ERR_WAL_CRC_MISMATCH', `snapshot ${file}: CRC mismatch while streaming`, {
+            file,
+            offset: dataOffset,
+          }),
+        );
       } else {
         done();
       }
@@ -295,7 +322,11 @@ function crcCheckedStream(file: string, dataOffset: number, dataLen: number, met
     checker.end();
     return checker;
   }
-  const data = createReadStream(file, { start: dataOffset, end: dataOffset + dataLen - 1, highWaterMark: READ_CHUNK });
+  const data = createReadStream(file, {
+    start: dataOffset,
+    end: dataOffset + dataLen - 1,
+    highWaterMark: READ_CHUNK,
+  });
   data.on('error', (err) => checker.destroy(err));
   return data.pipe(checker);
 }

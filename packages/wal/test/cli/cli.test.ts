@@ -14,7 +14,10 @@ beforeEach(async () => {
   root = await mkdtemp(join(tmpdir(), 'x-wal-cli-'));
   dir = join(root, 'mine');
   const wal = await Wal.create(dir, new TextEncoder().encode('meta'), { segmentSizeBytes: 4096 });
-  for (let i = 1; i <= 60; i++) await wal.save({ term: 1, vote: 1, commit: i - 1 }, [{ index: i, term: 1, data: new Uint8Array(100).fill(i) }]);
+  for (let i = 1; i <= 60; i++)
+    await wal.save({ term: 1, vote: 1, commit: i - 1 }, [
+      { index: i, term: 1, data: new Uint8Array(100).fill(i) },
+    ]);
   await wal.close();
 });
 afterEach(async () => {
@@ -56,13 +59,21 @@ describe('x-wal', () => {
     expect(text.out.find((l) => l.includes(' entry '))).toMatch(/index=1 term=1 .*size=\d+ crc=[0-9a-f]{8}/);
     const json = await cli('dump', dir, '--json');
     const objs = json.out.map((l) => JSON.parse(l) as { type: string; index?: number; segment: string });
-    expect(objs.filter((o) => o.type === 'entry').map((o) => o.index)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    expect(objs.filter((o) => o.type === 'entry').map((o) => o.index)).toEqual(
+      Array.from({ length: 60 }, (_, i) => i + 1),
+    );
     expect(new Set(objs.map((o) => o.segment)).size).toBeGreaterThan(1);
   });
 
   it('stats reports segments, entries, index range and the last hard state', async () => {
     const r = await cli('stats', dir, '--json');
-    const s = JSON.parse(r.out[0]!) as { segments: number; entries: number; firstIndex: number; lastIndex: number; lastState: { commit: number } };
+    const s = JSON.parse(r.out[0]!) as {
+      segments: number;
+      entries: number;
+      firstIndex: number;
+      lastIndex: number;
+      lastState: { commit: number };
+    };
     expect(s.entries).toBe(60);
     expect([s.firstIndex, s.lastIndex]).toEqual([1, 60]);
     expect(s.lastState.commit).toBe(59);

@@ -29,15 +29,20 @@ afterAll(async () => {
 });
 
 describe('an etcd 3.4 WAL directory', () => {
-  it('has two segments and etcd\'s leftover .tmp file, which readers ignore', async () => {
+  it("has two segments and etcd's leftover .tmp file, which readers ignore", async () => {
     const names = await readdir(dir);
-    expect(names.filter((n) => n.endsWith('.wal'))).toEqual(['0000000000000000-0000000000000000.wal', '0000000000000001-0000000000000045.wal']);
+    expect(names.filter((n) => n.endsWith('.wal'))).toEqual([
+      '0000000000000000-0000000000000000.wal',
+      '0000000000000001-0000000000000045.wal',
+    ]);
     expect(names).toContain('1.tmp');
     expect(new Set(records.map((r) => r.seq))).toEqual(new Set([0, 1]));
   });
 
   it('reads with etcdCodecs: metadata, the hard state with its 64-bit vote exact, consecutive entries', async () => {
-    const wal = await Wal.openForRead<EtcdEntry, EtcdHardState, EtcdSnapshot>(dir, undefined, { codecs: etcdCodecs });
+    const wal = await Wal.openForRead<EtcdEntry, EtcdHardState, EtcdSnapshot>(dir, undefined, {
+      codecs: etcdCodecs,
+    });
     const { metadata, state, entries } = await wal.readAll();
     await wal.close();
     expect(metadata.byteLength).toBeGreaterThan(0);
@@ -56,9 +61,13 @@ describe('an etcd 3.4 WAL directory', () => {
   });
 
   it('holds snapshot records (etcd ran with --snapshot-count 25), and validSnapshots lists them', async () => {
-    const snaps = records.filter((r) => r.type === RecordType.Snapshot).map((r) => etcdCodecs.snapshot.decode(r.bytes!));
+    const snaps = records
+      .filter((r) => r.type === RecordType.Snapshot)
+      .map((r) => etcdCodecs.snapshot.decode(r.bytes!));
     expect(snaps.length).toBeGreaterThan(2);
-    const valid = await Wal.validSnapshots<EtcdEntry, EtcdHardState, EtcdSnapshot>(dir, { codecs: etcdCodecs });
+    const valid = await Wal.validSnapshots<EtcdEntry, EtcdHardState, EtcdSnapshot>(dir, {
+      codecs: etcdCodecs,
+    });
     expect(valid.map((s) => s.index)).toEqual(snaps.map((s) => s.index));
   });
 
@@ -66,9 +75,18 @@ describe('an etcd 3.4 WAL directory', () => {
     let checked = 0;
     for (const r of records) {
       if (r.bytes === undefined) continue;
-      const codec = r.type === RecordType.Entry ? etcdCodecs.entry : r.type === RecordType.State ? etcdCodecs.state : r.type === RecordType.Snapshot ? etcdCodecs.snapshot : undefined;
+      const codec =
+        r.type === RecordType.Entry
+          ? etcdCodecs.entry
+          : r.type === RecordType.State
+            ? etcdCodecs.state
+            : r.type === RecordType.Snapshot
+              ? etcdCodecs.snapshot
+              : undefined;
       if (codec === undefined) continue;
-      const again = (codec as { encode(v: unknown): Uint8Array }).encode((codec as { decode(b: Uint8Array): unknown }).decode(r.bytes));
+      const again = (codec as { encode(v: unknown): Uint8Array }).encode(
+        (codec as { decode(b: Uint8Array): unknown }).decode(r.bytes),
+      );
       expect(Buffer.from(again).equals(Buffer.from(r.bytes))).toBe(true);
       checked++;
     }
@@ -78,7 +96,10 @@ describe('an etcd 3.4 WAL directory', () => {
   it('written again through Wal with etcdCodecs, the first segment is byte for byte what etcd wrote', async () => {
     const out = join(root, 'rewritten');
     const meta = records.find((r) => r.type === RecordType.Metadata)!.bytes!;
-    const wal = await Wal.create<EtcdEntry, EtcdHardState, EtcdSnapshot>(out, meta, { codecs: etcdCodecs, segmentSizeBytes: 1 << 30 });
+    const wal = await Wal.create<EtcdEntry, EtcdHardState, EtcdSnapshot>(out, meta, {
+      codecs: etcdCodecs,
+      segmentSizeBytes: 1 << 30,
+    });
     // Replay segment 0 after create's own three records: runs of entries followed by a state are one save().
     const seg0 = records.filter((r) => r.seq === 0).slice(3);
     let pending: EtcdEntry[] = [];

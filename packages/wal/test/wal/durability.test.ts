@@ -1,4 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { performance } from 'node:perf_hooks';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { FileHandle } from 'node:fs/promises';
 import { msgpackCodecs, type Entry, type HardState, type Snapshot } from '../../src/codec/msgpack.js';
 import type { Codecs } from '../../src/codec/types.js';
@@ -82,6 +83,35 @@ describe('group commit', () => {
     expect(syncs).toBe(afterVote + 4);
     await wal.close();
     expect(await Wal.verify(t.dir)).toEqual({ term: 2, vote: 1, commit: 6 });
+  });
+});
+
+describe('fsync observability', () => {
+  it('reports every fdatasync duration and warns when one takes over 1 s', async () => {
+    const durations: number[] = [];
+    const warnings: Record<string, unknown>[] = [];
+    const wal = await Wal.create(t.dir, enc('m'), {
+      ...SMALL,
+      onFsync: (ms) => durations.push(ms),
+      logger: { warn: (obj) => warnings.push(obj) },
+    });
+    await wal.saveEntry(entries(1, 1));
+    expect(durations.length).toBe(1);
+    expect(warnings).toEqual([]);
+    // A slow disk: the clock advances 1.5 s across the next fdatasync.
+    let skew = 0;
+    const realNow = performance.now.bind(performance);
+    const spy = vi.spyOn(performance, 'now').mockImplementation(() => realNow() + skew);
+    fileIo.datasync = async (fh: FileHandle) => {
+      await realIo.datasync(fh);
+      skew += 1500;
+    };
+    await wal.saveEntry(entries(2, 2));
+    spy.mockRestore();
+    expect(durations.at(-1)).toBeGreaterThanOrEqual(1500);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ file: expect.stringContaining('.wal') as string });
+    await wal.close();
   });
 });
 
