@@ -190,3 +190,35 @@ describe('RawNode', () => {
     expect((err as { field?: string }).field).toBe(field);
   });
 });
+
+describe('RawNode.status', () => {
+  it('reports per-follower progress on the leader', () => {
+    const peers = {
+      confState: { voters: [1, 2, 3], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
+    };
+    const storage = new MemoryStorage(peers);
+    const node = new RawNode(cfg({ storage }));
+    node.campaign();
+    drain(node, storage);
+    for (const from of [2, 3])
+      node.step({
+        type: MessageType.MsgVoteResp,
+        to: 1,
+        from,
+        term: 1,
+        logTerm: 0,
+        index: 0,
+        commit: 0,
+        reject: false,
+        rejectHint: 0,
+        entries: [],
+      });
+    drain(node, storage);
+    const st = node.status();
+    expect(st.softState.raftState).toBe(StateType.Leader);
+    expect([...st.progress.keys()].sort()).toEqual([1, 2, 3]);
+    expect(st.progress.get(1)).toMatchObject({ match: 1, state: 'StateReplicate' });
+    expect(st.progress.get(2)).toMatchObject({ match: 0, next: 1, state: 'StateProbe' });
+    expect(st.config.voters).toEqual([1, 2, 3]);
+  });
+});

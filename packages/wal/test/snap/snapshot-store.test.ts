@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SnapshotStore } from '../../src/snap/snapshot-store.js';
 import { snapFileName } from '../../src/snap/format.js';
 import { WalError } from '../../src/errors.js';
+import { bytesOf } from '../helpers.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -15,18 +16,6 @@ afterEach(async () => {
 });
 
 const meta = (index: number, term: number) => ({ index, term });
-const bytesOf = (n: number, seed: number): Uint8Array => {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-};
-
 async function collect(stream: NodeJS.ReadableStream): Promise<{ data: Buffer; chunks: number }> {
   const parts: Buffer[] = [];
   for await (const c of stream) parts.push(c as Buffer);
