@@ -33,18 +33,30 @@ export interface KvNodeOptions {
  * One KV server: a WAL, a snapshot store, a TCP transport, a RaftNode and the KV state machine, with the HTTP API.
  */
 export class KvNode {
-  readonly metrics = new Metrics();
   private server: http.Server | undefined;
+  /** Counters the HTTP API bumps. */
+  readonly counters: { proposals: { inc(by?: number): void }; failedProposals: { inc(by?: number): void } };
 
   private constructor(
+    readonly metrics: Metrics,
     readonly opts: KvNodeOptions,
     readonly raft: RaftNode<KvResult>,
     readonly state: KvState,
     private readonly transport: TcpTransport,
-  ) {}
+  ) {
+    this.counters = {
+      proposals: metrics.counter('kv_proposals_total', 'Writes proposed through this node.'),
+      failedProposals: metrics.counter(
+        'kv_proposals_failed_total',
+        'Proposals that were dropped, timed out or lost leadership.',
+      ),
+    };
+  }
 
   static async start(opts: KvNodeOptions): Promise<KvNode> {
     const state = new KvState();
+    const metrics = new Metrics();
+    const walOptions = { onFsync: (ms: number) => metrics.observeFsync(ms) };
     const walDir = join(opts.dataDir, 'wal');
     // The wiring: snapshot store, WAL (created or reopened at the newest snapshot it knows), transport, node.
     const snapshots = await SnapshotStore.open(join(opts.dataDir, 'snap'));
@@ -88,7 +100,7 @@ export class KvNode {
       snapshotCatchUpEntries: opts.snapshotCatchUpEntries ?? 5_000,
       ...(opts.logger ? { logger: opts.logger } : {}),
     });
-    const node = new KvNode(opts, raft, state, transport);
+    const node = new KvNode(metrics, opts, raft, state, transport);
     node.instrument();
     // The initial members' addresses are replicated too, so nodes added later learn them.
     if (!exists && opts.join !== true) {
@@ -113,6 +125,12 @@ export class KvNode {
     const m = this.metrics;
     const leaderChanges = m.counter('kv_leader_changes_total', 'Leader changes seen by this node.');
     const snapshots = m.counter('kv_snapshots_total', 'Snapshots taken or installed.');
+    const applied = m.counter('kv_applied_entries_total', 'Log entries applied to the state machine.');
+    let lastApplied = this.raft.status().appliedIndex;
+    this.raft.on('applied', (index) => {
+      applied.inc(index - lastApplied);
+      lastApplied = index;
+    });
     m.gauge('kv_applied_index', 'Highest log index applied.', () => this.raft.status().appliedIndex);
     m.gauge(
       'kv_commit_index',

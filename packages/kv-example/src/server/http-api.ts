@@ -113,7 +113,13 @@ async function putKey(
 }
 
 async function propose(node: KvNode, cmd: KvCommand): Promise<KvResult> {
-  return (await node.raft.proposeForResult(encodeCommand(cmd))).result;
+  node.counters.proposals.inc();
+  try {
+    return (await node.raft.proposeForResult(encodeCommand(cmd))).result;
+  } catch (err) {
+    node.counters.failedProposals.inc();
+    throw err;
+  }
 }
 
 function decodeKey(raw: string): string {

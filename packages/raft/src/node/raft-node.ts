@@ -94,6 +94,11 @@ export interface RaftNodeOptions<R> {
   heartbeatTick?: number;
   /** Take a snapshot after this many applied entries since the last one (etcd: 10,000). */
   snapshotCount?: number;
+  /**
+   * Decides, after each applied batch, whether to snapshot now; replaces the `snapshotCount` rule. For example,
+   * snapshot by bytes applied, or only at quiet times.
+   */
+  snapshotPolicy?: (s: { appliedIndex: number; snapshotIndex: number }) => boolean;
   /** Entries kept in the in-memory log behind a snapshot so slow followers catch up without one (etcd: 5,000). */
   snapshotCatchUpEntries?: number;
   /** Snapshot files kept on disk. Default 3. */
@@ -562,11 +567,14 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     if (seq !== undefined) this.confChanges.resolve(seq, cs);
   }
 
-  /** Snapshot-then-release when `snapshotCount` entries were applied since the last snapshot. */
+  /** Snapshot-then-release when the policy (default: `snapshotCount` entries since the last snapshot) says so. */
   private maybeSnapshot(): void {
-    const every = this.opts.snapshotCount ?? 10_000;
     if (this.opts.snapshots === undefined || this.snapshotting !== undefined) return;
-    if (this.appliedIndex - this.snapshotIndex < every) return;
+    const at = { appliedIndex: this.appliedIndex, snapshotIndex: this.snapshotIndex };
+    const policy =
+      this.opts.snapshotPolicy ??
+      ((p) => p.appliedIndex - p.snapshotIndex >= (this.opts.snapshotCount ?? 10_000));
+    if (at.appliedIndex <= at.snapshotIndex || !policy(at)) return;
     this.snapshotNow().catch((err: unknown) =>
       this.fail(err instanceof Error ? err : new Error(String(err))),
     );

@@ -219,6 +219,32 @@ describe('RaftNode', () => {
     expect(again.sm.applied.slice(0, appliedBefore.length)).toEqual(appliedBefore);
   });
 
+  it('a custom snapshot policy decides when to snapshot', async () => {
+    const net = new MemoryNetwork();
+    const calls: number[] = [];
+    const wal = new FakeWal();
+    const snaps = new FakeSnapshots(wal);
+    const node = await RaftNode.start<number>({
+      id: 1,
+      peers: [{ id: 1 }],
+      storage: wal,
+      snapshots: snaps,
+      stateMachine: new ListMachine(),
+      transport: net.transport(1),
+      tickMs: 5,
+      snapshotPolicy: ({ appliedIndex }) => {
+        calls.push(appliedIndex);
+        return appliedIndex >= 7;
+      },
+    });
+    running.push({ id: 1, node, wal, snaps, sm: new ListMachine() });
+    await until(() => node.status().softState.raftState === StateType.Leader, 'leader');
+    for (let i = 0; i < 8; i++) await node.propose(enc(`p${i}`));
+    await until(() => snaps.files.length > 0, 'a snapshot');
+    expect(calls.length).toBeGreaterThan(0);
+    expect(snaps.files[0]!.metadata.index).toBeGreaterThanOrEqual(7);
+  });
+
   it('a member added after compaction catches up by snapshot over the transport', async () => {
     const { net, members } = await cluster(3, { snapshotCount: 30, catchUp: 5 });
     const leader = leaderOf(members);
