@@ -65,8 +65,8 @@ export class KvNode {
       ? await snapshots.loadNewestAvailable(await Wal.validSnapshots(walDir))
       : undefined;
     const wal = exists
-      ? await openRepairing(walDir, snapshot?.metadata)
-      : await Wal.create(walDir, new TextEncoder().encode(opts.clusterId));
+      ? await openRepairing(walDir, snapshot?.metadata, walOptions)
+      : await Wal.create(walDir, new TextEncoder().encode(opts.clusterId), walOptions);
     const recovered = exists ? await wal.readAll() : undefined;
     const transport = new TcpTransport({
       id: opts.id,
@@ -199,13 +199,18 @@ export class KvNode {
   }
 }
 
-async function openRepairing(dir: string, snap: { index: number; term: number } | undefined): Promise<Wal> {
+async function openRepairing(
+  dir: string,
+  snap: { index: number; term: number } | undefined,
+  options: { onFsync: (ms: number) => void },
+): Promise<Wal> {
   try {
-    return await Wal.open(dir, snap);
+    return await Wal.open(dir, snap, options);
   } catch (err) {
     // A torn tail from a crash: cut it (keeping a .broken copy) once, as etcd does, then open again.
-    if (err instanceof WalError && err.code === 'ERR_WAL_UNEXPECTED_EOF' && (await Wal.repair(dir)))
-      return Wal.open(dir, snap);
+    if (err instanceof WalError && err.code === 'ERR_WAL_UNEXPECTED_EOF' && (await Wal.repair(dir))) {
+      return Wal.open(dir, snap, options);
+    }
     throw err;
   }
 }
