@@ -43,7 +43,8 @@ export {
 } from './codec/conf-change-codec.js';
 export { seededRandom, type RandomSource } from './random.js';
 export { silentLogger, type Logger } from './logger.js';
-export { RaftNode, type RaftNodeEvents, type RaftNodeOptions } from './node/raft-node.js';
+export { RaftNode } from './node/raft-node.js';
+export type { RaftNodeEvents, RaftNodeOptions, StoredEntry } from './node/options.js';
 export type { ReadBarrier } from './node/read-barriers.js';
 export type {
   DurableStorage,

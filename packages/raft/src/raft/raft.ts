@@ -27,7 +27,8 @@ import {
   type TrackerConfig,
 } from '../tracker/index.js';
 import { ReadOnly } from './read-only.js';
-import { CampaignType, StateType } from './state-type.js';
+import type { CampaignType} from './state-type.js';
+import { StateType } from './state-type.js';
 import {
   stepCandidate,
   stepFollower,
@@ -39,6 +40,7 @@ import { stepLeader } from './leader.js';
 import { bcastAppend, bcastHeartbeatWithCtx, maybeSendAppend, sendHeartbeat } from './replication.js';
 import { applyConfChange, restoreSnapshot, switchToConfig } from './configuration.js';
 import { campaign, hasUnappliedConfChanges } from './election.js';
+import { stepMessage } from './step.js';
 
 /** A read request confirmed at `index`: once applied up to it, the read may be served (etcd's ReadState). */
 export interface ReadState {
@@ -54,21 +56,10 @@ export interface SoftState {
 
 export { CampaignType } from './state-type.js';
 
-const CAMPAIGN_TRANSFER_CTX = new TextEncoder().encode(CampaignType.Transfer);
 const EMPTY = new Uint8Array(0);
 
 /** A partial message: raft fills `from`, and `term` as etcd's send() does. */
 export type Outgoing = Partial<Message> & { to: number; type: MessageType };
-
-function voteRespType(t: MessageType): MessageType {
-  return t === MessageType.MsgVote ? MessageType.MsgVoteResp : MessageType.MsgPreVoteResp;
-}
-
-function bytesEqual(a: Uint8Array | undefined, b: Uint8Array): boolean {
-  if (a === undefined || a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 /** Decodes a conf change entry's data (empty data is an empty ConfChangeV2: leave the joint config). */
 export function confChangeOfEntry(e: Entry): ConfChangeI | undefined {
@@ -445,91 +436,12 @@ export class Raft {
 
   /** Steps a message: term checks for every message (§5.1), votes, then the role's step function. */
   step(m: Message): void {
-    if (m.term === 0) {
-      // A local message.
-    } else if (m.term > this.term) {
-      if (m.type === MessageType.MsgVote || m.type === MessageType.MsgPreVote) {
-        const force = bytesEqual(m.context, CAMPAIGN_TRANSFER_CTX);
-        const inLease = this.checkQuorum && this.lead !== 0 && this.electionElapsed < this.electionTimeout;
-        if (!force && inLease) {
-          // §6 (dissertation 4.2.3): within the minimum election timeout of hearing from a leader, a vote request
-          // neither updates the term nor is granted: a removed or partitioned node cannot disrupt the cluster.
-          this.logger.info('ignored vote request: lease is not expired', {
-            id: this.id,
-            from: m.from,
-            term: m.term,
-            remaining: this.electionTimeout - this.electionElapsed,
-          });
-          return;
-        }
-      }
-      if (m.type === MessageType.MsgPreVote) {
-        // Never change our term in response to a PreVote.
-      } else if (m.type === MessageType.MsgPreVoteResp && !m.reject) {
-        // A granted pre-vote is for a future term; the term changes only once a quorum grants.
-      } else {
-        this.logger.info('received a message with higher term', {
-          id: this.id,
-          term: this.term,
-          msgTerm: m.term,
-          from: m.from,
-          type: m.type,
-        });
-        const fromLeader =
-          m.type === MessageType.MsgApp ||
-          m.type === MessageType.MsgHeartbeat ||
-          m.type === MessageType.MsgSnap;
-        this.becomeFollower(m.term, fromLeader ? m.from : 0);
-      }
-    } else if (m.term < this.term) {
-      if (
-        (this.checkQuorum || this.preVote) &&
-        (m.type === MessageType.MsgHeartbeat || m.type === MessageType.MsgApp)
-      ) {
-        // A stale leader (e.g. after a partition): tell it our term so it steps down, instead of leaving it
-        // unaware while we (with checkQuorum/preVote) may never bump terms ourselves.
-        this.send({ to: m.from, type: MessageType.MsgAppResp });
-      } else if (m.type === MessageType.MsgPreVote) {
-        this.send({ to: m.from, term: this.term, type: MessageType.MsgPreVoteResp, reject: true });
-      } else {
-        this.logger.debug('ignored a message with lower term', {
-          id: this.id,
-          term: this.term,
-          msgTerm: m.term,
-          from: m.from,
-          type: m.type,
-        });
-      }
-      return;
-    }
+    stepMessage(this, m);
+  }
 
-    switch (m.type) {
-      case MessageType.MsgHup:
-        this.hup(this.preVote ? CampaignType.PreElection : CampaignType.Election);
-        return;
-      case MessageType.MsgVote:
-      case MessageType.MsgPreVote: {
-        // A repeat of our vote, no vote and no leader in this term, or a pre-vote for a future term...
-        const canVote =
-          this.vote === m.from ||
-          (this.vote === 0 && this.lead === 0) ||
-          (m.type === MessageType.MsgPreVote && m.term > this.term);
-        // ...and the candidate's log is at least as up to date as ours (§5.4.1).
-        if (canVote && this.raftLog.isUpToDate(m.index, m.logTerm)) {
-          // Vote responses carry the request's term (a pre-vote's future term).
-          this.send({ to: m.from, term: m.term, type: voteRespType(m.type) });
-          if (m.type === MessageType.MsgVote) {
-            this.electionElapsed = 0;
-            this.vote = m.from;
-          }
-        } else {
-          this.send({ to: m.from, term: this.term, type: voteRespType(m.type), reject: true });
-        }
-        return;
-      }
-      default:
-        this.stepFn(this, m);
-    }
+  /** Hands a message to the current role's step function (after the term checks in {@link step}). */
+  stepByRole(m: Message): void {
+    this.stepFn(this, m);
   }
 
   loadState(hs: HardState): void {
