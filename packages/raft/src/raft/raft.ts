@@ -27,7 +27,7 @@ import {
   type TrackerConfig,
 } from '../tracker/index.js';
 import { ReadOnly } from './read-only.js';
-import type { CampaignType} from './state-type.js';
+import type { CampaignType } from './state-type.js';
 import { StateType } from './state-type.js';
 import {
   stepCandidate,
