@@ -11,6 +11,29 @@ afterEach(async (ctx) => {
 
 const put = (c: ProcCluster, id: number, key: string, value: string) =>
   http(`${c.url(id)}/kv/${encodeURIComponent(key)}`, 'PUT', { value });
+/**
+ * A client that retries a put whose outcome is unknown (504) or that found no leader (503), as a real client would:
+ * a put of the same value is idempotent. Under CPU contention a leader change can interrupt a write.
+ */
+/** Retries a request answered 503 or 504 (membership changes are idempotent here). */
+async function retrying(fn: () => ReturnType<typeof http>): ReturnType<typeof http> {
+  let r = await fn();
+  for (let attempt = 0; attempt < 10 && (r.status === 503 || r.status === 504); attempt++) {
+    await new Promise((res) => setTimeout(res, 200));
+    r = await fn();
+  }
+  return r;
+}
+
+async function putOk(c: ProcCluster, id: number, key: string, value: string): Promise<number> {
+  let last = 0;
+  for (let attempt = 0; attempt < 10; attempt++) {
+    last = (await put(c, id, key, value)).status;
+    if (last !== 503 && last !== 504) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return last;
+}
 const get = (c: ProcCluster, id: number, key: string, serializable = false) =>
   http(`${c.url(id)}/kv/${encodeURIComponent(key)}${serializable ? '?consistency=serializable' : ''}`, 'GET');
 
@@ -19,7 +42,7 @@ describe('x-kv cluster (processes, TCP, WAL)', () => {
     cluster = await ProcCluster.start(3);
     const c = cluster;
     await leaderOf(c, [1, 2, 3]);
-    for (const id of [1, 2, 3]) expect((await put(c, id, `k${id}`, `v${id}`)).status).toBe(200);
+    for (const id of [1, 2, 3]) expect(await putOk(c, id, `k${id}`, `v${id}`)).toBe(200);
     for (const id of [1, 2, 3]) {
       for (const k of [1, 2, 3]) expect((await get(c, id, `k${k}`)).json.value).toBe(`v${k}`);
     }
@@ -89,17 +112,19 @@ describe('x-kv cluster (processes, TCP, WAL)', () => {
     cluster = await ProcCluster.start(3, ['--snapshot-count', '40', '--snapshot-catchup', '10']);
     const c = cluster;
     await leaderOf(c, [1, 2, 3]);
-    for (let i = 0; i < 150; i++) expect((await put(c, 1 + (i % 3), `key${i}`, `v${i}`)).status).toBe(200);
+    for (let i = 0; i < 150; i++) expect(await putOk(c, 1 + (i % 3), `key${i}`, `v${i}`)).toBe(200);
     const st = (await http(`${c.url(1)}/status`, 'GET')).json;
     expect(st.snapshotIndex).toBeGreaterThan(0);
 
     const n4 = await c.define(4);
     c.spawn(4, true, [1, 2, 3, 4]);
-    const add = await http(`${c.url(2)}/members`, 'POST', { id: 4, peer: n4.peer, client: n4.client });
+    const add = await retrying(() =>
+      http(`${c.url(2)}/members`, 'POST', { id: 4, peer: n4.peer, client: n4.client }),
+    );
     expect(add.status).toBe(200);
     expect(add.json.confState?.voters).toEqual([1, 2, 3, 4]);
     // Load continues while the newcomer catches up.
-    for (let i = 150; i < 180; i++) expect((await put(c, 1 + (i % 3), `key${i}`, `v${i}`)).status).toBe(200);
+    for (let i = 150; i < 180; i++) expect(await putOk(c, 1 + (i % 3), `key${i}`, `v${i}`)).toBe(200);
     await until(
       async () => ((await get(c, 4, 'key179', true)).json.value === 'v179' ? true : undefined),
       'node 4 caught up',
@@ -108,7 +133,7 @@ describe('x-kv cluster (processes, TCP, WAL)', () => {
     expect(st4.snapshotIndex).toBeGreaterThan(0); // it was given a snapshot, not the whole log
     expect((await get(c, 4, 'key0', true)).json.value).toBe('v0');
 
-    const rm = await http(`${c.url(1)}/members/3`, 'DELETE');
+    const rm = await retrying(() => http(`${c.url(1)}/members/3`, 'DELETE'));
     expect(rm.status).toBe(200);
     expect(rm.json.confState?.voters).toEqual([1, 2, 4]);
     const members = (await http(`${c.url(4)}/members`, 'GET')).json.members as { id: number }[];
@@ -120,14 +145,14 @@ describe('x-kv cluster (processes, TCP, WAL)', () => {
       'member list',
     );
     expect(members.map((m) => m.id)).toContain(4);
-    expect((await put(c, 4, 'after-remove', 'ok')).status).toBe(200);
+    expect(await putOk(c, 4, 'after-remove', 'ok')).toBe(200);
   });
 
   it('a restarted node recovers the same state from snapshot plus WAL tail', async () => {
     cluster = await ProcCluster.start(3, ['--snapshot-count', '30', '--snapshot-catchup', '5']);
     const c = cluster;
     await leaderOf(c, [1, 2, 3]);
-    for (let i = 0; i < 100; i++) expect((await put(c, 1, `r${i % 25}`, `v${i}`)).status).toBe(200);
+    for (let i = 0; i < 100; i++) expect(await putOk(c, 1, `r${i % 25}`, `v${i}`)).toBe(200);
     await until(
       async () => ((await get(c, 3, 'r24', true)).json.value === 'v99' ? true : undefined),
       'node 3 applied',

@@ -71,7 +71,7 @@ export class ProcCluster {
       '--data',
       join ? this.dataDir(id) : this.dataDir(id),
       '--tick-ms',
-      '20',
+      '50',
       ...(join ? ['--join'] : []),
       ...this.extraArgs,
     ];
