@@ -153,6 +153,7 @@ export interface ConfChangeV2 {
 /** Either kind of conf change; V1 is told apart by its `nodeId` field. */
 export type ConfChangeI = ConfChange | ConfChangeV2;
 
+/** True for a ConfChangeV2 (it has `changes`), false for a V1 ConfChange. */
 export function isConfChangeV2(cc: ConfChangeI): cc is ConfChangeV2 {
   return (cc as ConfChangeV2).changes !== undefined;
 }
@@ -171,18 +172,22 @@ export function asV2(cc: ConfChangeI): ConfChangeV2 {
 /** An empty hard state (term 0, no vote, commit 0). */
 export const emptyHardState: Readonly<HardState> = Object.freeze({ term: 0, vote: 0, commit: 0 });
 
+/** True when term, vote and commit are all 0 (such a state is never persisted). */
 export function isEmptyHardState(hs: HardState): boolean {
   return hs.term === 0 && hs.vote === 0 && hs.commit === 0;
 }
 
+/** Field-by-field equality of two hard states. */
 export function isHardStateEqual(a: HardState, b: HardState): boolean {
   return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
 }
 
+/** A fresh configuration with no members. */
 export function emptyConfState(): ConfState {
   return { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
 }
 
+/** True for an absent snapshot or one at index 0 (nothing to install). */
 export function isEmptySnapshot(s: Snapshot | undefined): boolean {
   return s === undefined || s.metadata.index === 0;
 }
