@@ -12,6 +12,11 @@ export interface FaultPlan {
   partitions: boolean;
   crashes: boolean;
   membership: boolean;
+  /**
+   * Disk faults: writes torn by a crash (a prefix of a Ready's entries reaches the disk), unsynced commit-only
+   * hard states lost, and at most one node whose log is damaged in the middle (it must refuse to start).
+   */
+  diskFaults: boolean;
   /** Message drop rate during the fault phase. */
   dropRate: number;
   duplicateRate: number;
@@ -26,6 +31,7 @@ export const defaultFaultPlan: FaultPlan = {
   partitions: true,
   crashes: true,
   membership: true,
+  diskFaults: true,
   dropRate: 0.05,
   duplicateRate: 0.02,
   proposalRate: 5,
@@ -87,6 +93,23 @@ function injectFault(sim: Simulation, plan: FaultPlan): void {
     const live = sim.liveIds();
     const victim = rng.nextInt(2) === 0 ? sim.leader()?.id : live[rng.nextInt(live.length)];
     if (victim !== undefined) sim.crash(victim, 50 + rng.nextInt(400));
+  } else if (choice === 6 && plan.diskFaults) {
+    const live = sim.liveIds();
+    const leader = sim.leader();
+    const voters = leader?.confState.voters ?? [];
+    const victim = live[rng.nextInt(live.length)];
+    // Damage at most one node, and only while the rest of its configuration keeps a majority.
+    if (
+      rng.nextInt(3) === 0 &&
+      sim.refusedIds().length === 0 &&
+      voters.length >= 3 &&
+      victim !== undefined &&
+      voters.includes(victim)
+    ) {
+      sim.damage(victim);
+    } else if (victim !== undefined) {
+      sim.tearNextWrite(victim);
+    }
   } else if (choice < 8 && plan.membership) {
     const leader = sim.leader();
     if (leader === undefined) return;
@@ -98,7 +121,7 @@ function injectFault(sim: Simulation, plan: FaultPlan): void {
       sim.changeMembership(ConfChangeType.AddLearnerNode, outsiders[rng.nextInt(outsiders.length)]!);
     else if (op === 1 && cs.learners.length > 0)
       sim.changeMembership(ConfChangeType.AddNode, cs.learners[rng.nextInt(cs.learners.length)]!);
-    else if (op === 2 && cs.voters.length > 3)
+    else if (op === 2 && cs.voters.length > 3 + sim.refusedIds().length)
       sim.changeMembership(ConfChangeType.RemoveNode, cs.voters[rng.nextInt(cs.voters.length)]!);
   }
 }

@@ -10,6 +10,7 @@ import {
   emptyConfState,
   type ConfState,
   type Entry,
+  type HardState,
   type Message,
 } from '../raftpb/types.js';
 import { MemoryStorage } from '../storage/memory-storage.js';
@@ -58,6 +59,17 @@ export interface SimNode {
   confState: ConfState;
   /** Bumped on each restart so stale timer events are ignored. */
   epoch: number;
+  /**
+   * The hard state as of the last sync. A commit-only change is written without fsync (etcd's MustSync): a crash
+   * may lose it, and the node restarts from this one.
+   */
+  syncedHardState: HardState;
+  /** Set by {@link Simulation.tearNextWrite}: the next persist with entries is torn and the node crashes. */
+  tearNextWrite: boolean;
+  /** Set by {@link Simulation.damage}: the log was damaged in the middle (corruption, not a crash). */
+  damaged: boolean;
+  /** Why the node refused to start, if it did. */
+  refused: string | undefined;
 }
 
 type SimEvent =
@@ -129,6 +141,10 @@ export class Simulation {
         appliedIndex: 0,
         confState: emptyConfState(),
         epoch: 0,
+        syncedHardState: { term: 0, vote: 0, commit: 0 },
+        tearNextWrite: false,
+        damaged: false,
+        refused: undefined,
       };
       this.nodes.set(id, node);
       this.boot(node);
@@ -153,6 +169,13 @@ export class Simulation {
   }
 
   private boot(node: SimNode): void {
+    if (node.damaged) {
+      // The WAL's rule (FAST'18): damage in the middle of the log is corruption, never truncated away; the node
+      // refuses to start rather than vote with a log it no longer has.
+      node.refused = `node ${node.id}: ERR_WAL_CRC_MISMATCH in the middle of its log; refusing to start`;
+      this.log(`refused ${node.id}`);
+      return;
+    }
     node.epoch++;
     const snap = node.disk.snapshot();
     node.appliedIndex = snap.metadata.index;
@@ -247,6 +270,14 @@ export class Simulation {
     while (raw.hasReady()) {
       const rd = raw.ready();
       // 1. Persist.
+      if (node.tearNextWrite && rd.entries.length > 0 && rd.snapshot === undefined) {
+        // A crash in the middle of the write: a prefix of the entries reached the disk, the hard state (written
+        // after them) and the fsync did not, and nothing of this Ready was sent or applied.
+        node.tearNextWrite = false;
+        node.disk.append(rd.entries.slice(0, this.rng.nextInt(rd.entries.length)));
+        this.crash(node.id, 50 + this.rng.nextInt(300));
+        return;
+      }
       if (rd.snapshot !== undefined) node.disk.applySnapshot(rd.snapshot);
       if (rd.entries.length > 0) node.disk.append(rd.entries);
       if (rd.hardState !== undefined) {
@@ -261,6 +292,7 @@ export class Simulation {
           throw this.ledger.violation('term monotonic', `node ${node.id} term went back`);
         node.disk.setHardState(rd.hardState);
       }
+      if (rd.mustSync || rd.snapshot !== undefined) node.syncedHardState = node.disk.hardState();
       if (rd.softState?.raftState === StateType.Leader) this.onLeader(node);
       // 2. Send.
       for (const m of rd.messages) {
@@ -321,6 +353,8 @@ export class Simulation {
 
   private snapshotNow(node: SimNode): void {
     if (node.appliedIndex <= node.disk.snapshot().metadata.index) return;
+    // Saving a snapshot syncs the log, so everything written before it is durable.
+    node.syncedHardState = node.disk.hardState();
     node.disk.createSnapshot(
       node.appliedIndex,
       node.confState,
@@ -412,7 +446,32 @@ export class Simulation {
     this.log(`crash ${id}`);
     this.traceHash = fnv(fnv(this.traceHash, 4), id);
     node.raw = undefined;
+    // Writes since the last sync (a commit-only hard state) may be lost.
+    if (this.rng.nextInt(2) === 0) node.disk.setHardState(node.syncedHardState);
     this.queue.push(this.now + downFor, { kind: 'restart', id });
+  }
+
+  /** The next write of `id` that carries entries is torn by a crash: a prefix reaches the disk, the rest does not. */
+  tearNextWrite(id: number): void {
+    const node = this.nodes.get(id);
+    if (node?.raw !== undefined) node.tearNextWrite = true;
+  }
+
+  /**
+   * Damages `id`'s log in the middle (bit rot): the node crashes, and on restart its WAL reports corruption and it
+   * refuses to start. The rest of the cluster must stay safe and available.
+   */
+  damage(id: number): void {
+    const node = this.nodes.get(id);
+    if (node === undefined) return;
+    this.log(`damage ${id}`);
+    node.damaged = true;
+    this.crash(id, 10);
+  }
+
+  /** Nodes that refused to start (damaged logs). */
+  refusedIds(): number[] {
+    return [...this.nodes.values()].filter((n) => n.refused !== undefined).map((n) => n.id);
   }
 
   /** Cuts every link between the groups (both directions). */
@@ -431,7 +490,8 @@ export class Simulation {
   /** Restarts every crashed node now. */
   restartAll(): void {
     for (const n of this.nodes.values())
-      if (n.raw === undefined) this.queue.push(this.now, { kind: 'restart', id: n.id });
+      if (n.raw === undefined && n.refused === undefined)
+        this.queue.push(this.now, { kind: 'restart', id: n.id });
   }
 
   liveIds(): number[] {
@@ -492,7 +552,7 @@ export class Simulation {
     for (const p of this.proposals.values()) if (p.acked) target = Math.max(target, p.index);
     for (const id of members) {
       const n = this.nodes.get(id);
-      if (n?.raw === undefined) continue;
+      if (n?.raw === undefined) continue; // refused to start (damaged), or down
       if (n.appliedIndex < target) {
         throw this.ledger.violation(
           'liveness',
