@@ -226,6 +226,9 @@ try {
       );
       continue;
     }
+    // Let start-up work settle (x-kv zero-fills its first and next 64 MB segments; etcd fallocates) and warm up.
+    await sleep(3000);
+    await load(target, 16, 'put');
     const rows = [];
     for (const c of [1, 16, 64, 256])
       rows.push({ row: `PUT 100 B, ${c} clients`, ...(await load(target, c, 'put')) });

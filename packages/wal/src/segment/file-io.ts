@@ -36,9 +36,14 @@ export async function fsyncDir(dir: string): Promise<void> {
 
 const ZERO_CHUNK = new Uint8Array(1 << 20);
 
-/** Writes zeros over `[from, to)` of the file. */
+/**
+ * Writes zeros over `[from, to)` of the file, through the thread pool: preallocating a 64 MB segment must not
+ * occupy the event loop (the record writes of {@link fileIo.writeAll} are small page-cache copies; these are not).
+ */
 export async function writeZeros(fh: FileHandle, from: number, to: number): Promise<void> {
   for (let pos = from; pos < to; pos += ZERO_CHUNK.byteLength) {
-    await fileIo.writeAll(fh, ZERO_CHUNK, Math.min(ZERO_CHUNK.byteLength, to - pos), pos);
+    const length = Math.min(ZERO_CHUNK.byteLength, to - pos);
+    let done = 0;
+    while (done < length) done += (await fh.write(ZERO_CHUNK, done, length - done, pos + done)).bytesWritten;
   }
 }
