@@ -16,6 +16,7 @@ import {
 import { MemoryStorage } from '../storage/memory-storage.js';
 import { EventQueue } from './event-queue.js';
 import { SafetyLedger, applyHash, fnv } from './invariants.js';
+import { checkConverged, checkLogMatching } from './checks.js';
 
 /** How the simulated network misbehaves. Delays are in virtual time units (a tick is `tickInterval` units). */
 export interface NetworkFaults {
@@ -512,61 +513,17 @@ export class Simulation {
     return best;
   }
 
-  /**
-   * Log Matching (§5.3) across live nodes: where two logs have an entry with the same index and term, the logs are
-   * identical up to there. Checked on the stored logs of every pair.
-   */
+  /** Log Matching (§5.3) across live nodes' stored logs; throws an InvariantViolation. */
   checkLogMatching(): void {
-    const live = [...this.nodes.values()].filter((n) => n.raw !== undefined);
-    for (let i = 0; i < live.length; i++) {
-      for (let j = i + 1; j < live.length; j++) {
-        const a = live[i]!.disk;
-        const b = live[j]!.disk;
-        const lo = Math.max(a.firstIndex(), b.firstIndex());
-        const hi = Math.min(a.lastIndex(), b.lastIndex());
-        let matchedAbove = false;
-        for (let k = hi; k >= lo; k--) {
-          const same = a.term(k) === b.term(k);
-          if (matchedAbove && !same) {
-            throw this.ledger.violation(
-              'Log Matching',
-              `nodes ${live[i]!.id} and ${live[j]!.id} agree above index ${k} but differ at it`,
-            );
-          }
-          if (same) matchedAbove = true;
-        }
-      }
-    }
+    checkLogMatching(this);
   }
 
   /**
-   * Liveness after faults heal: there is a leader, and every acknowledged proposal is applied on every live member
-   * of the leader's configuration (their state hashes agree with the ledger at their applied index).
+   * Liveness after faults heal: a leader, and every acknowledged proposal applied on every live member of its
+   * configuration (their state hashes agree with the ledger at their applied index). Also checks Log Matching.
    */
   checkConverged(): void {
-    const leader = this.leader();
-    if (leader === undefined) throw this.ledger.violation('liveness', 'no leader after the faults healed');
-    const cs = leader.confState;
-    const members = [...cs.voters, ...cs.learners];
-    let target = leader.appliedIndex;
-    for (const p of this.proposals.values()) if (p.acked) target = Math.max(target, p.index);
-    for (const id of members) {
-      const n = this.nodes.get(id);
-      if (n?.raw === undefined) continue; // refused to start (damaged), or down
-      if (n.appliedIndex < target) {
-        throw this.ledger.violation(
-          'liveness',
-          `member ${id} applied ${n.appliedIndex} < leader's ${target} after healing`,
-        );
-      }
-      if (this.ledger.appliedHash.get(n.appliedIndex) !== n.stateHash) {
-        throw this.ledger.violation(
-          'State Machine Safety',
-          `member ${id} state differs at ${n.appliedIndex}`,
-        );
-      }
-    }
-    this.checkLogMatching();
+    checkConverged(this);
   }
 }
 
