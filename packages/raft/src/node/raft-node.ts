@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import { decodeConfChange, decodeConfChangeV2 } from '../codec/conf-change-codec.js';
-import { RaftError } from '../errors.js';
+import { RaftError, isRaftError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { RawNode } from '../raw-node.js';
@@ -292,6 +292,12 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     try {
       this.rawNode.step(m);
     } catch (err) {
+      if (isRaftError(err, 'ERR_LOG_CORRUPT')) {
+        // The cluster knows entries are committed that this node's log lacks: its data was lost or wiped. It must
+        // not go on (it could vote with a log it no longer has); the error says how to rejoin as a new member.
+        this.fail(err);
+        return;
+      }
       // A message for a peer that is gone, or a local message type from the network: drop it, keep serving.
       this.logger.debug('dropped inbound message', { err: String(err), type: m.type, from: m.from });
     }

@@ -219,6 +219,24 @@ describe('RaftNode', () => {
     expect(again.sm.applied.slice(0, appliedBefore.length)).toEqual(appliedBefore);
   });
 
+  it('a member whose data was wiped, restarted with its old id, stops with a clear error; the rest keeps serving', async () => {
+    const { net, members } = await cluster(3);
+    const leader = leaderOf(members);
+    for (let i = 0; i < 10; i++) await leader.node.propose(enc(`w${i}`));
+    const victim = members.find((m) => m !== leader)!;
+    await victim.node.stop();
+    running = running.filter((m) => m !== victim);
+    // Same id, empty storage: it bootstraps as if new, then hears a commit index beyond its log.
+    const wiped = await startMember(net, victim.id, [1, 2, 3], { wal: new FakeWal() });
+    const errors: Error[] = [];
+    wiped.node.on('error', (e) => errors.push(e));
+    await until(() => errors.length > 0, 'the wiped member to stop');
+    expect(errors[0]).toMatchObject({ code: 'ERR_LOG_CORRUPT' });
+    expect(errors[0]!.message).toMatch(/wiped.*new member/);
+    await expect(wiped.node.propose(enc('x'))).rejects.toMatchObject({ code: 'ERR_STOPPED' });
+    expect(await leader.node.propose(enc('still serving'))).toBeGreaterThan(10);
+  });
+
   it('a custom snapshot policy decides when to snapshot', async () => {
     const net = new MemoryNetwork();
     const calls: number[] = [];
