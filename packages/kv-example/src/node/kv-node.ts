@@ -76,7 +76,9 @@ export class KvNode {
       ...(opts.logger ? { logger: opts.logger } : {}),
     });
     state.onMembers = (id, address) => {
-      if (id === opts.id) return;
+      // Addresses given on this node's command line win over the replicated table (each node may reach a peer
+      // through its own route, e.g. a proxy).
+      if (id === opts.id || opts.peers.has(id)) return;
       if (address === undefined) transport.removePeer(id);
       else transport.addPeer(id, address.peer);
     };
