@@ -274,7 +274,7 @@ async function runOnce(seed) {
     const alive = ids.filter((id) => id !== wiped?.id);
     if (wiped !== undefined) {
       const exited = wiped.proc.exitCode !== null || wiped.proc.signalCode !== null;
-      const said = wiped.log.join('').includes('tocommit');
+      const said = /ERR_INCARNATION_CHANGED|tocommit/.test(wiped.log.join(''));
       if (!exited || !said)
         failure ??= `wiped node n${wiped.id} did not stop with a clear error (exited: ${exited})`;
       else

@@ -1,4 +1,5 @@
-import { readdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { open, readFile, readdir } from 'node:fs/promises';
 import type http from 'node:http';
 import { join } from 'node:path';
 import { RaftNode, TcpTransport, type ConfState, type Logger } from '@x/raft';
@@ -68,7 +69,9 @@ export class KvNode {
       ? await openRepairing(walDir, snapshot?.metadata, walOptions)
       : await Wal.create(walDir, new TextEncoder().encode(opts.clusterId), walOptions);
     const recovered = exists ? await wal.readAll() : undefined;
+    const incarnation = await dataIncarnation(opts.dataDir);
     const transport = new TcpTransport({
+      incarnation,
       id: opts.id,
       clusterId: opts.clusterId,
       listen: opts.listenPeer,
@@ -199,6 +202,28 @@ export class KvNode {
     }
     await this.raft.stop();
   }
+}
+
+/**
+ * A random id for this data directory, created once and kept: peers refuse this node's id if it comes back with
+ * another one (its data was wiped), instead of letting it vote with a log it no longer has.
+ */
+async function dataIncarnation(dataDir: string): Promise<string> {
+  const file = join(dataDir, 'incarnation');
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const id = randomBytes(8).toString('hex');
+  const fh = await open(file, 'wx');
+  try {
+    await fh.writeFile(id);
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+  return id;
 }
 
 async function openRepairing(

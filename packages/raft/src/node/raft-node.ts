@@ -64,6 +64,8 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   private again = false;
   private loopDone: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** Set once stop() ran (the transport is shut down and storage closed). */
+  private closed = false;
   private failed: Error | undefined;
   private role: StateType = StateType.Follower;
   private leader = 0;
@@ -158,6 +160,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
       reportUnreachable: (id) => {
         if (!node.stopped) node.rawNode.reportUnreachable(id);
       },
+      fatal: (err) => node.fail(err),
       reportSnapshot: (id, status) => {
         if (node.stopped) return;
         node.rawNode.reportSnapshot(id, status);
@@ -253,7 +256,9 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
 
   /** Stops ticking, rejects pending requests, waits for the Ready loop, stops the transport, closes storage. */
   async stop(): Promise<void> {
-    if (this.stopped) return;
+    // After a failure the node is already stopped, but its transport still has to be shut down here.
+    if (this.closed) return;
+    this.closed = true;
     this.stopped = true;
     if (this.ticker !== undefined) clearInterval(this.ticker);
     const err = new RaftError('ERR_STOPPED', 'the raft node was stopped');

@@ -58,6 +58,8 @@ export interface TransportHandler {
   reportUnreachable(id: number): void;
   /** The outcome of sending a snapshot. */
   reportSnapshot(id: number, status: 'finish' | 'failure'): void;
+  /** The transport learned something that means this node must stop (e.g. peers refuse its wiped data). */
+  fatal?(err: Error): void;
 }
 
 /**

@@ -8,6 +8,11 @@ export interface Hello {
   to: number;
   /** A long-lived message stream, or a connection carrying one snapshot. */
   purpose: 'stream' | 'snapshot';
+  /**
+   * Identity of the dialer's data: stays the same across restarts of the same data directory, changes when the data
+   * is wiped. Peers refuse a known id that comes back with another incarnation.
+   */
+  incarnation?: string | undefined;
 }
 
 export function encodeHello(h: Hello): Uint8Array {
@@ -34,5 +39,15 @@ export function decodeHello(bytes: Uint8Array): Hello {
   }
   if (o.purpose !== 'stream' && o.purpose !== 'snapshot')
     throw new FrameError('handshake field purpose is invalid');
-  return { v: 1, clusterId: o.clusterId, from: o.from as number, to: o.to as number, purpose: o.purpose };
+  if (o.incarnation !== undefined && (typeof o.incarnation !== 'string' || o.incarnation.length > 128)) {
+    throw new FrameError('handshake field incarnation is invalid');
+  }
+  return {
+    v: 1,
+    clusterId: o.clusterId,
+    from: o.from as number,
+    to: o.to as number,
+    purpose: o.purpose,
+    ...(o.incarnation !== undefined ? { incarnation: o.incarnation } : {}),
+  };
 }

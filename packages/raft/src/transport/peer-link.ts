@@ -16,6 +16,8 @@ export interface PeerLinkOptions {
   logger: Logger;
   /** Messages dropped because the link broke with them queued. */
   onDrop: (peer: number) => void;
+  /** The peer refused the handshake, with this reason. */
+  onRefused?: (reason: string) => void;
 }
 
 /** Bytes buffered in the socket beyond which the peer counts as too slow and new messages are dropped. */
@@ -94,10 +96,9 @@ export class PeerLink {
             this.open = true;
             this.attempt = 0;
           } else if (f.kind === FrameKind.Refuse) {
-            this.o.logger.warn('peer refused the connection', {
-              peer: this.o.peer,
-              reason: f.payload.toString('utf8'),
-            });
+            const reason = f.payload.toString('utf8');
+            this.o.logger.warn('peer refused the connection', { peer: this.o.peer, reason });
+            this.o.onRefused?.(reason);
             s.destroy();
           } else {
             throw new FrameError(`unexpected frame kind ${f.kind} from peer ${this.o.peer}`);

@@ -42,6 +42,12 @@ export interface TcpTransportOptions {
   backoffMaxMs?: number;
   /** Mutual TLS for all peer traffic. */
   tls?: PeerTlsOptions;
+  /**
+   * This node's data incarnation (e.g. a random id stored with its WAL). Peers remember the incarnation each id
+   * connected with and refuse one that changes: a node whose data was wiped, restarted with its old id, must rejoin as
+   * a new member. Such a refusal is fatal for the refused node (TransportHandler.fatal).
+   */
+  incarnation?: string;
   logger?: Logger;
 }
 
@@ -60,9 +66,12 @@ export interface TcpTransportOptions {
  * ```
  */
 export class TcpTransport implements Transport {
-  private readonly opts: Required<Omit<TcpTransportOptions, 'tls' | 'peers' | 'logger'>> & {
+  private readonly opts: Required<Omit<TcpTransportOptions, 'tls' | 'peers' | 'logger' | 'incarnation'>> & {
     tls?: PeerTlsOptions;
+    incarnation?: string;
   };
+  /** The incarnation each peer id last connected with. */
+  private readonly seenIncarnations = new Map<number, string>();
   private readonly logger: Logger;
   private readonly addresses = new Map<number, string>();
   private readonly links = new Map<number, PeerLink>();
@@ -87,6 +96,7 @@ export class TcpTransport implements Transport {
       backoffMinMs: options.backoffMinMs ?? 50,
       backoffMaxMs: options.backoffMaxMs ?? 2000,
       ...(options.tls !== undefined ? { tls: options.tls } : {}),
+      ...(options.incarnation !== undefined ? { incarnation: options.incarnation } : {}),
     };
     this.logger = options.logger ?? silentLogger;
     const raw = options.peers ?? {};
@@ -188,7 +198,14 @@ export class TcpTransport implements Transport {
   }
 
   private hello(to: number, purpose: Hello['purpose']): Uint8Array {
-    return encodeHello({ v: 1, clusterId: this.opts.clusterId, from: this.opts.id, to, purpose });
+    return encodeHello({
+      v: 1,
+      clusterId: this.opts.clusterId,
+      from: this.opts.id,
+      to,
+      purpose,
+      ...(this.opts.incarnation !== undefined ? { incarnation: this.opts.incarnation } : {}),
+    });
   }
 
   private ensureLink(id: number, addr: string): void {
@@ -202,6 +219,9 @@ export class TcpTransport implements Transport {
       backoffMaxMs: this.opts.backoffMaxMs,
       logger: this.logger,
       onDrop: (peer) => this.handler?.reportUnreachable(peer),
+      onRefused: (reason) => {
+        if (reason.startsWith(WIPED_PREFIX)) this.handler?.fatal?.(new Error(reason));
+      },
     });
     this.links.set(id, link);
   }
@@ -232,12 +252,16 @@ export class TcpTransport implements Transport {
     let peer: Hello | undefined;
     let snapshot: SnapshotReceiver | undefined;
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    let refused = false;
     const refuse = (reason: string): void => {
       this.logger.warn('refused peer connection', { remote, reason });
+      // Let the Refuse frame reach the dialer (it logs the reason, and may learn it must stop), then close.
+      refused = true;
       socket.end(encodeFrame(FrameKind.Refuse, Buffer.from(reason)));
-      socket.destroy();
+      socket.setTimeout(1000, () => socket.destroy());
     };
     socket.on('data', (chunk: Buffer) => {
+      if (refused) return;
       try {
         for (const f of parser.push(chunk)) {
           if (peer === undefined) {
@@ -249,6 +273,17 @@ export class TcpTransport implements Transport {
             if (hello.to !== this.opts.id)
               return refuse(`addressed to node ${hello.to}, this is node ${this.opts.id}`);
             if (!this.addresses.has(hello.from)) return refuse(`unknown peer id ${hello.from}`);
+            if (hello.incarnation !== undefined) {
+              const seen = this.seenIncarnations.get(hello.from);
+              if (seen !== undefined && seen !== hello.incarnation) {
+                return refuse(
+                  `${WIPED_PREFIX} node ${hello.from} came back with different data (incarnation ${hello.incarnation}, ` +
+                    `was ${seen}): its data directory was wiped or replaced. Remove it from the cluster and add it ` +
+                    'back as a new member with a new id.',
+                );
+              }
+              this.seenIncarnations.set(hello.from, hello.incarnation);
+            }
             peer = hello;
             socket.write(encodeFrame(FrameKind.HelloOk, new Uint8Array(0)));
             if (hello.purpose === 'snapshot') snapshot = new SnapshotReceiver(this.opts.maxSnapshotBytes);
@@ -287,6 +322,9 @@ export class TcpTransport implements Transport {
     this.handler?.onMessage(m);
   }
 }
+
+/** Starts the refusal reason that tells a node its data no longer matches what its peers know. */
+export const WIPED_PREFIX = 'ERR_INCARNATION_CHANGED:';
 
 /** Splits `host:port` (IPv6 as `[::1]:port`). */
 export function splitHostPort(addr: string): { host: string; port: number } {

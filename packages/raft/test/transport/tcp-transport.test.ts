@@ -17,6 +17,8 @@ interface Recorder extends TransportHandler {
   messages: Message[];
   unreachable: number[];
   snapshots: [number, string][];
+  fatal: (err: Error) => void;
+  fatals: Error[];
 }
 
 function recorder(): Recorder {
@@ -24,6 +26,8 @@ function recorder(): Recorder {
     messages: [],
     unreachable: [],
     snapshots: [],
+    fatals: [],
+    fatal: (err) => r.fatals.push(err),
     onMessage: (m) => r.messages.push(m),
     reportUnreachable: (id) => r.unreachable.push(id),
     reportSnapshot: (id, status) => r.snapshots.push([id, status]),
@@ -178,6 +182,51 @@ describe('TcpTransport', () => {
     expect(
       logsB.filter((l) => l.msg === 'refused peer connection').map((l) => String(l.fields?.reason)),
     ).toEqual(['cluster id mismatch: other', 'unknown peer id 99']);
+  });
+
+  it('refuses a known id that comes back with another data incarnation, fatally for the wiped node', async () => {
+    const [portA, portB] = [await freePort(), await freePort()];
+    const mk = (incarnation: string) =>
+      new TcpTransport({
+        id: 1,
+        clusterId: 'c1',
+        listen: `127.0.0.1:${portA}`,
+        peers: { 2: `127.0.0.1:${portB}` },
+        backoffMinMs: 10,
+        backoffMaxMs: 50,
+        incarnation,
+      });
+    const logsB: LogLine[] = [];
+    const b = new TcpTransport({
+      id: 2,
+      clusterId: 'c1',
+      listen: `127.0.0.1:${portB}`,
+      peers: { 1: `127.0.0.1:${portA}` },
+      incarnation: 'b-1',
+      logger: captureLogger(logsB),
+    });
+    const a1 = mk('a-1');
+    open.push(b, a1);
+    const rb = recorder();
+    await b.start(rb);
+    const ra1 = recorder();
+    await a1.start(ra1);
+    await sendUntilDelivered(a1, rb, msg());
+    await a1.stop();
+    // Same id, same data: a restart is accepted.
+    const a1again = mk('a-1');
+    open.push(a1again);
+    await a1again.start(recorder());
+    await sendUntilDelivered(a1again, rb, msg({ index: 2 }));
+    await a1again.stop();
+    // Same id, wiped data: refused, and the refused node learns it must stop.
+    const a2 = mk('a-2');
+    open.push(a2);
+    const ra2 = recorder();
+    await a2.start(ra2);
+    await until(() => ra2.fatals.length > 0, 'a fatal refusal');
+    expect(logsB.some((l) => l.msg === 'refused peer connection')).toBe(true);
+    expect(ra2.fatals[0]!.message).toMatch(/ERR_INCARNATION_CHANGED.*wiped.*new member/);
   });
 
   it('sends snapshots in chunks, never as one giant frame', async () => {
