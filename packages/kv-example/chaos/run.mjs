@@ -174,7 +174,7 @@ async function runOnce(seed) {
     const deadline = performance.now() + SECONDS * 1000;
     while (performance.now() < deadline) {
       await sleep(1000 + rng.nextInt(2000));
-      // The wipe nemesis runs only with CHAOS_WIPE=1: it exposes an open problem (see RELIABILITY.md).
+      // The wipe nemesis runs only with CHAOS_WIPE=1 (see RELIABILITY.md).
       const choice = rng.nextInt(process.env.CHAOS_WIPE === '1' ? 6 : 5);
       const victim = nodes.get(pick(ids.filter((id) => id !== wiped?.id)));
       if (choice === 5 && wiped === undefined && victim.proc.exitCode === null) {
