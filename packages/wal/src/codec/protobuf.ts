@@ -139,6 +139,7 @@ export class ProtoWriter {
       this.buf[this.len++] = v;
       return this;
     }
+    if (typeof v !== 'bigint') throw new ProtoError(`${field} must be an integer or bigint, got ${typeof v}`);
     if (v < 0n || v > U64_MAX) throw new ProtoError(`${field} must fit in 64 bits, got ${v}`);
     this.ensure(10);
     while (v > 0x7fn) {
@@ -156,6 +157,7 @@ export class ProtoWriter {
 
   /** A length-delimited field. */
   bytes(fieldNo: number, b: Uint8Array, field: string): this {
+    if (!(b instanceof Uint8Array)) throw new ProtoError(`${field} must be a Uint8Array, got ${typeof b}`);
     this.varint(fieldNo * 8 + 2, field).varint(b.byteLength, field);
     this.ensure(b.byteLength);
     this.buf.set(b, this.len);

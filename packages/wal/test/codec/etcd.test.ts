@@ -106,6 +106,18 @@ describe('etcdCodecs (raftpb / walpb, byte for byte)', () => {
     expect(() => etcdCodecs.entry.encode({ index: 2 ** 60, term: 1 })).toThrow(/non-negative integer/);
   });
 
+  it('refuses values of the wrong type instead of writing empty or zero fields', () => {
+    expect(() => etcdCodecs.entry.encode({ index: 1, term: 1, data: 'x' as unknown as Uint8Array })).toThrow(
+      WalError,
+    );
+    expect(() => etcdCodecs.entry.encode({ index: 1, term: undefined as unknown as number })).toThrow(
+      WalError,
+    );
+    expect(() => etcdCodecs.state.encode({ term: 1, vote: '2' as unknown as number, commit: 0 })).toThrow(
+      WalError,
+    );
+  });
+
   it('hostile bytes throw WalError ERR_WAL_CODEC, never anything else (fuzz)', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 64 }), (b) => {
