@@ -5,7 +5,7 @@ import { runNode } from './run-node.js';
 
 const USAGE = `usage:
   x-kv cluster --nodes 3 [--data DIR] [--base-port 12380] [--snapshot-count N]
-  x-kv node --id N --peers 1=host:peerPort/host:clientPort,... --data DIR [--listen-client h:p] [--listen-peer h:p] [--join]
+  x-kv node --id N --peers 1=host:peerPort/host:clientPort,... --data DIR [--listen-client h:p] [--listen-peer h:p] [--advertise-peer h:p] [--join]
   x-kv put KEY VALUE | get KEY [--serializable] | del KEY | cas KEY VALUE (--prev-value V | --prev-revision R)
   x-kv members list | members add ID PEER_ADDR CLIENT_ADDR [--learner] | members remove ID
   x-kv status | snapshot           (client commands take --endpoints http://h:p,... or $X_KV_ENDPOINTS)

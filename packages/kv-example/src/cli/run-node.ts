@@ -14,6 +14,7 @@ export async function runNode(argv: string[]): Promise<number> {
       data: { type: 'string' },
       'listen-client': { type: 'string' },
       'listen-peer': { type: 'string' },
+      'advertise-peer': { type: 'string' },
       join: { type: 'boolean', default: false },
       'snapshot-count': { type: 'string', default: '10000' },
       'snapshot-catchup': { type: 'string', default: '5000' },
@@ -39,6 +40,8 @@ export async function runNode(argv: string[]): Promise<number> {
     dataDir: values.data,
     listenPeer,
     listenClient,
+    // What this node's own --peers entry says is where the others reach it (maybe through a proxy or NAT).
+    advertisePeer: values['advertise-peer'] ?? self?.peer ?? listenPeer,
     peers,
     join: values.join,
     snapshotCount: Number(values['snapshot-count']),
@@ -49,15 +52,17 @@ export async function runNode(argv: string[]): Promise<number> {
   logger.info('serving', { client: `http://${listenClient}`, peer: listenPeer, data: values.data });
   node.raft.on('leader', (lead, term) => logger.info('leader changed', { leader: lead, term }));
   node.raft.on('snapshot', (meta, origin) => logger.info('snapshot', { index: meta.index, origin }));
-  await new Promise<void>((resolve) => {
+  const fatal = await new Promise<Error | undefined>((resolve) => {
     node.raft.once('error', (err) => {
       logger.error('fatal', { err: err.message });
-      resolve();
+      resolve(err);
     });
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve(undefined));
+    process.once('SIGTERM', () => resolve(undefined));
   });
   await node.stop();
   logger.info('stopped');
-  return 0;
+  // A node that stopped on a fatal error (wiped data, removed from the cluster, a failed fsync) exits non-zero, so a
+  // supervisor does not mistake it for a clean shutdown.
+  return fatal === undefined ? 0 : 1;
 }

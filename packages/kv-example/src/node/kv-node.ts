@@ -19,6 +19,11 @@ export interface KvNodeOptions {
   listenPeer: string;
   /** `host:port` for the HTTP API. */
   listenClient: string;
+  /**
+   * `host:port` where peers reach this node's raft traffic (sent in the peer handshake, so a peer that missed the
+   * change adding this node answers it there). Default: `listenPeer`.
+   */
+  advertisePeer?: string;
   /** Initial members (id → addresses), this node included. */
   peers: ReadonlyMap<number, { peer: string; client: string }>;
   /** Join an existing cluster (added by `POST /members`) instead of bootstrapping a new one. */
@@ -75,6 +80,7 @@ export class KvNode {
       id: opts.id,
       clusterId: opts.clusterId,
       listen: opts.listenPeer,
+      advertise: opts.advertisePeer ?? opts.listenPeer,
       peers: new Map([...opts.peers].map(([id, a]) => [id, a.peer])),
       ...(opts.logger ? { logger: opts.logger } : {}),
     });

@@ -13,6 +13,12 @@ export interface Hello {
    * is wiped. Peers refuse a known id that comes back with another incarnation.
    */
   incarnation?: string | undefined;
+  /**
+   * Where peers reach the dialer (`host:port`). A peer that does not know the dialer's id yet (it has not applied the
+   * membership change that added it, e.g. while partitioned) answers it there instead of refusing it, as etcd's
+   * rafthttp does with `AddRemote`; otherwise a majority that needs that peer could stay stuck.
+   */
+  addr?: string | undefined;
 }
 
 export function encodeHello(h: Hello): Uint8Array {
@@ -42,6 +48,12 @@ export function decodeHello(bytes: Uint8Array): Hello {
   if (o.incarnation !== undefined && (typeof o.incarnation !== 'string' || o.incarnation.length > 128)) {
     throw new FrameError('handshake field incarnation is invalid');
   }
+  if (
+    o.addr !== undefined &&
+    (typeof o.addr !== 'string' || !/^\[?[^\]\s]{1,253}\]?:\d{1,5}$/.test(o.addr))
+  ) {
+    throw new FrameError('handshake field addr is not host:port');
+  }
   return {
     v: 1,
     clusterId: o.clusterId,
@@ -49,5 +61,6 @@ export function decodeHello(bytes: Uint8Array): Hello {
     to: o.to as number,
     purpose: o.purpose,
     ...(o.incarnation !== undefined ? { incarnation: o.incarnation } : {}),
+    ...(o.addr !== undefined ? { addr: o.addr } : {}),
   };
 }

@@ -48,6 +48,12 @@ export interface TcpTransportOptions {
    * a new member. Such a refusal is fatal for the refused node (TransportHandler.fatal).
    */
   incarnation?: string;
+  /**
+   * The address peers dial to reach this node (`host:port`), sent in the handshake. A peer that does not know this
+   * node's id yet (it missed the membership change that added it) then answers there instead of refusing it. Ids the
+   * peer removed stay refused. Default: none (unknown ids are refused).
+   */
+  advertise?: string;
   logger?: Logger;
 }
 
@@ -66,14 +72,19 @@ export interface TcpTransportOptions {
  * ```
  */
 export class TcpTransport implements Transport {
-  private readonly opts: Required<Omit<TcpTransportOptions, 'tls' | 'peers' | 'logger' | 'incarnation'>> & {
+  private readonly opts: Required<
+    Omit<TcpTransportOptions, 'tls' | 'peers' | 'logger' | 'incarnation' | 'advertise'>
+  > & {
     tls?: PeerTlsOptions;
     incarnation?: string;
+    advertise?: string;
   };
   /** The incarnation each peer id last connected with. */
   private readonly seenIncarnations = new Map<number, string>();
   private readonly logger: Logger;
   private readonly addresses = new Map<number, string>();
+  /** Ids removed with {@link removePeer} and not added again: their handshakes are refused. */
+  private readonly removed = new Set<number>();
   private readonly links = new Map<number, PeerLink>();
   private readonly inbound = new Set<net.Socket>();
   private server: net.Server | undefined;
@@ -97,7 +108,9 @@ export class TcpTransport implements Transport {
       backoffMaxMs: options.backoffMaxMs ?? 2000,
       ...(options.tls !== undefined ? { tls: options.tls } : {}),
       ...(options.incarnation !== undefined ? { incarnation: options.incarnation } : {}),
+      ...(options.advertise !== undefined ? { advertise: options.advertise } : {}),
     };
+    if (options.advertise !== undefined) splitHostPort(options.advertise); // throws on a malformed address
     this.logger = options.logger ?? silentLogger;
     const raw = options.peers ?? {};
     const peers: ReadonlyMap<number, string> =
@@ -173,6 +186,7 @@ export class TcpTransport implements Transport {
 
   addPeer(id: number, address: string): void {
     if (id === this.opts.id) return;
+    this.removed.delete(id);
     const known = this.addresses.get(id);
     if (known === address && this.links.has(id)) return;
     this.addresses.set(id, address);
@@ -180,6 +194,7 @@ export class TcpTransport implements Transport {
   }
 
   removePeer(id: number): void {
+    if (id !== this.opts.id) this.removed.add(id);
     this.addresses.delete(id);
     this.links.get(id)?.close();
     this.links.delete(id);
@@ -205,6 +220,7 @@ export class TcpTransport implements Transport {
       to,
       purpose,
       ...(this.opts.incarnation !== undefined ? { incarnation: this.opts.incarnation } : {}),
+      ...(this.opts.advertise !== undefined ? { addr: this.opts.advertise } : {}),
     });
   }
 
@@ -220,7 +236,8 @@ export class TcpTransport implements Transport {
       logger: this.logger,
       onDrop: (peer) => this.handler?.reportUnreachable(peer),
       onRefused: (reason) => {
-        if (reason.startsWith(WIPED_PREFIX)) this.handler?.fatal?.(new Error(reason));
+        if (reason.startsWith(WIPED_PREFIX) || reason.startsWith(REMOVED_PREFIX))
+          this.handler?.fatal?.(new Error(reason));
       },
     });
     this.links.set(id, link);
@@ -272,7 +289,18 @@ export class TcpTransport implements Transport {
               return refuse(`cluster id mismatch: ${hello.clusterId}`);
             if (hello.to !== this.opts.id)
               return refuse(`addressed to node ${hello.to}, this is node ${this.opts.id}`);
-            if (!this.addresses.has(hello.from)) return refuse(`unknown peer id ${hello.from}`);
+            if (this.removed.has(hello.from))
+              return refuse(
+                `${REMOVED_PREFIX} node ${hello.from} was removed from the cluster; a removed id cannot come back. ` +
+                  'Add the machine as a new member with a new id and an empty data directory.',
+              );
+            if (!this.addresses.has(hello.from)) {
+              if (hello.addr === undefined) return refuse(`unknown peer id ${hello.from}`);
+              // A member this node has not heard of yet (it missed the change that added it): answer it where it
+              // says it is. Raft itself decides what its messages are worth.
+              this.logger.info('learned a peer from its handshake', { peer: hello.from, addr: hello.addr });
+              this.addPeer(hello.from, hello.addr);
+            }
             if (hello.incarnation !== undefined) {
               const seen = this.seenIncarnations.get(hello.from);
               if (seen !== undefined && seen !== hello.incarnation) {
@@ -325,6 +353,8 @@ export class TcpTransport implements Transport {
 
 /** Starts the refusal reason that tells a node its data no longer matches what its peers know. */
 export const WIPED_PREFIX = 'ERR_INCARNATION_CHANGED:';
+/** Starts the refusal reason that tells a node it was removed from the cluster (fatal for it, as in etcd). */
+export const REMOVED_PREFIX = 'ERR_MEMBER_REMOVED:';
 
 /** Splits `host:port` (IPv6 as `[::1]:port`). */
 export function splitHostPort(addr: string): { host: string; port: number } {

@@ -229,6 +229,72 @@ describe('TcpTransport', () => {
     expect(ra2.fatals[0]!.message).toMatch(/ERR_INCARNATION_CHANGED.*wiped.*new member/);
   });
 
+  it('answers an unknown id of its cluster at the address its handshake advertises (it missed the change adding it)', async () => {
+    // Node 2 was cut off while node 3 joined: 2 does not know 3, but 3 leads and must reach 2 (and hear back) for a
+    // quorum. Without the advertised address 2 would refuse 3 forever.
+    const [portB, portC] = [await freePort(), await freePort()];
+    const logsB: LogLine[] = [];
+    const b = new TcpTransport({
+      id: 2,
+      clusterId: 'c1',
+      listen: `127.0.0.1:${portB}`,
+      peers: { 1: '127.0.0.1:1' },
+      backoffMinMs: 10,
+      backoffMaxMs: 50,
+      logger: captureLogger(logsB),
+    });
+    const c = new TcpTransport({
+      id: 3,
+      clusterId: 'c1',
+      listen: `127.0.0.1:${portC}`,
+      advertise: `127.0.0.1:${portC}`,
+      peers: { 2: `127.0.0.1:${portB}` },
+      backoffMinMs: 10,
+      backoffMaxMs: 50,
+    });
+    open.push(b, c);
+    const [rb, rc] = [recorder(), recorder()];
+    await b.start(rb);
+    await c.start(rc);
+    await sendUntilDelivered(c, rb, msg({ from: 3, to: 2 }));
+    expect(logsB.some((l) => l.msg === 'learned a peer from its handshake' && l.fields?.peer === 3)).toBe(
+      true,
+    );
+    // And the answer goes back: 2 now has a link to 3.
+    await sendUntilDelivered(b, rc, msg({ from: 2, to: 3, type: MessageType.MsgAppResp, entries: [] }));
+    expect(rc.messages.at(-1)).toMatchObject({ from: 2, to: 3, type: MessageType.MsgAppResp });
+  });
+
+  it('refuses an id it removed, even when it advertises an address, fatally for the removed node', async () => {
+    const { a, b, ra, logsB } = await pair({ advertise: '127.0.0.1:1' });
+    void a;
+    b.removePeer(1);
+    await until(() => ra.fatals.length > 0, 'a fatal refusal');
+    expect(ra.fatals[0]!.message).toMatch(
+      /^ERR_MEMBER_REMOVED: node 1 was removed.*new member with a new id/,
+    );
+    expect(logsB.some((l) => l.msg === 'learned a peer from its handshake')).toBe(false);
+    // Adding the id back (a deliberate membership change) lifts the refusal.
+    b.addPeer(1, '127.0.0.1:1');
+    const reply = await rawExchange((b.address() ?? { port: 0 }).port, [
+      encodeFrame(FrameKind.Hello, encodeHello({ v: 1, clusterId: 'c1', from: 1, to: 2, purpose: 'stream' })),
+    ]);
+    expect(reply[4]).toBe(FrameKind.HelloOk);
+  });
+
+  it('rejects a handshake whose advertised address is not host:port', async () => {
+    const { portB, logsB } = await pair();
+    const bad = Buffer.from(
+      JSON.stringify({ v: 1, clusterId: 'c1', from: 9, to: 2, purpose: 'stream', addr: 'x' }),
+    );
+    await rawExchange(portB, [encodeFrame(FrameKind.Hello, bad)]);
+    await until(
+      () => logsB.some((l) => String(l.fields?.err).includes('handshake field addr is not host:port')),
+      'protocol error log',
+    );
+    expect(logsB.some((l) => l.msg === 'learned a peer from its handshake')).toBe(false);
+  });
+
   it('sends snapshots in chunks, never as one giant frame', async () => {
     // The receiver accepts frames of at most 256 KiB; a 3 MB snapshot only gets through in chunks.
     const { a, ra, rb } = await pair({ maxFrameBytes: 256 * 1024, snapshotChunkBytes: 64 * 1024 });
