@@ -56,6 +56,8 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   private readonly proposals = new Waiters<number, { index: number; result: R }>();
   private readonly confChanges = new Waiters<number, ConfState>();
   private readonly reads = new ReadBarriers();
+  /** The read round that reads invoked in this turn of the event loop join; submitted on the next setImmediate. */
+  private pendingRead: Promise<ReadBarrier> | undefined;
   private readonly logger: Logger;
   private readonly timeoutMs: number;
   private ticker: ReturnType<typeof setInterval> | undefined;
@@ -225,15 +227,24 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   read(timeoutMs = this.timeoutMs): Promise<ReadBarrier> {
     const stopped = this.stoppedError();
     if (stopped !== undefined) return Promise.reject(stopped);
+    // Reads invoked before the round below is submitted share it (one ReadIndex, one heartbeat round for all of
+    // them). That stays linearizable: the round's read index is taken after every one of them was invoked, so each
+    // sees every write acknowledged before it began. The round's timeout is its first read's.
+    if (this.pendingRead !== undefined) return this.pendingRead;
     this.readSeq = (this.readSeq + 1) >>> 0;
     const ctx = this.ids.frame(this.readSeq, EMPTY);
     const done = this.reads.wait(ctx, timeoutMs);
-    try {
-      this.rawNode.readIndex(ctx);
-    } catch (err) {
-      this.reads.reject(ctx, err instanceof Error ? err : new Error(String(err)));
-    }
-    this.kick();
+    this.pendingRead = done;
+    setImmediate(() => {
+      this.pendingRead = undefined;
+      if (this.stopped) return; // stop() rejected the round already
+      try {
+        this.rawNode.readIndex(ctx);
+      } catch (err) {
+        this.reads.reject(ctx, err instanceof Error ? err : new Error(String(err)));
+      }
+      this.kick();
+    });
     return done;
   }
 
@@ -359,8 +370,20 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
 
     const snap = rd.snapshot !== undefined && !isEmptySnapshot(rd.snapshot) ? rd.snapshot : undefined;
     if (snap !== undefined) await this.persistIncomingSnapshot(snap);
+    let applied = false;
     if (rd.entries.length > 0 || rd.hardState !== undefined) {
-      await this.opts.storage.save(rd.hardState, rd.entries);
+      const saving = this.opts.storage.save(rd.hardState, rd.entries);
+      if (leaderNow && snap === undefined && rd.committedEntries.length > 0) {
+        // The leader applies while its write runs (as etcd's raftNode does): its committed entries are already on
+        // its own disk, because it counts itself toward a commit only after advance() of the Ready that saved them,
+        // and every earlier Ready was saved before this one was taken. A follower's committed entries may be in
+        // this very Ready, so a follower applies only after the save.
+        const applying = this.applyEntries(rd.committedEntries);
+        const [saved, appliedResult] = await Promise.allSettled([saving, applying]);
+        if (saved.status === 'rejected') throw saved.reason;
+        if (appliedResult.status === 'rejected') throw appliedResult.reason;
+        applied = true;
+      } else await saving;
     }
     if (snap !== undefined) this.memory.applySnapshot({ data: EMPTY, metadata: snap.metadata });
     if (rd.hardState !== undefined) this.memory.setHardState(rd.hardState);
@@ -376,7 +399,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
       this.confState = snap.metadata.confState;
       this.emit('snapshot', snap.metadata, 'leader');
     }
-    await this.applyEntries(rd.committedEntries);
+    if (!applied) await this.applyEntries(rd.committedEntries);
     this.rawNode.advance(rd);
     this.reads.serve(this.appliedIndex);
     this.maybeSnapshot();

@@ -100,9 +100,12 @@ export class ListMachine implements StateMachine<number> {
   applied: string[] = [];
   lastIndex = 0;
   restores = 0;
+  /** Called before each apply (tests check what is durable at that moment). */
+  onApply: ((index: number) => void) | undefined;
 
   apply(data: Uint8Array, index: number): number {
     if (index <= this.lastIndex) throw new Error(`entry ${index} applied twice (last ${this.lastIndex})`);
+    this.onApply?.(index);
     this.lastIndex = index;
     this.applied.push(new TextDecoder().decode(data));
     return this.applied.length;

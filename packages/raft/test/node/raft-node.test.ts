@@ -164,6 +164,95 @@ describe('RaftNode', () => {
     }
   });
 
+  it('the leader applies while its own write runs, and no member applies an entry before its own write of it', async () => {
+    // Thesis §10.2.1 lets the leader write in parallel with replication; etcd's raftNode also applies committed
+    // entries while the leader's next write runs. Safety needs every applied entry to be on the applier's own disk.
+    class TrackingWal extends FakeWal {
+      inFlight = 0;
+      override async save(...args: Parameters<FakeWal['save']>): Promise<void> {
+        this.inFlight++;
+        try {
+          await super.save(...args);
+        } finally {
+          this.inFlight--;
+        }
+      }
+    }
+    const net = new MemoryNetwork();
+    const ids = [1, 2, 3];
+    const members = await Promise.all(
+      ids.map((id) => startMember(net, id, ids, { wal: new TrackingWal(3) })),
+    );
+    await until(
+      () => members.some((m) => m.node.status().softState.raftState === StateType.Leader),
+      'a leader',
+    );
+    const violations: string[] = [];
+    let overlapped = 0;
+    for (const m of members) {
+      const wal = m.wal as TrackingWal;
+      m.sm.onApply = (index) => {
+        if (index > wal.durableIndex)
+          violations.push(`node ${m.id} applied ${index} with ${wal.durableIndex} durable`);
+        if (m === leaderOf(members) && wal.inFlight > 0) overlapped++;
+      };
+    }
+    const leader = leaderOf(members);
+    const lagging = members.find((m) => m !== leader)!;
+    // The lagging follower misses the first waves; when it is back, one append carries entries it lacks together
+    // with a commit index covering them (so it must save them before applying them).
+    net.isolate(lagging.id);
+    // Waves of proposals keep a write in flight while earlier ones commit.
+    for (let wave = 0; wave < 10; wave++) {
+      if (wave === 5) net.heal();
+      await Promise.all(Array.from({ length: 30 }, (_, i) => leader.node.propose(enc(`w${wave}-${i}`))));
+    }
+    await until(() => members.every((m) => m.sm.applied.length === 300), 'all applied');
+    expect(violations).toEqual([]);
+    expect(overlapped).toBeGreaterThan(0);
+  });
+
+  it('reads invoked in one turn of the event loop share one ReadIndex round, and each still sees earlier writes', async () => {
+    const net = new MemoryNetwork();
+    const ids = [1, 2, 3];
+    // Each ReadIndex round has its own context, carried by heartbeats (periodic heartbeats may repeat it).
+    const rounds = new Set<string>();
+    const members = await Promise.all(
+      ids.map((id) => {
+        const inner = net.transport(id);
+        const counting: Transport = {
+          start: (h) => inner.start(h),
+          send: (msgs: readonly Message[]) => {
+            for (const m of msgs)
+              if (m.type === MessageType.MsgHeartbeat && m.context !== undefined && m.context.byteLength > 0)
+                rounds.add(Buffer.from(m.context).toString('hex'));
+            inner.send(msgs);
+          },
+          sendSnapshot: (m, d) => inner.sendSnapshot(m, d),
+          addPeer: () => undefined,
+          removePeer: () => undefined,
+          stop: () => inner.stop(),
+        };
+        return startMember(net, id, ids, { transport: counting });
+      }),
+    );
+    await until(
+      () => members.some((m) => m.node.status().softState.raftState === StateType.Leader),
+      'a leader',
+    );
+    const leader = leaderOf(members);
+    const index = await leader.node.propose(enc('before'));
+    rounds.clear();
+    const barriers = await Promise.all(Array.from({ length: 64 }, () => leader.node.read()));
+    expect(rounds.size).toBe(1); // not 64
+    rounds.clear();
+    for (const b of barriers) expect(b.index).toBeGreaterThanOrEqual(index);
+    // A read invoked after the round was submitted gets a round of its own, which sees a write acknowledged since.
+    const later = await leader.node.propose(enc('after'));
+    expect((await leader.node.read()).index).toBeGreaterThanOrEqual(later);
+    expect(rounds.size).toBe(1);
+  });
+
   it('rejects a proposal with ERR_PROPOSAL_DROPPED when there is no leader', async () => {
     const net = new MemoryNetwork();
     const m = await startMember(net, 1, [1, 2, 3]); // peers 2 and 3 never start
