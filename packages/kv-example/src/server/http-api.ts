@@ -26,12 +26,15 @@ export function createHttpApi(node: KvNode): http.Server {
 }
 
 async function handle(node: KvNode, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://x');
-  const path = url.pathname;
+  // Split the target by hand: `new URL` per request is a measurable share of a busy leader's CPU.
+  const target = req.url ?? '/';
+  const q = target.indexOf('?');
+  const path = q < 0 ? target : target.slice(0, q);
+  const query = q < 0 ? undefined : new URLSearchParams(target.slice(q + 1));
   const method = req.method ?? 'GET';
   if (path.startsWith('/kv/')) {
     const key = decodeKey(path.slice(4));
-    if (method === 'GET') return getKey(node, key, url, res);
+    if (method === 'GET') return getKey(node, key, query, res);
     if (method === 'PUT') return putKey(node, key, await readJson(req), res);
     if (method === 'DELETE') {
       const r = await propose(node, { op: 'del', key });
@@ -67,8 +70,13 @@ async function handle(node: KvNode, req: http.IncomingMessage, res: http.ServerR
   throw new ApiError(404, 'NOT_FOUND', `no route for ${method} ${path}`);
 }
 
-async function getKey(node: KvNode, key: string, url: URL, res: http.ServerResponse): Promise<void> {
-  const consistency = url.searchParams.get('consistency') ?? 'linearizable';
+async function getKey(
+  node: KvNode,
+  key: string,
+  query: URLSearchParams | undefined,
+  res: http.ServerResponse,
+): Promise<void> {
+  const consistency = query?.get('consistency') ?? 'linearizable';
   if (consistency !== 'linearizable' && consistency !== 'serializable') {
     throw new ApiError(400, 'BAD_REQUEST', 'consistency must be linearizable or serializable');
   }
@@ -136,17 +144,30 @@ function decodeKey(raw: string): string {
 }
 
 async function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
-  const parts: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).byteLength;
-    if (size > LIMITS.bodyBytes)
-      throw new ApiError(400, 'BODY_TOO_LARGE', `body exceeds ${LIMITS.bodyBytes} bytes`);
-    parts.push(chunk as Buffer);
-  }
+  // Plain 'data'/'end' events: an async iterator per request costs a busy leader more than the parse does.
+  const text = await new Promise<string>((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.byteLength;
+      if (size > LIMITS.bodyBytes) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new ApiError(400, 'BODY_TOO_LARGE', `body exceeds ${LIMITS.bodyBytes} bytes`));
+      } else parts.push(chunk);
+    });
+    req.once('end', () =>
+      resolve(
+        parts.length === 1
+          ? (parts[0] ?? Buffer.alloc(0)).toString('utf8')
+          : Buffer.concat(parts).toString('utf8'),
+      ),
+    );
+    req.once('error', reject);
+  });
   let v: unknown;
   try {
-    v = JSON.parse(Buffer.concat(parts).toString('utf8'));
+    v = JSON.parse(text);
   } catch {
     throw new ApiError(400, 'BAD_REQUEST', 'body is not valid JSON');
   }

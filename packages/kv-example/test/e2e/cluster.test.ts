@@ -54,6 +54,14 @@ describe('x-kv cluster (processes, TCP, WAL)', () => {
     expect((await get(c, 1, 'missing')).status).toBe(404);
     expect((await http(`${c.url(1)}/kv/${'k'.repeat(2000)}`, 'PUT', { value: 'v' })).status).toBe(400);
     expect((await http(`${c.url(1)}/kv/a`, 'PUT', { nope: 1 })).status).toBe(400);
+    const tooBig = await fetch(`${c.url(1)}/kv/a`, { method: 'PUT', body: 'x'.repeat(2 * 1024 * 1024) });
+    expect(tooBig.status).toBe(400);
+    expect(((await tooBig.json()) as { error: { code: string } }).error.code).toBe('BODY_TOO_LARGE');
+    const notJson = await fetch(`${c.url(1)}/kv/a`, { method: 'PUT', body: '{"value":' });
+    expect(notJson.status).toBe(400);
+    expect((await get(c, 1, 'k1?consistency=bogus')).status).toBe(404); // the ? was encoded into the key
+    expect((await http(`${c.url(1)}/kv/k1?consistency=bogus`, 'GET')).status).toBe(400);
+    expect((await http(`${c.url(1)}/kv/k1?consistency=serializable`, 'GET')).json.value).toBe('x');
     const status = (await http(`${c.url(1)}/status`, 'GET')).json;
     expect(status).toMatchObject({ id: 1, walSegments: 1 });
     expect(status.appliedIndex).toBeGreaterThan(0);
