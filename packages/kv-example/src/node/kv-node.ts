@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, readdir } from 'node:fs/promises';
-import type http from 'node:http';
 import { join } from 'node:path';
 import { RaftNode, TcpTransport, type ConfState, type Logger } from '@x/raft';
 import { SnapshotStore, Wal, WalError } from '@x/wal';
 import { encodeCommand } from '../store/commands.js';
 import { KvState, type KvResult } from '../store/kv-state.js';
 import { createHttpApi } from '../server/http-api.js';
+import type { Http1Server } from '../server/http1.js';
 import { Metrics } from './metrics.js';
 
 /** Options of {@link KvNode.start}. */
@@ -39,7 +39,7 @@ export interface KvNodeOptions {
  * One KV server: a WAL, a snapshot store, a TCP transport, a RaftNode and the KV state machine, with the HTTP API.
  */
 export class KvNode {
-  private server: http.Server | undefined;
+  private server: Http1Server | undefined;
   /** Counters the HTTP API bumps. */
   readonly counters: { proposals: { inc(by?: number): void }; failedProposals: { inc(by?: number): void } };
 
@@ -125,10 +125,7 @@ export class KvNode {
     }
     node.server = createHttpApi(node);
     const [host, port] = splitHostPort(opts.listenClient);
-    await new Promise<void>((resolve, reject) => {
-      node.server?.once('error', reject);
-      node.server?.listen(port, host, () => resolve());
-    });
+    await node.server.listen(port, host);
     return node;
   }
 
@@ -201,11 +198,7 @@ export class KvNode {
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
-    if (server !== undefined) {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+    await this.server?.close();
     await this.raft.stop();
   }
 }

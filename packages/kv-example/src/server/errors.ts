@@ -1,4 +1,4 @@
-import type http from 'node:http';
+import type { Http1Response } from './http1.js';
 
 /** An error the API answers with: an HTTP status and a JSON body `{ error: { code, message } }`. */
 export class ApiError extends Error {
@@ -37,22 +37,12 @@ export function errorFromRaft(err: unknown): ApiError {
   }
 }
 
-export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  // The flat-array form of headers skips node's per-response header object walk.
-  res.writeHead(status, [
-    'content-type',
-    'application/json',
-    'content-length',
-    String(Buffer.byteLength(text)),
-  ]);
-  res.end(text);
+/** A JSON response. */
+export function json(status: number, body: unknown): Http1Response {
+  return { status, contentType: 'application/json', body: JSON.stringify(body) };
 }
 
-export function sendError(res: http.ServerResponse, err: ApiError): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  sendJson(res, err.status, { error: { code: err.code, message: err.message } });
+/** The JSON error response for `err`. */
+export function errorResponse(err: ApiError): Http1Response {
+  return json(err.status, { error: { code: err.code, message: err.message } });
 }

@@ -1,8 +1,8 @@
-import http from 'node:http';
 import type { KvNode } from '../node/kv-node.js';
 import { encodeCommand, type KvCommand } from '../store/commands.js';
 import type { KvResult } from '../store/kv-state.js';
-import { ApiError, errorFromRaft, sendError, sendJson } from './errors.js';
+import { ApiError, errorFromRaft, errorResponse, json } from './errors.js';
+import { Http1Server, type Http1Request, type Http1Response } from './http1.js';
 
 /** Limits on client input (400 beyond them). */
 export const LIMITS = { keyBytes: 1024, valueBytes: 1024 * 1024, bodyBytes: 1024 * 1024 + 4096 } as const;
@@ -19,33 +19,34 @@ export const LIMITS = { keyBytes: 1024, valueBytes: 1024 * 1024, bodyBytes: 1024
  * - `GET /members`, `POST /members` `{id, peer, client, learner?}`, `DELETE /members/:id`
  * - `GET /status`, `GET /metrics` (Prometheus text), `POST /snapshot`
  */
-export function createHttpApi(node: KvNode): http.Server {
-  return http.createServer((req, res) => {
-    handle(node, req, res).catch((err: unknown) => sendError(res, errorFromRaft(err)));
-  });
+export function createHttpApi(node: KvNode): Http1Server {
+  return new Http1Server(
+    (req) => handle(node, req).catch((err: unknown) => errorResponse(errorFromRaft(err))),
+    { maxBodyBytes: LIMITS.bodyBytes },
+  );
 }
 
-async function handle(node: KvNode, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+async function handle(node: KvNode, req: Http1Request): Promise<Http1Response> {
   // Split the target by hand: `new URL` per request is a measurable share of a busy leader's CPU.
-  const target = req.url ?? '/';
+  const target = req.target;
   const q = target.indexOf('?');
   const path = q < 0 ? target : target.slice(0, q);
   const query = q < 0 ? undefined : new URLSearchParams(target.slice(q + 1));
-  const method = req.method ?? 'GET';
+  const method = req.method;
   if (path.startsWith('/kv/')) {
     const key = decodeKey(path.slice(4));
-    if (method === 'GET') return getKey(node, key, query, res);
-    if (method === 'PUT') return putKey(node, key, await readJson(req), res);
+    if (method === 'GET') return getKey(node, key, query);
+    if (method === 'PUT') return putKey(node, key, parseJson(req.body));
     if (method === 'DELETE') {
       const r = await propose(node, { op: 'del', key });
       if (r.op !== 'del') throw new Error('unexpected result');
-      return sendJson(res, 200, { deleted: r.deleted, revision: r.revision });
+      return json(200, { deleted: r.deleted, revision: r.revision });
     }
     throw new ApiError(405, 'METHOD_NOT_ALLOWED', `${method} is not supported on /kv/:key`);
   }
-  if (path === '/members' && method === 'GET') return sendJson(res, 200, { members: node.members() });
+  if (path === '/members' && method === 'GET') return json(200, { members: node.members() });
   if (path === '/members' && method === 'POST') {
-    const body = await readJson(req);
+    const body = parseJson(req.body);
     const id = body.id;
     if (typeof id !== 'number' || !Number.isSafeInteger(id) || id <= 0)
       throw new ApiError(400, 'BAD_REQUEST', 'id must be a positive integer');
@@ -53,29 +54,21 @@ async function handle(node: KvNode, req: http.IncomingMessage, res: http.ServerR
       throw new ApiError(400, 'BAD_REQUEST', 'peer and client addresses are required');
     }
     const confState = await node.addMember(id, body.peer, body.client, body.learner === true);
-    return sendJson(res, 200, { confState });
+    return json(200, { confState });
   }
   const memberMatch = /^\/members\/(\d+)$/.exec(path);
   if (memberMatch !== null && method === 'DELETE') {
     const confState = await node.removeMember(Number(memberMatch[1]));
-    return sendJson(res, 200, { confState });
+    return json(200, { confState });
   }
-  if (path === '/status' && method === 'GET') return sendJson(res, 200, await node.statusReport());
-  if (path === '/metrics' && method === 'GET') {
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-    res.end(node.metrics.render());
-    return;
-  }
-  if (path === '/snapshot' && method === 'POST') return sendJson(res, 200, await node.snapshotNow());
+  if (path === '/status' && method === 'GET') return json(200, await node.statusReport());
+  if (path === '/metrics' && method === 'GET')
+    return { status: 200, contentType: 'text/plain; version=0.0.4', body: node.metrics.render() };
+  if (path === '/snapshot' && method === 'POST') return json(200, await node.snapshotNow());
   throw new ApiError(404, 'NOT_FOUND', `no route for ${method} ${path}`);
 }
 
-async function getKey(
-  node: KvNode,
-  key: string,
-  query: URLSearchParams | undefined,
-  res: http.ServerResponse,
-): Promise<void> {
+async function getKey(node: KvNode, key: string, query: URLSearchParams | undefined): Promise<Http1Response> {
   const consistency = query?.get('consistency') ?? 'linearizable';
   if (consistency !== 'linearizable' && consistency !== 'serializable') {
     throw new ApiError(400, 'BAD_REQUEST', 'consistency must be linearizable or serializable');
@@ -83,15 +76,10 @@ async function getKey(
   if (consistency === 'linearizable') await node.raft.read();
   const v = node.state.get(key);
   if (v === undefined) throw new ApiError(404, 'KEY_NOT_FOUND', `key ${JSON.stringify(key)} not found`);
-  sendJson(res, 200, { key, ...v });
+  return json(200, { key, ...v });
 }
 
-async function putKey(
-  node: KvNode,
-  key: string,
-  body: Record<string, unknown>,
-  res: http.ServerResponse,
-): Promise<void> {
+async function putKey(node: KvNode, key: string, body: Record<string, unknown>): Promise<Http1Response> {
   const { value, prevValue, prevRevision } = body;
   if (typeof value !== 'string')
     throw new ApiError(400, 'BAD_REQUEST', 'body must be JSON {"value": string}');
@@ -108,16 +96,16 @@ async function putKey(
   }
   if (prevValue === undefined && prevRevision === undefined) {
     const r = await propose(node, { op: 'put', key, value });
-    return sendJson(res, 200, { revision: r.revision });
+    return json(200, { revision: r.revision });
   }
   const r = await propose(node, { op: 'cas', key, value, prevValue, prevRevision });
   if (r.op !== 'cas') throw new Error('unexpected result');
   if (!r.ok)
-    return sendJson(res, 409, {
+    return json(409, {
       error: { code: 'CAS_FAILED', message: 'compare failed' },
       current: r.current ?? null,
     });
-  sendJson(res, 200, { revision: r.revision });
+  return json(200, { revision: r.revision });
 }
 
 async function propose(node: KvNode, cmd: KvCommand): Promise<KvResult> {
@@ -143,31 +131,10 @@ function decodeKey(raw: string): string {
   return key;
 }
 
-async function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
-  // Plain 'data'/'end' events: an async iterator per request costs a busy leader more than the parse does.
-  const text = await new Promise<string>((resolve, reject) => {
-    const parts: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.byteLength;
-      if (size > LIMITS.bodyBytes) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new ApiError(400, 'BODY_TOO_LARGE', `body exceeds ${LIMITS.bodyBytes} bytes`));
-      } else parts.push(chunk);
-    });
-    req.once('end', () =>
-      resolve(
-        parts.length === 1
-          ? (parts[0] ?? Buffer.alloc(0)).toString('utf8')
-          : Buffer.concat(parts).toString('utf8'),
-      ),
-    );
-    req.once('error', reject);
-  });
+function parseJson(body: Buffer): Record<string, unknown> {
   let v: unknown;
   try {
-    v = JSON.parse(text);
+    v = JSON.parse(body.toString('utf8'));
   } catch {
     throw new ApiError(400, 'BAD_REQUEST', 'body is not valid JSON');
   }

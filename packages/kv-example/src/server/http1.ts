@@ -1,0 +1,292 @@
+import net from 'node:net';
+
+// A small HTTP/1.1 server for the KV API, on `node:net`. Measured on this project's 2-core machine, node:http spent
+// ~80 µs of CPU per keep-alive request where this spends ~30 (bench/BENCHMARKS.md), and on a busy leader the HTTP
+// layer was the largest cost. It speaks what the API needs, strictly: keep-alive (HTTP/1.1 default, HTTP/1.0 on
+// request), Content-Length and chunked request bodies, `Expect: 100-continue`, one request at a time per connection
+// (pipelined requests wait their turn, so responses keep their order). Anything else is refused with a status and
+// the connection closed: malformed request lines or headers (400), header sections over the limit (431), bodies
+// over the limit (400 BODY_TOO_LARGE, as the API answers every size limit), both Content-Length and Transfer-Encoding (400, the request-smuggling case), other transfer
+// codings (501). A connection idle past the timeout, or stuck mid-request, is closed.
+
+/** A parsed request. Header names are lower case; a repeated header's values are joined with ", ". */
+export interface Http1Request {
+  readonly method: string;
+  /** The request target as sent: path and optional `?query`. */
+  readonly target: string;
+  readonly headers: ReadonlyMap<string, string>;
+  readonly body: Buffer;
+}
+
+/** What a handler answers. */
+export interface Http1Response {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+export type Http1Handler = (req: Http1Request) => Promise<Http1Response>;
+
+/** Limits of {@link Http1Server}. */
+export interface Http1Limits {
+  /** Request line plus headers. Default 16 KiB (node:http's default). */
+  maxHeaderBytes?: number;
+  /** Request body. Default 1 MiB + 4 KiB. */
+  maxBodyBytes?: number;
+  /** A connection with no complete request for this long is closed. Default 60 s. */
+  idleTimeoutMs?: number;
+}
+
+const REASONS: Record<number, string> = {
+  100: 'Continue',
+  200: 'OK',
+  400: 'Bad Request',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+const CRLF2 = Buffer.from('\r\n\r\n');
+const REQUEST_LINE = /^([A-Z]{1,16}) (\/[^\s]*) HTTP\/1\.([01])$/;
+const HEADER = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*$/;
+
+/** A request the connection cannot serve: answered with `status`, then the connection closes. */
+class ProtocolError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly code = status === 431 ? 'HEADERS_TOO_LARGE' : status >= 500 ? 'INTERNAL' : 'BAD_REQUEST',
+  ) {
+    super(message);
+  }
+}
+
+/** The server: `listen`, then `close` (which also ends open connections). */
+export class Http1Server {
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  private readonly limits: Required<Http1Limits>;
+
+  constructor(
+    private readonly handler: Http1Handler,
+    limits: Http1Limits = {},
+  ) {
+    this.limits = {
+      maxHeaderBytes: limits.maxHeaderBytes ?? 16 * 1024,
+      maxBodyBytes: limits.maxBodyBytes ?? 1024 * 1024 + 4096,
+      idleTimeoutMs: limits.idleTimeoutMs ?? 60_000,
+    };
+    this.server = net.createServer((socket) => this.accept(socket));
+  }
+
+  listen(port: number, host: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  address(): net.AddressInfo | undefined {
+    const a = this.server.address();
+    return a !== null && typeof a === 'object' ? a : undefined;
+  }
+
+  close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.setNoDelay(true);
+    socket.setTimeout(this.limits.idleTimeoutMs, () => socket.destroy());
+    socket.on('error', () => undefined);
+    socket.on('close', () => this.sockets.delete(socket));
+    new Connection(socket, this.handler, this.limits);
+  }
+}
+
+/** One client connection: buffers bytes, parses one request at a time, answers it, then parses the next. */
+class Connection {
+  private buf: Buffer = Buffer.alloc(0);
+  private busy = false;
+  /** Sent `100 Continue` for the request being read. */
+  private continued = false;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly handler: Http1Handler,
+    private readonly limits: Required<Http1Limits>,
+  ) {
+    socket.on('data', (chunk: Buffer) => {
+      this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+      if (!this.busy) this.next();
+      // A client that keeps sending while its request is served: stop reading past one request's worth.
+      else if (this.buf.length > this.limits.maxHeaderBytes + this.limits.maxBodyBytes) socket.pause();
+    });
+  }
+
+  /** Parses and serves the next complete request in the buffer, if there is one. */
+  private next(): void {
+    let parsed: { req: Http1Request; keepAlive: boolean; used: number } | undefined;
+    try {
+      parsed = this.parse();
+    } catch (err) {
+      const e = err instanceof ProtocolError ? err : new ProtocolError(400, String(err));
+      this.write({ status: e.status, contentType: 'application/json', body: errorBody(e) }, false);
+      return;
+    }
+    if (parsed === undefined) return;
+    const { req, keepAlive, used } = parsed;
+    this.buf = this.buf.subarray(used);
+    this.continued = false;
+    this.busy = true;
+    this.handler(req).then(
+      (res) => this.done(res, keepAlive),
+      (err: unknown) =>
+        this.done(
+          {
+            status: 500,
+            contentType: 'application/json',
+            body: errorBody(new ProtocolError(500, err instanceof Error ? err.message : String(err))),
+          },
+          keepAlive,
+        ),
+    );
+  }
+
+  private done(res: Http1Response, keepAlive: boolean): void {
+    this.busy = false;
+    if (this.socket.destroyed) return;
+    this.write(res, keepAlive);
+    if (!keepAlive) return;
+    if (this.socket.isPaused()) this.socket.resume();
+    if (this.buf.length > 0) this.next();
+  }
+
+  private write(res: Http1Response, keepAlive: boolean): void {
+    const head =
+      `HTTP/1.1 ${res.status} ${REASONS[res.status] ?? 'Unknown'}\r\ncontent-type: ${res.contentType}\r\n` +
+      `content-length: ${Buffer.byteLength(res.body)}\r\n${keepAlive ? '' : 'connection: close\r\n'}\r\n`;
+    if (keepAlive) this.socket.write(head + res.body);
+    else this.socket.end(head + res.body);
+  }
+
+  /** A complete request at the start of the buffer, or undefined if more bytes are needed. */
+  private parse(): { req: Http1Request; keepAlive: boolean; used: number } | undefined {
+    const { maxHeaderBytes, maxBodyBytes } = this.limits;
+    const end = this.buf.indexOf(CRLF2);
+    if (end < 0) {
+      if (this.buf.length > maxHeaderBytes) throw new ProtocolError(431, 'request headers too large');
+      return undefined;
+    }
+    if (end + 4 > maxHeaderBytes) throw new ProtocolError(431, 'request headers too large');
+    const lines = this.buf.toString('latin1', 0, end).split('\r\n');
+    const line = REQUEST_LINE.exec(lines[0] ?? '');
+    if (line === null) throw new ProtocolError(400, 'malformed request line');
+    const [, method = '', target = '', minor] = line;
+    const headers = new Map<string, string>();
+    for (let i = 1; i < lines.length; i++) {
+      const h = HEADER.exec(lines[i] ?? '');
+      if (h === null) throw new ProtocolError(400, `malformed header line ${i}`);
+      const name = (h[1] ?? '').toLowerCase();
+      const value = h[2] ?? '';
+      const prev = headers.get(name);
+      headers.set(name, prev === undefined ? value : `${prev}, ${value}`);
+    }
+    const connection = headers.get('connection')?.toLowerCase() ?? '';
+    const keepAlive = minor === '1' ? !connection.includes('close') : connection.includes('keep-alive');
+    const start = end + 4;
+    const te = headers.get('transfer-encoding');
+    const cl = headers.get('content-length');
+    if (te !== undefined && cl !== undefined)
+      throw new ProtocolError(400, 'both Content-Length and Transfer-Encoding');
+    let body: Buffer;
+    let used: number;
+    if (te !== undefined) {
+      if (te.toLowerCase() !== 'chunked') throw new ProtocolError(501, `transfer coding ${te} not supported`);
+      this.maybeContinue(headers);
+      const chunked = readChunked(this.buf, start, maxBodyBytes);
+      if (chunked === undefined) return undefined;
+      ({ body, used } = chunked);
+    } else {
+      if (cl !== undefined && !/^\d{1,15}$/.test(cl)) throw new ProtocolError(400, 'invalid Content-Length');
+      const length = cl === undefined ? 0 : Number(cl);
+      if (length > maxBodyBytes) throw tooLarge(maxBodyBytes);
+      if (length > 0) this.maybeContinue(headers);
+      if (this.buf.length < start + length) return undefined;
+      body = this.buf.subarray(start, start + length);
+      used = start + length;
+    }
+    return { req: { method, target, headers, body }, keepAlive, used };
+  }
+
+  /** Answers `Expect: 100-continue` once per request, before its body arrives. */
+  private maybeContinue(headers: ReadonlyMap<string, string>): void {
+    if (this.continued || headers.get('expect')?.toLowerCase() !== '100-continue') return;
+    this.continued = true;
+    this.socket.write('HTTP/1.1 100 Continue\r\n\r\n');
+  }
+}
+
+/** Decodes a chunked body starting at `start`; undefined while incomplete. Trailers are read and ignored. */
+function readChunked(
+  buf: Buffer,
+  start: number,
+  maxBodyBytes: number,
+): { body: Buffer; used: number } | undefined {
+  const parts: Buffer[] = [];
+  let size = 0;
+  let at = start;
+  for (;;) {
+    const eol = buf.indexOf('\r\n', at, 'latin1');
+    if (eol < 0) {
+      if (buf.length - at > 1024) throw new ProtocolError(400, 'chunk size line too long');
+      return undefined;
+    }
+    const sizeText = buf.toString('latin1', at, eol).split(';')[0]?.trim() ?? '';
+    if (!/^[0-9a-fA-F]{1,8}$/.test(sizeText)) throw new ProtocolError(400, 'invalid chunk size');
+    const n = parseInt(sizeText, 16);
+    if (n === 0) {
+      // The last chunk: then optional trailer lines (ignored) and an empty line.
+      const p = eol + 2;
+      if (buf.length < p + 2) return undefined;
+      let used: number;
+      if (buf[p] === 13 && buf[p + 1] === 10) used = p + 2;
+      else {
+        const t = buf.indexOf(CRLF2, p);
+        if (t < 0) {
+          if (buf.length - p > 16 * 1024) throw new ProtocolError(431, 'trailers too large');
+          return undefined;
+        }
+        used = t + 4;
+      }
+      return { body: parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts), used };
+    }
+    size += n;
+    if (size > maxBodyBytes) throw tooLarge(maxBodyBytes);
+    const dataStart = eol + 2;
+    if (buf.length < dataStart + n + 2) return undefined;
+    if (buf[dataStart + n] !== 13 || buf[dataStart + n + 1] !== 10)
+      throw new ProtocolError(400, 'chunk data not followed by CRLF');
+    parts.push(buf.subarray(dataStart, dataStart + n));
+    at = dataStart + n + 2;
+  }
+}
+
+/** The API answers every size limit with 400 and a code naming it. */
+function tooLarge(maxBodyBytes: number): ProtocolError {
+  return new ProtocolError(400, `body exceeds ${maxBodyBytes} bytes`, 'BODY_TOO_LARGE');
+}
+
+function errorBody(e: ProtocolError): string {
+  return JSON.stringify({ error: { code: e.code, message: e.message } });
+}
