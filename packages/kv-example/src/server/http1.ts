@@ -53,7 +53,8 @@ const REASONS: Record<number, string> = {
 
 const CRLF2 = Buffer.from('\r\n\r\n');
 const REQUEST_LINE = /^([A-Z]{1,16}) (\/[^\s]*) HTTP\/1\.([01])$/;
-const HEADER = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*$/;
+/** A character that may not appear in a (lower-cased) header name. */
+const NOT_TOKEN = /[^!#$%&'*+\-.^_`|~0-9a-z]/;
 
 /** A request the connection cannot serve: answered with `status`, then the connection closes. */
 class ProtocolError extends Error {
@@ -189,18 +190,24 @@ class Connection {
       return undefined;
     }
     if (end + 4 > maxHeaderBytes) throw new ProtocolError(431, 'request headers too large');
-    const lines = this.buf.toString('latin1', 0, end).split('\r\n');
-    const line = REQUEST_LINE.exec(lines[0] ?? '');
+    const head = this.buf.toString('latin1', 0, end);
+    const firstEnd = head.indexOf('\r\n');
+    const line = REQUEST_LINE.exec(firstEnd < 0 ? head : head.slice(0, firstEnd));
     if (line === null) throw new ProtocolError(400, 'malformed request line');
     const [, method = '', target = '', minor] = line;
     const headers = new Map<string, string>();
-    for (let i = 1; i < lines.length; i++) {
-      const h = HEADER.exec(lines[i] ?? '');
-      if (h === null) throw new ProtocolError(400, `malformed header line ${i}`);
-      const name = (h[1] ?? '').toLowerCase();
-      const value = h[2] ?? '';
+    // Header lines by hand (indexOf and slice): a regex and an array per line cost a busy leader measurably.
+    for (let pos = firstEnd < 0 ? head.length : firstEnd + 2; pos < head.length;) {
+      let eol = head.indexOf('\r\n', pos);
+      if (eol < 0) eol = head.length;
+      const colon = head.indexOf(':', pos);
+      if (colon <= pos || colon > eol) throw new ProtocolError(400, 'malformed header line');
+      const name = head.slice(pos, colon).toLowerCase();
+      if (NOT_TOKEN.test(name)) throw new ProtocolError(400, 'malformed header name');
+      const value = head.slice(colon + 1, eol).trim();
       const prev = headers.get(name);
       headers.set(name, prev === undefined ? value : `${prev}, ${value}`);
+      pos = eol + 2;
     }
     const connection = headers.get('connection')?.toLowerCase() ?? '';
     const keepAlive = minor === '1' ? !connection.includes('close') : connection.includes('keep-alive');
