@@ -1,8 +1,8 @@
 import net from 'node:net';
 
-// A small HTTP/1.1 server for the KV API, on `node:net`. Measured on this project's 2-core machine, node:http spent
-// ~80 µs of CPU per keep-alive request where this spends ~30 (bench/BENCHMARKS.md), and on a busy leader the HTTP
-// layer was the largest cost. It speaks what the API needs, strictly: keep-alive (HTTP/1.1 default, HTTP/1.0 on
+// A small HTTP/1.1 server for the KV API, on `node:net`. On this project's 2-core machine node:http spent about twice
+// the CPU per keep-alive request that this does (`bench/http-server.mjs`, BENCHMARKS.md), and on a busy leader the
+// HTTP layer was the largest cost. It speaks what the API needs, strictly: keep-alive (HTTP/1.1 default, HTTP/1.0 on
 // request), Content-Length and chunked request bodies, `Expect: 100-continue`, one request at a time per connection
 // (pipelined requests wait their turn, so responses keep their order). Anything else is refused with a status and
 // the connection closed: malformed request lines or headers (400), header sections over the limit (431), bodies
