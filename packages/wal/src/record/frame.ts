@@ -20,7 +20,7 @@ export function frameSize(n: number): number {
 export function writeLengthWord(buf: Uint8Array, pos: number, n: number): void {
   const pad = framePad(n);
   const lo = n >>> 0;
-  const hi = Math.floor(n / 0x1_0000_0000);
+  const hi = n <= 0xffffffff ? 0 : Math.floor(n / 0x1_0000_0000);
   buf[pos] = lo & 0xff;
   buf[pos + 1] = (lo >>> 8) & 0xff;
   buf[pos + 2] = (lo >>> 16) & 0xff;

@@ -11,6 +11,11 @@ export interface DecodedRecord {
 
 /** Bytes a varint of `v` (a non-negative safe integer) takes. */
 export function varintSize(v: number): number {
+  if (v < 0x80) return 1;
+  if (v < 0x4000) return 2;
+  if (v < 0x20_0000) return 3;
+  if (v < 0x1000_0000) return 4;
+  if (v < 0x8_0000_0000) return 5;
   let n = 1;
   while (v >= 0x80) {
     v = Math.floor(v / 128);
@@ -21,6 +26,15 @@ export function varintSize(v: number): number {
 
 /** Writes the varint of `v` at `pos`; returns the position after it. */
 export function writeVarint(buf: Uint8Array, pos: number, v: number): number {
+  if (v <= 0xffffffff) {
+    // 32-bit fast path: shifts instead of divisions
+    while (v >= 0x80) {
+      buf[pos++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    buf[pos++] = v;
+    return pos;
+  }
   while (v >= 0x80) {
     buf[pos++] = (v % 128) | 0x80;
     v = Math.floor(v / 128);
