@@ -37,19 +37,43 @@ function writeUint(out: Uint8Array, pos: number, v: number): number {
   return pos + 9;
 }
 
-/** Encodes `[index, term, data]` (and `type` when given); all numbers are non-negative safe integers. */
-export function encodeEntryFast(
+/** Bytes of the msgpack bin header for `n` bytes of data. */
+function binHeadSize(n: number): number {
+  return n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
+}
+
+/** Bytes of {@link encodeEntryInto}'s output for these fields. */
+export function entrySizeFast(
+  index: number,
+  term: number,
+  dataBytes: number,
+  type: number | undefined,
+): number {
+  return (
+    1 +
+    uintSize(index) +
+    uintSize(term) +
+    binHeadSize(dataBytes) +
+    dataBytes +
+    (type === undefined ? 0 : uintSize(type))
+  );
+}
+
+/**
+ * Writes `[index, term, data]` (and `type` when given) at `out[pos]`, which has room for {@link entrySizeFast}
+ * bytes; all numbers are non-negative safe integers. Returns the position after it.
+ */
+export function encodeEntryInto(
+  out: Uint8Array,
+  pos: number,
   index: number,
   term: number,
   data: Uint8Array,
   type: number | undefined,
-): Uint8Array {
+): number {
   const n = data.byteLength;
-  const binHead = n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
-  const size = 1 + uintSize(index) + uintSize(term) + binHead + n + (type === undefined ? 0 : uintSize(type));
-  const out = new Uint8Array(size);
-  out[0] = type === undefined ? 0x93 : 0x94;
-  let pos = writeUint(out, 1, index);
+  out[pos++] = type === undefined ? 0x93 : 0x94;
+  pos = writeUint(out, pos, index);
   pos = writeUint(out, pos, term);
   if (n < 0x100) {
     out[pos++] = 0xc4;
@@ -65,9 +89,21 @@ export function encodeEntryFast(
     out[pos++] = (n >>> 8) & 0xff;
     out[pos++] = n & 0xff;
   }
-  out.set(data, pos);
+  if (n < 32) for (let i = 0; i < n; i++) out[pos + i] = data[i] as number;
+  else out.set(data, pos);
   pos += n;
-  if (type !== undefined) writeUint(out, pos, type);
+  return type === undefined ? pos : writeUint(out, pos, type);
+}
+
+/** Encodes `[index, term, data]` (and `type` when given) into a new array. */
+export function encodeEntryFast(
+  index: number,
+  term: number,
+  data: Uint8Array,
+  type: number | undefined,
+): Uint8Array {
+  const out = new Uint8Array(entrySizeFast(index, term, data.byteLength, type));
+  encodeEntryInto(out, 0, index, term, data, type);
   return out;
 }
 

@@ -1,6 +1,6 @@
 import { Packr } from 'msgpackr';
 import { WalError } from '../errors.js';
-import { decodeEntryFast, encodeEntryFast } from './msgpack-entry.js';
+import { decodeEntryFast, encodeEntryFast, encodeEntryInto, entrySizeFast } from './msgpack-entry.js';
 import type { Codecs } from './types.js';
 
 /** A log entry of the default codecs. */
@@ -59,6 +59,14 @@ function nums(what: string, field: string, v: unknown): number[] {
   return v.map((x, i) => num(what, `${field}[${i}]`, x));
 }
 
+/** Checks an entry's fields (throwing ERR_WAL_CODEC); returns its type field. */
+function checkEntry(e: Entry): number | undefined {
+  num('Entry', 'index', e.index);
+  num('Entry', 'term', e.term);
+  if (!(e.data instanceof Uint8Array)) fail('Entry', 'data must be a Uint8Array');
+  return e.type === undefined ? undefined : num('Entry', 'type', e.type);
+}
+
 function unpack(what: string, bytes: Uint8Array): unknown[] {
   let v: unknown;
   try {
@@ -87,15 +95,13 @@ function pack(value: unknown): Uint8Array {
 export const msgpackCodecs: Codecs<Entry, HardState, Snapshot> = {
   entry: {
     encode(e) {
-      num('Entry', 'index', e.index);
-      num('Entry', 'term', e.term);
-      if (!(e.data instanceof Uint8Array)) fail('Entry', 'data must be a Uint8Array');
-      return encodeEntryFast(
-        e.index,
-        e.term,
-        e.data,
-        e.type === undefined ? undefined : num('Entry', 'type', e.type),
-      );
+      return encodeEntryFast(e.index, e.term, e.data, checkEntry(e));
+    },
+    encodedSize(e) {
+      return entrySizeFast(e.index, e.term, e.data.byteLength, checkEntry(e));
+    },
+    encodeInto(e, buf, offset) {
+      return encodeEntryInto(buf, offset, e.index, e.term, e.data, e.type);
     },
     decode(bytes) {
       const fast = decodeEntryFast(bytes);

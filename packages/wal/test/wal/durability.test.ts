@@ -116,6 +116,47 @@ describe('fsync observability', () => {
 });
 
 describe('failures', () => {
+  it('inline mode: fdatasyncSync runs on the main thread before a save resolves; a failure fails the WAL, no retry', async () => {
+    const wal = await Wal.create(t.dir, enc('m'), { ...SMALL, syncMode: 'inline' });
+    let inline = 0;
+    let pooled = 0;
+    fileIo.datasync = async (fh: FileHandle) => {
+      pooled++;
+      await realIo.datasync(fh);
+    };
+    fileIo.datasyncInline = (fh: FileHandle) => {
+      inline++;
+      realIo.datasyncInline(fh);
+    };
+    const order: number[] = [];
+    await Promise.all(
+      [1, 2, 3].map((i) => wal.saveEntry(entries(i, i)).then(() => order.push(inline === 0 ? -i : i))),
+    );
+    expect(order).toEqual([1, 2, 3]); // in call order, each after an inline fdatasync
+    expect(pooled).toBe(0);
+    let attempts = 0;
+    fileIo.datasyncInline = () => {
+      attempts++;
+      throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    };
+    const failing = wal.saveEntry(entries(4, 4));
+    const queued = wal.saveEntry(entries(5, 5));
+    await expect(failing).rejects.toMatchObject({ code: 'ERR_WAL_FAILED' });
+    await expect(queued).rejects.toMatchObject({ code: 'ERR_WAL_FAILED' });
+    await expect(wal.saveEntry(entries(6, 6))).rejects.toMatchObject({ code: 'ERR_WAL_FAILED' });
+    await wal.close();
+    expect(attempts).toBe(1);
+    Object.assign(fileIo, realIo);
+    const r = await Wal.openForRead(t.dir);
+    expect((await r.readAll()).entries.slice(0, 3)).toEqual(entries(1, 3));
+    await r.close();
+    await expect(
+      Wal.create(`${t.dir}-x`, enc('m'), { syncMode: 'sometimes' as 'inline' }),
+    ).rejects.toMatchObject({
+      code: 'ERR_WAL_INVALID_ARGUMENT',
+    });
+  });
+
   it('a failed fdatasync fails the WAL: that save and every later call reject ERR_WAL_FAILED, no retry', async () => {
     const wal = await Wal.create(t.dir, enc('m'), SMALL);
     await wal.saveEntry(entries(1, 1));
@@ -153,37 +194,41 @@ describe('failures', () => {
     await wal.close();
   });
 
-  it('a codec that throws rejects that call with ERR_WAL_CODEC and leaves the WAL usable', async () => {
-    let explode = false;
-    const codecs: Codecs<Entry, HardState, Snapshot> = {
-      ...msgpackCodecs,
-      entry: {
-        ...msgpackCodecs.entry,
-        encode: (e) => {
-          if (explode) throw new Error('boom');
-          return msgpackCodecs.entry.encode(e);
+  it.each(['encode', 'encodedSize', 'encodeInto'] as const)(
+    'a codec whose %s throws rejects that call with ERR_WAL_CODEC and leaves the WAL usable',
+    async (hook) => {
+      let explode = false;
+      const codecs: Codecs<Entry, HardState, Snapshot> = {
+        ...msgpackCodecs,
+        entry: {
+          ...msgpackCodecs.entry,
+          ...(hook === 'encode' ? { encodedSize: undefined, encodeInto: undefined } : {}),
+          [hook]: (...args: Parameters<typeof msgpackCodecs.entry.encode>) => {
+            if (explode) throw new Error('boom');
+            return (msgpackCodecs.entry[hook] as (...a: unknown[]) => unknown)(...args);
+          },
+          decode: (b) => {
+            if (explode) throw new Error('cannot decode');
+            return msgpackCodecs.entry.decode(b);
+          },
         },
-        decode: (b) => {
-          if (explode) throw new Error('cannot decode');
-          return msgpackCodecs.entry.decode(b);
-        },
-      },
-    };
-    const wal = await Wal.create(t.dir, enc('m'), { ...SMALL, codecs });
-    await wal.saveEntry(entries(1, 2));
-    explode = true;
-    await expect(wal.saveEntry(entries(3, 4))).rejects.toMatchObject({ code: 'ERR_WAL_CODEC' });
-    explode = false;
-    await wal.saveEntry(entries(3, 4));
-    await wal.close();
-    const r = await Wal.openForRead(t.dir, undefined, { codecs });
-    expect((await r.readAll()).entries).toEqual(entries(1, 4));
-    await r.close();
-    explode = true;
-    const err = await Wal.openForRead(t.dir, undefined, { codecs }).catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'ERR_WAL_CODEC', offset: expect.any(Number) as number });
-    expect((err as Error).message).toContain('cannot decode');
-  });
+      };
+      const wal = await Wal.create(t.dir, enc('m'), { ...SMALL, codecs });
+      await wal.saveEntry(entries(1, 2));
+      explode = true;
+      await expect(wal.saveEntry(entries(3, 4))).rejects.toMatchObject({ code: 'ERR_WAL_CODEC' });
+      explode = false;
+      await wal.saveEntry(entries(3, 4));
+      await wal.close();
+      const r = await Wal.openForRead(t.dir, undefined, { codecs });
+      expect((await r.readAll()).entries).toEqual(entries(1, 4));
+      await r.close();
+      explode = true;
+      const err = await Wal.openForRead(t.dir, undefined, { codecs }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'ERR_WAL_CODEC', offset: expect.any(Number) as number });
+      expect((err as Error).message).toContain('cannot decode');
+    },
+  );
 
   it('bad arguments get ERR_WAL_INVALID_ARGUMENT', async () => {
     await expect(Wal.create('', enc('m'))).rejects.toMatchObject({ code: 'ERR_WAL_INVALID_ARGUMENT' });
