@@ -1,3 +1,5 @@
+import { copyOut } from './slab.js';
+
 // A hand-rolled fast path for the one msgpack shape on the replay and append hot paths: an Entry as
 // `[index, term, bin]` or `[index, term, bin, type]` with non-negative integers. The bytes are plain msgpack
 // (msgpackr reads them, and they read what msgpackr writes); anything else falls back to msgpackr.
@@ -133,10 +135,16 @@ function readUint(b: Uint8Array): number {
   return v;
 }
 
-/** The fields of an entry in the fast shape, or undefined when the bytes are in any other shape. */
-export function decodeEntryFast(
-  b: Uint8Array,
-): { index: number; term: number; data: Uint8Array; type: number | undefined } | undefined {
+/** An entry as {@link decodeEntryFast} returns it (the shape of msgpack.ts's Entry); `type` only when present. */
+export interface FastEntry {
+  index: number;
+  term: number;
+  type?: number;
+  data: Uint8Array;
+}
+
+/** The entry in the fast shape, or undefined when the bytes are in any other shape. */
+export function decodeEntryFast(b: Uint8Array): FastEntry | undefined {
   const head = b[0];
   if (head !== 0x93 && head !== 0x94) return undefined;
   at = 1;
@@ -151,15 +159,12 @@ export function decodeEntryFast(
   for (let i = 1; i <= lenBytes; i++) n = n * 256 + (b[at + i] as number);
   const start = at + 1 + lenBytes;
   if (start + n > b.byteLength) return undefined;
-  // A copy, as a plain Uint8Array even when `b` is a Buffer (whose slice() would be a view).
-  const data = new Uint8Array(n);
-  data.set(b.subarray(start, start + n));
+  // A copy (a plain Uint8Array even when `b` is a Buffer), carved from a slab: it must not alias `b`, which
+  // is the segment buffer being read.
+  const data = copyOut(b, start, start + n);
   at = start + n;
-  let type: number | undefined;
-  if (head === 0x94) {
-    type = readUint(b);
-    if (type < 0) return undefined;
-  }
-  if (at !== b.byteLength) return undefined;
-  return { index, term, data, type };
+  if (head === 0x93) return at === b.byteLength ? { index, term, data } : undefined;
+  const type = readUint(b);
+  if (type < 0 || at !== b.byteLength) return undefined;
+  return { index, term, type, data };
 }

@@ -105,11 +105,7 @@ export const msgpackCodecs: Codecs<Entry, HardState, Snapshot> = {
     },
     decode(bytes) {
       const fast = decodeEntryFast(bytes);
-      if (fast !== undefined) {
-        const e: Entry = { index: fast.index, term: fast.term, data: fast.data };
-        if (fast.type !== undefined) e.type = fast.type;
-        return e;
-      }
+      if (fast !== undefined) return fast;
       const a = unpack('Entry', bytes);
       if (a.length !== 3 && a.length !== 4) fail('Entry', `expected 3 or 4 fields, got ${a.length}`);
       const data = a[2];
