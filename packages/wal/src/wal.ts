@@ -200,7 +200,7 @@ export class Wal<E = Entry, S = HardState, N = Snapshot> implements Storage<E, S
       return Promise.reject(new WalError('ERR_WAL_INVALID_ARGUMENT', 'save: entries must be an array'));
     }
     const codecs = this.options.codecs;
-    const mark = w.mark();
+    w.mark();
     let lastIndex = this.lastIndex;
     let mustSync = entries.length > 0;
     let newState: S | undefined;
@@ -229,7 +229,7 @@ export class Wal<E = Entry, S = HardState, N = Snapshot> implements Storage<E, S
         newState = state;
       }
     } catch (err) {
-      w.rollback(mark);
+      w.rollback();
       return rejectWith(err);
     }
     if (newState !== undefined) this.prevState = newState;
@@ -253,12 +253,12 @@ export class Wal<E = Entry, S = HardState, N = Snapshot> implements Storage<E, S
     const w = this.writable('saveSnap');
     if (w instanceof WalError) return Promise.reject(w);
     let idx: number;
-    const mark = w.mark();
+    w.mark();
     try {
       idx = this.options.codecs.snapshot.index(snap);
       w.append(RecordType.Snapshot, this.options.codecs.snapshot, snap, 'snapshot');
     } catch (err) {
-      w.rollback(mark);
+      w.rollback();
       return rejectWith(err);
     }
     if (idx > this.lastIndex) this.lastIndex = idx;

@@ -32,12 +32,6 @@ class Batch {
   }
 }
 
-/** Where a call's records started: {@link SegmentWriter.rollback} returns there. */
-export interface WriterMark {
-  frames: FrameMark;
-  stateBytes: Uint8Array | undefined;
-}
-
 /** Where the writer starts: the open tail segment and the chain state read from disk. */
 export interface WriterInit {
   dir: string;
@@ -86,6 +80,8 @@ export class SegmentWriter {
   private stateBytes: Uint8Array | undefined;
   private lastIndex: number;
   private readonly inline: boolean;
+  private readonly marked: FrameMark = { length: 0, crc: 0 };
+  private markedState: Uint8Array | undefined;
 
   constructor(private readonly init: WriterInit) {
     this.fh = init.fh;
@@ -109,15 +105,20 @@ export class SegmentWriter {
     if (type === RecordType.State) this.stateBytes = frames.buf.slice(frames.dataStart, frames.dataEnd);
   }
 
-  /** Where the gathering batch stands: a mark to {@link rollback} to when encoding a call's records fails. */
-  mark(): WriterMark {
-    return { frames: this.gathering.frames.mark(), stateBytes: this.stateBytes };
+  /**
+   * Marks where the gathering batch stands, to {@link rollback} to when encoding a call's records fails. One mark
+   * at a time: a call marks, appends and commits (or rolls back) synchronously.
+   */
+  mark(): void {
+    this.marked.length = this.gathering.frames.length;
+    this.marked.crc = this.gathering.frames.crc;
+    this.markedState = this.stateBytes;
   }
 
-  /** Drops records framed after `mark`. */
-  rollback(mark: WriterMark): void {
-    this.gathering.frames.rollback(mark.frames);
-    this.stateBytes = mark.stateBytes;
+  /** Drops records framed after the {@link mark}. */
+  rollback(): void {
+    this.gathering.frames.rollback(this.marked);
+    this.stateBytes = this.markedState;
   }
 
   /**
