@@ -12,7 +12,11 @@ const entryArb: fc.Arbitrary<Entry> = fc
     data: fc.oneof(fc.uint8Array({ maxLength: 40 }), fc.uint8Array({ minLength: 250, maxLength: 70_000 })),
     type: fc.option(fc.oneof(fc.nat(200), fc.maxSafeNat()), { nil: undefined }),
   })
-  .map((e) => (e.type === undefined ? { index: e.index, term: e.term, data: e.data } : e));
+  .map((e): Entry => {
+    const out: Entry = { index: e.index, term: e.term, data: e.data };
+    if (e.type !== undefined) out.type = e.type;
+    return out;
+  });
 
 /** The same codec with only encode/decode: the WAL must take its encode-and-copy path. */
 const plain = <T>(c: Codec<T>): Codec<T> => ({ encode: (v) => c.encode(v), decode: (b) => c.decode(b) });

@@ -70,7 +70,7 @@ describe('replay', () => {
             if (r.type !== RecordType.Entry) continue;
             const a = unpack(r.data ?? new Uint8Array(0)) as [number, number, Uint8Array, number?];
             const e: Entry = { index: a[0], term: a[1], data: new Uint8Array(a[2]) };
-            if (a.length === 4) e.type = a[3];
+            if (a[3] !== undefined) e.type = a[3];
             reference.push(e);
           }
           const r1 = await Wal.openForRead(dir);
