@@ -123,7 +123,7 @@ describe('fsync observability', () => {
 });
 
 describe('failures', () => {
-  it('inline mode: fdatasyncSync runs on the main thread before a save resolves; a failure fails the WAL, no retry', async () => {
+  it('inline mode: fdatasyncSync runs on the main thread, never the pool, before each save resolves, in order', async () => {
     const wal = await Wal.create(t.dir, enc('m'), { ...SMALL, syncMode: 'inline' });
     let inline = 0;
     let pooled = 0;
@@ -139,54 +139,42 @@ describe('failures', () => {
     await Promise.all(
       [1, 2, 3].map((i) => wal.saveEntry(entries(i, i)).then(() => order.push(inline === 0 ? -i : i))),
     );
-    expect(order).toEqual([1, 2, 3]); // in call order, each after an inline fdatasync
+    expect(order).toEqual([1, 2, 3]);
     expect(pooled).toBe(0);
-    let attempts = 0;
-    fileIo.datasyncInline = () => {
-      attempts++;
-      throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
-    };
-    const failing = wal.saveEntry(entries(4, 4));
-    const queued = wal.saveEntry(entries(5, 5));
-    await expect(failing).rejects.toMatchObject({ code: 'ERR_WAL_FAILED' });
-    await expect(queued).rejects.toMatchObject({ code: 'ERR_WAL_FAILED' });
-    await expect(wal.saveEntry(entries(6, 6))).rejects.toMatchObject({ code: 'ERR_WAL_FAILED' });
     await wal.close();
-    expect(attempts).toBe(1);
-    Object.assign(fileIo, realIo);
-    const r = await Wal.openForRead(t.dir);
-    expect((await r.readAll()).entries.slice(0, 3)).toEqual(entries(1, 3));
-    await r.close();
     await expect(
       Wal.create(`${t.dir}-x`, enc('m'), { syncMode: 'sometimes' as 'inline' }),
-    ).rejects.toMatchObject({
-      code: 'ERR_WAL_INVALID_ARGUMENT',
-    });
+    ).rejects.toMatchObject({ code: 'ERR_WAL_INVALID_ARGUMENT' });
   });
 
-  it('a failed fdatasync fails the WAL: that save and every later call reject ERR_WAL_FAILED, no retry', async () => {
-    const wal = await Wal.create(t.dir, enc('m'), SMALL);
-    await wal.saveEntry(entries(1, 1));
-    let attempts = 0;
-    fileIo.datasync = async () => {
-      attempts++;
-      throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
-    };
-    const failing = wal.saveEntry(entries(2, 2));
-    const queued = wal.saveEntry(entries(3, 3));
-    await expect(failing).rejects.toMatchObject({ code: 'ERR_WAL_FAILED' });
-    await expect(queued).rejects.toMatchObject({ code: 'ERR_WAL_FAILED' });
-    await expect(wal.saveEntry(entries(4, 4))).rejects.toMatchObject({ code: 'ERR_WAL_FAILED' });
-    await expect(wal.sync()).rejects.toMatchObject({ code: 'ERR_WAL_FAILED' });
-    await expect(wal.saveSnap({ index: 1, term: 1 })).rejects.toMatchObject({ code: 'ERR_WAL_FAILED' });
-    await wal.close(); // closes files without syncing again
-    expect(attempts).toBe(1);
-    Object.assign(fileIo, realIo);
-    // What was acknowledged is there.
-    const r = await Wal.openForRead(t.dir);
-    expect((await r.readAll()).entries.slice(0, 1)).toEqual(entries(1, 1));
-    await r.close();
-  });
+  it.each(['threadpool', 'inline'] as const)(
+    'a failed fdatasync (%s) fails the WAL: that save and every later call reject ERR_WAL_FAILED, no retry',
+    async (syncMode) => {
+      const wal = await Wal.create(t.dir, enc('m'), { ...SMALL, syncMode });
+      await wal.saveEntry(entries(1, 1));
+      let attempts = 0;
+      const eio = (): never => {
+        attempts++;
+        throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+      };
+      fileIo.datasync = async () => eio();
+      fileIo.datasyncInline = eio;
+      const failing = wal.saveEntry(entries(2, 2));
+      const queued = wal.saveEntry(entries(3, 3));
+      await expect(failing).rejects.toMatchObject({ code: 'ERR_WAL_FAILED' });
+      await expect(queued).rejects.toMatchObject({ code: 'ERR_WAL_FAILED' });
+      await expect(wal.saveEntry(entries(4, 4))).rejects.toMatchObject({ code: 'ERR_WAL_FAILED' });
+      await expect(wal.sync()).rejects.toMatchObject({ code: 'ERR_WAL_FAILED' });
+      await expect(wal.saveSnap({ index: 1, term: 1 })).rejects.toMatchObject({ code: 'ERR_WAL_FAILED' });
+      await wal.close(); // closes files without syncing again
+      expect(attempts).toBe(1);
+      Object.assign(fileIo, realIo);
+      // What was acknowledged is there.
+      const r = await Wal.openForRead(t.dir);
+      expect((await r.readAll()).entries.slice(0, 1)).toEqual(entries(1, 1));
+      await r.close();
+    },
+  );
 
   it('a failed write fails the WAL too', async () => {
     const wal = await Wal.create(t.dir, enc('m'), SMALL);
