@@ -110,24 +110,26 @@ export function encodeEntryFast(
 }
 
 let at = 0;
+/** End of the range being decoded. */
+let end = 0;
 
 /** A non-negative integer at `at` (advancing it), or -1 for any other encoding. */
 function readUint(b: Uint8Array): number {
-  const t = b[at];
-  if (t === undefined) return -1;
+  if (at >= end) return -1;
+  const t = b[at] as number;
   if (t < 0x80) {
     at += 1;
     return t;
   }
   if (t === 0xcb) {
-    if (at + 9 > b.byteLength) return -1;
+    if (at + 9 > end) return -1;
     const f = new DataView(b.buffer, b.byteOffset + at + 1, 8).getFloat64(0, false);
     if (!Number.isSafeInteger(f) || f < 0) return -1;
     at += 9;
     return f;
   }
   const len = t === 0xcc ? 1 : t === 0xcd ? 2 : t === 0xce ? 4 : t === 0xcf ? 8 : 0;
-  if (len === 0 || at + 1 + len > b.byteLength) return -1;
+  if (len === 0 || at + 1 + len > end) return -1;
   let v = 0;
   for (let i = 1; i <= len; i++) v = v * 256 + (b[at + i] as number);
   if (!Number.isSafeInteger(v)) return -1;
@@ -143,28 +145,32 @@ export interface FastEntry {
   data: Uint8Array;
 }
 
-/** The entry in the fast shape, or undefined when the bytes are in any other shape. */
-export function decodeEntryFast(b: Uint8Array): FastEntry | undefined {
-  const head = b[0];
-  if (head !== 0x93 && head !== 0x94) return undefined;
-  at = 1;
+/**
+ * The entry in `b[from, to)` (default all of `b`) in the fast shape, or undefined when the bytes are in any
+ * other shape.
+ */
+export function decodeEntryFast(b: Uint8Array, from = 0, to = b.byteLength): FastEntry | undefined {
+  const head = b[from];
+  if (from >= to || (head !== 0x93 && head !== 0x94)) return undefined;
+  at = from + 1;
+  end = to;
   const index = readUint(b);
   if (index < 0) return undefined;
   const term = readUint(b);
   if (term < 0) return undefined;
   const t = b[at];
   const lenBytes = t === 0xc4 ? 1 : t === 0xc5 ? 2 : t === 0xc6 ? 4 : 0;
-  if (lenBytes === 0 || at + 1 + lenBytes > b.byteLength) return undefined;
+  if (lenBytes === 0 || at + 1 + lenBytes > end) return undefined;
   let n = 0;
   for (let i = 1; i <= lenBytes; i++) n = n * 256 + (b[at + i] as number);
   const start = at + 1 + lenBytes;
-  if (start + n > b.byteLength) return undefined;
+  if (start + n > end) return undefined;
   // A copy (a plain Uint8Array even when `b` is a Buffer), carved from a slab: it must not alias `b`, which
   // is the segment buffer being read.
   const data = copyOut(b, start, start + n);
   at = start + n;
-  if (head === 0x93) return at === b.byteLength ? { index, term, data } : undefined;
+  if (head === 0x93) return at === end ? { index, term, data } : undefined;
   const type = readUint(b);
-  if (type < 0 || at !== b.byteLength) return undefined;
+  if (type < 0 || at !== end) return undefined;
   return { index, term, type, data };
 }

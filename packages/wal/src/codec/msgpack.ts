@@ -82,6 +82,19 @@ function pack(value: unknown): Uint8Array {
   return packr.pack(value);
 }
 
+/** An entry in any msgpack shape msgpackr reads (the fast path's fallback). */
+function decodeEntrySlow(bytes: Uint8Array): Entry {
+  const a = unpack('Entry', bytes);
+  if (a.length !== 3 && a.length !== 4) fail('Entry', `expected 3 or 4 fields, got ${a.length}`);
+  const data = a[2];
+  if (!(data instanceof Uint8Array)) fail('Entry', 'data is not bytes');
+  // A plain Uint8Array (msgpackr gives a Buffer), so decoded entries compare equal to the ones saved.
+  const plain = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const e: Entry = { index: num('Entry', 'index', a[0]), term: num('Entry', 'term', a[1]), data: plain };
+  if (a.length === 4) e.type = num('Entry', 'type', a[3]);
+  return e;
+}
+
 /**
  * The default codecs: {@link Entry}, {@link HardState} and {@link Snapshot} as msgpack arrays (msgpackr).
  * `decode` validates the shape and throws a WalError `ERR_WAL_CODEC` on anything else.
@@ -104,17 +117,10 @@ export const msgpackCodecs: Codecs<Entry, HardState, Snapshot> = {
       return encodeEntryInto(buf, offset, e.index, e.term, e.data, e.type);
     },
     decode(bytes) {
-      const fast = decodeEntryFast(bytes);
-      if (fast !== undefined) return fast;
-      const a = unpack('Entry', bytes);
-      if (a.length !== 3 && a.length !== 4) fail('Entry', `expected 3 or 4 fields, got ${a.length}`);
-      const data = a[2];
-      if (!(data instanceof Uint8Array)) fail('Entry', 'data is not bytes');
-      // A plain Uint8Array (msgpackr gives a Buffer), so decoded entries compare equal to the ones saved.
-      const plain = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-      const e: Entry = { index: num('Entry', 'index', a[0]), term: num('Entry', 'term', a[1]), data: plain };
-      if (a.length === 4) e.type = num('Entry', 'type', a[3]);
-      return e;
+      return decodeEntryFast(bytes) ?? decodeEntrySlow(bytes);
+    },
+    decodeAt(buf, start, end) {
+      return decodeEntryFast(buf, start, end) ?? decodeEntrySlow(buf.subarray(start, end));
     },
     index: (e) => e.index,
   },

@@ -28,6 +28,11 @@ export interface Codec<T> {
    * returns the offset after them. Called right after `encodedSize` on the same value.
    */
   encodeInto?(value: T, buf: Uint8Array, offset: number): number;
+  /**
+   * Optional: `decode(buf.subarray(start, end))` without making the subarray (replay calls it once per record
+   * when present). The value must not alias `buf`, which may be reused.
+   */
+  decodeAt?(buf: Uint8Array, start: number, end: number): T;
 }
 
 /** Entry records: the WAL needs each entry's index (to order, replace and release). */

@@ -17,9 +17,39 @@ export interface ScannedRecord {
   type: number;
   crc: number;
   /** The record's data: a view into the file's bytes, valid while the caller holds it (copy to keep longer). */
-  data: Uint8Array | undefined;
+  readonly data: Uint8Array | undefined;
   /** Bytes the whole frame takes: length word, record, padding. */
   frameBytes: number;
+  /** The file's bytes; the data is `buf[dataStart, dataEnd)` (dataStart -1 when there is none). */
+  buf: Uint8Array;
+  dataStart: number;
+  dataEnd: number;
+}
+
+/** The record object {@link SegmentScanner.forEach} reuses: `data` is made only when asked for. */
+class RecordCursor implements ScannedRecord {
+  offset = 0;
+  type = 0;
+  crc = 0;
+  frameBytes = 0;
+  dataStart = -1;
+  dataEnd = -1;
+
+  constructor(
+    readonly file: string,
+    readonly seq: number,
+    readonly buf: Uint8Array,
+  ) {}
+
+  get data(): Uint8Array | undefined {
+    return this.dataStart < 0 ? undefined : this.buf.subarray(this.dataStart, this.dataEnd);
+  }
+
+  /** A plain copy that stays valid after the cursor moves on. */
+  snapshot(): ScannedRecord {
+    const { file, seq, offset, type, crc, data, frameBytes, buf, dataStart, dataEnd } = this;
+    return { file, seq, offset, type, crc, data, frameBytes, buf, dataStart, dataEnd };
+  }
 }
 
 /** A torn write leaves whole sectors of zeros; etcd checks 512-byte sectors. */
@@ -78,7 +108,7 @@ export class SegmentScanner {
       const batch: ScannedRecord[] = [];
       let failure: Error | undefined;
       try {
-        await this.scanSegment(i, reads, (r) => batch.push({ ...r }));
+        await this.scanSegment(i, reads, (r) => batch.push((r as RecordCursor).snapshot()));
       } catch (err) {
         failure = err instanceof Error ? err : new Error(String(err));
       }
@@ -141,15 +171,7 @@ export class SegmentScanner {
     const file = seg.path;
     const size = buf.byteLength;
     const f = this.fields;
-    const out: ScannedRecord = {
-      file,
-      seq: seg.seq,
-      offset: 0,
-      type: 0,
-      crc: 0,
-      data: undefined,
-      frameBytes: 0,
-    };
+    const out = new RecordCursor(file, seg.seq, buf);
     let off = 0;
     for (;;) {
       const left = size - off;
@@ -217,7 +239,8 @@ export class SegmentScanner {
       out.offset = off;
       out.type = f.type;
       out.crc = f.crc;
-      out.data = f.dataStart < 0 ? undefined : buf.subarray(f.dataStart, f.dataEnd);
+      out.dataStart = f.dataStart;
+      out.dataEnd = f.dataEnd;
       out.frameBytes = frameBytes;
       visit(out);
       off += frameBytes;

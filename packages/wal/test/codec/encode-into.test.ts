@@ -77,4 +77,32 @@ describe('encodeInto', () => {
     ).toThrow(expect.objectContaining({ code: 'ERR_WAL_CODEC' }));
     expect(fb.mark()).toEqual(mark);
   });
+
+  it('decodeAt over a range of a larger buffer gives what decode gives, copying the data out', () => {
+    fc.assert(
+      fc.property(
+        entryArb,
+        fc.uint8Array({ maxLength: 16 }),
+        fc.uint8Array({ maxLength: 16 }),
+        (e, before, after) => {
+          const bytes = codec.encode(e);
+          const buf = new Uint8Array([...before, ...bytes, ...after]);
+          const got = codec.decodeAt?.(buf, before.byteLength, before.byteLength + bytes.byteLength);
+          expect(got).toEqual(codec.decode(bytes));
+          expect(got).toEqual(e);
+          buf.fill(0xaa);
+          expect(got?.data).toEqual(e.data); // not a view into buf
+        },
+      ),
+      { numRuns: 300 },
+    );
+    // Other msgpack shapes go through msgpackr, also over a range.
+    // an array16 header: not the fast shape
+    const odd = Uint8Array.from([0xff, 0xdc, 0x00, 0x03, 0x05, 0x01, 0xc4, 0x01, 0x07, 0xff]);
+    expect(codec.decodeAt?.(odd, 1, odd.byteLength - 1)).toEqual({
+      index: 5,
+      term: 1,
+      data: Uint8Array.from([7]),
+    });
+  });
 });

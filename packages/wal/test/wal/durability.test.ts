@@ -7,8 +7,8 @@ import { fileIo } from '../../src/segment/file-io.js';
 import { Wal } from '../../src/wal.js';
 import { SMALL, enc, entries, tempParent } from '../helpers.js';
 
-/** The codec with only encode, decode and index (the WAL then encodes and copies). */
-const withoutEncodeInto = (c: EntryCodec<Entry>): EntryCodec<Entry> => ({
+/** The codec with only encode, decode and index (no encodedSize, encodeInto, decodeAt). */
+const withoutHooks = (c: EntryCodec<Entry>): EntryCodec<Entry> => ({
   encode: (e) => c.encode(e),
   decode: (b) => c.decode(b),
   index: (e) => c.index(e),
@@ -196,7 +196,7 @@ describe('failures', () => {
       const codecs: Codecs<Entry, HardState, Snapshot> = {
         ...msgpackCodecs,
         entry: {
-          ...(hook === 'encode' ? withoutEncodeInto(msgpackCodecs.entry) : msgpackCodecs.entry),
+          ...(hook === 'encode' ? withoutHooks(msgpackCodecs.entry) : msgpackCodecs.entry),
           [hook]: (...args: Parameters<typeof msgpackCodecs.entry.encode>) => {
             if (explode) throw new Error('boom');
             return (msgpackCodecs.entry[hook] as (...a: unknown[]) => unknown)(...args);
@@ -204,6 +204,10 @@ describe('failures', () => {
           decode: (b) => {
             if (explode) throw new Error('cannot decode');
             return msgpackCodecs.entry.decode(b);
+          },
+          decodeAt: (b, start, end) => {
+            if (explode) throw new Error('cannot decode');
+            return msgpackCodecs.entry.decode(b.subarray(start, end));
           },
         },
       };
