@@ -147,9 +147,14 @@ export interface FastEntry {
 
 /**
  * The entry in `b[from, to)` (default all of `b`) in the fast shape, or undefined when the bytes are in any
- * other shape.
+ * other shape. Its data is a copy, or with `mayView` a view into `b` (see the codec's `decodeAt`).
  */
-export function decodeEntryFast(b: Uint8Array, from = 0, to = b.byteLength): FastEntry | undefined {
+export function decodeEntryFast(
+  b: Uint8Array,
+  from = 0,
+  to = b.byteLength,
+  mayView = false,
+): FastEntry | undefined {
   const head = b[from];
   if (from >= to || (head !== 0x93 && head !== 0x94)) return undefined;
   at = from + 1;
@@ -165,9 +170,8 @@ export function decodeEntryFast(b: Uint8Array, from = 0, to = b.byteLength): Fas
   for (let i = 1; i <= lenBytes; i++) n = n * 256 + (b[at + i] as number);
   const start = at + 1 + lenBytes;
   if (start + n > end) return undefined;
-  // A copy (a plain Uint8Array even when `b` is a Buffer), carved from a slab: it must not alias `b`, which
-  // is the segment buffer being read.
-  const data = copyOut(b, start, start + n);
+  // Unless `b` may be viewed, a copy (a plain Uint8Array even when `b` is a Buffer) carved from a slab.
+  const data = mayView && !Buffer.isBuffer(b) ? b.subarray(start, start + n) : copyOut(b, start, start + n);
   at = start + n;
   if (head === 0x93) return at === end ? { index, term, data } : undefined;
   const type = readUint(b);

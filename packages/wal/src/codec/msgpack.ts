@@ -119,8 +119,8 @@ export const msgpackCodecs: Codecs<Entry, HardState, Snapshot> = {
     decode(bytes) {
       return decodeEntryFast(bytes) ?? decodeEntrySlow(bytes);
     },
-    decodeAt(buf, start, end) {
-      return decodeEntryFast(buf, start, end) ?? decodeEntrySlow(buf.subarray(start, end));
+    decodeAt(buf, start, end, mayView) {
+      return decodeEntryFast(buf, start, end, mayView) ?? decodeEntrySlow(buf.subarray(start, end));
     },
     index: (e) => e.index,
   },

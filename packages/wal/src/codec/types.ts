@@ -29,10 +29,12 @@ export interface Codec<T> {
    */
   encodeInto?(value: T, buf: Uint8Array, offset: number): number;
   /**
-   * Optional: `decode(buf.subarray(start, end))` without making the subarray (replay calls it once per record
-   * when present). The value must not alias `buf`, which may be reused.
+   * Optional: `decode(buf.subarray(start, end))` without making the subarray (replay calls it once per Entry
+   * record when present). With `mayView` false the value must not alias `buf`; with `mayView` true `buf` is a
+   * buffer of its own that is never written or reused, and the value may keep views into it instead of copies
+   * (keeping all of `buf` in memory while it lives).
    */
-  decodeAt?(buf: Uint8Array, start: number, end: number): T;
+  decodeAt?(buf: Uint8Array, start: number, end: number, mayView: boolean): T;
 }
 
 /** Entry records: the WAL needs each entry's index (to order, replace and release). */

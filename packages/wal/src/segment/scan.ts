@@ -20,8 +20,13 @@ export interface ScannedRecord {
   readonly data: Uint8Array | undefined;
   /** Bytes the whole frame takes: length word, record, padding. */
   frameBytes: number;
-  /** The file's bytes; the data is `buf[dataStart, dataEnd)` (dataStart -1 when there is none). */
+  /**
+   * The file's bytes; the data is `buf[dataStart, dataEnd)` (dataStart -1 when there is none). A buffer of its
+   * own per file read, never written or reused by the scanner.
+   */
   buf: Uint8Array;
+  /** Whether the record is in the last segment scanned (the tail, usually mostly preallocated zeros). */
+  inLastSegment: boolean;
   dataStart: number;
   dataEnd: number;
 }
@@ -39,6 +44,7 @@ class RecordCursor implements ScannedRecord {
     readonly file: string,
     readonly seq: number,
     readonly buf: Uint8Array,
+    readonly inLastSegment: boolean,
   ) {}
 
   get data(): Uint8Array | undefined {
@@ -47,8 +53,8 @@ class RecordCursor implements ScannedRecord {
 
   /** A plain copy that stays valid after the cursor moves on. */
   snapshot(): ScannedRecord {
-    const { file, seq, offset, type, crc, data, frameBytes, buf, dataStart, dataEnd } = this;
-    return { file, seq, offset, type, crc, data, frameBytes, buf, dataStart, dataEnd };
+    const { file, seq, offset, type, crc, data, frameBytes, buf, dataStart, dataEnd, inLastSegment } = this;
+    return { file, seq, offset, type, crc, data, frameBytes, buf, dataStart, dataEnd, inLastSegment };
   }
 }
 
@@ -171,7 +177,7 @@ export class SegmentScanner {
     const file = seg.path;
     const size = buf.byteLength;
     const f = this.fields;
-    const out = new RecordCursor(file, seg.seq, buf);
+    const out = new RecordCursor(file, seg.seq, buf, isLast);
     let off = 0;
     for (;;) {
       const left = size - off;
@@ -258,10 +264,16 @@ export class SegmentScanner {
   }
 }
 
+/** The file's bytes in a buffer of their own (not a slice of a shared pool: decoded entries may view it). */
 async function readSegment(path: string): Promise<Uint8Array> {
   try {
     const b = await readFile(path);
-    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    if (b.byteOffset === 0 && b.buffer.byteLength === b.byteLength) {
+      return new Uint8Array(b.buffer, 0, b.byteLength);
+    }
+    const own = new Uint8Array(b.byteLength);
+    own.set(b);
+    return own;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new WalError('ERR_WAL_FILE_NOT_FOUND', 'segment disappeared while reading', {

@@ -87,7 +87,7 @@ describe('encodeInto', () => {
         (e, before, after) => {
           const bytes = codec.encode(e);
           const buf = new Uint8Array([...before, ...bytes, ...after]);
-          const got = codec.decodeAt?.(buf, before.byteLength, before.byteLength + bytes.byteLength);
+          const got = codec.decodeAt?.(buf, before.byteLength, before.byteLength + bytes.byteLength, false);
           expect(got).toEqual(codec.decode(bytes));
           expect(got).toEqual(e);
           buf.fill(0xaa);
@@ -99,7 +99,7 @@ describe('encodeInto', () => {
     // Other msgpack shapes go through msgpackr, also over a range.
     // an array16 header: not the fast shape
     const odd = Uint8Array.from([0xff, 0xdc, 0x00, 0x03, 0x05, 0x01, 0xc4, 0x01, 0x07, 0xff]);
-    expect(codec.decodeAt?.(odd, 1, odd.byteLength - 1)).toEqual({
+    expect(codec.decodeAt?.(odd, 1, odd.byteLength - 1, false)).toEqual({
       index: 5,
       term: 1,
       data: Uint8Array.from([7]),

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { unpack } from 'msgpackr';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Entry } from '../../src/codec/msgpack.js';
+import { stat } from 'node:fs/promises';
+import { msgpackCodecs, type Entry } from '../../src/codec/msgpack.js';
 import { copyOut } from '../../src/codec/slab.js';
 import { listSegments } from '../../src/segment/names.js';
 import { SegmentScanner } from '../../src/segment/scan.js';
@@ -88,5 +89,39 @@ describe('replay', () => {
       ),
       { numRuns: 25 },
     );
+  });
+
+  it('entries of full segments view the segment buffer; entries of the last segment are copies that pin nothing', async () => {
+    const wal = await Wal.create(t.dir, enc('m'), { segmentSizeBytes: 64 * 1024 });
+    const saved: Entry[] = Array.from({ length: 300 }, (_, i) => ({
+      index: i + 1,
+      term: 1,
+      data: bytesOf(500, i),
+    }));
+    for (let i = 0; i < saved.length; i += 10) await wal.saveEntry(saved.slice(i, i + 10));
+    await wal.close();
+    const segments = await listSegments(t.dir);
+    expect(segments.length).toBeGreaterThan(1);
+    const sizes = await Promise.all(segments.map(async (s) => (await stat(s.path)).size));
+    const lastFirstIndex = segments[segments.length - 1]?.index ?? 0;
+    const r = await Wal.openForRead(t.dir);
+    const { entries } = await r.readAll();
+    await r.close();
+    expect(entries).toEqual(saved);
+    for (const e of entries) {
+      const held = e.data.buffer.byteLength;
+      if (e.index >= lastFirstIndex) expect(held, `entry ${e.index}`).not.toBe(sizes[sizes.length - 1]);
+      else expect(sizes.slice(0, -1), `entry ${e.index}`).toContain(held);
+    }
+    expectDisjoint(entries);
+  });
+
+  it('decodeAt copies unless told it may view', () => {
+    const bytes = msgpackCodecs.entry.encode({ index: 1, term: 1, data: bytesOf(50, 1) });
+    const copied = msgpackCodecs.entry.decodeAt?.(bytes, 0, bytes.byteLength, false);
+    const viewed = msgpackCodecs.entry.decodeAt?.(bytes, 0, bytes.byteLength, true);
+    expect(copied?.data.buffer).not.toBe(bytes.buffer);
+    expect(viewed?.data.buffer).toBe(bytes.buffer);
+    expect(viewed).toEqual(copied);
   });
 });
