@@ -9,9 +9,9 @@ let slab = newSlab();
 let slabBytes = new Uint8Array(slab);
 let used = 0;
 
-/** Uninitialized memory (no zero-fill: every byte handed out is written first). */
+/** Zeroed memory (`data.buffer` must not expose stale heap bytes; large zeroed allocations are cheap pages). */
 function newSlab(): ArrayBuffer {
-  return Buffer.allocUnsafeSlow(SLAB_BYTES).buffer;
+  return new ArrayBuffer(SLAB_BYTES);
 }
 
 /**
