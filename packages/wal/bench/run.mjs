@@ -2,7 +2,8 @@
 // @x/wal benchmark: `pnpm bench:wal` at the root (builds, then runs this). Every figure is printed beside a floor
 // measured in the same run on the same disk: Node's writeSync + fdatasyncSync of the same bytes into a preallocated
 // file (for replay: readFileSync of the same segment files). Ratios are what carry across machines.
-// Env: BENCH_DIR (default: packages/wal/.bench-tmp), BENCH_REPLAY_MB (default 1024), BENCH_QUICK=1 (short run).
+// Env: BENCH_DIR (default: packages/wal/.bench-tmp), BENCH_REPLAY_MB (default 1024), BENCH_QUICK=1 (short run),
+// BENCH_ONLY=matrix,nocut,concurrent,replay (run only these groups; default all).
 import {
   closeSync,
   fdatasyncSync,
@@ -24,6 +25,7 @@ const root = process.env.BENCH_DIR ?? join(here, '..', '.bench-tmp');
 const quick = process.env.BENCH_QUICK === '1';
 const replayMb = Number(process.env.BENCH_REPLAY_MB ?? (quick ? 64 : 1024));
 const budgetMs = quick ? 600 : 2500;
+const only = (process.env.BENCH_ONLY ?? 'matrix,nocut,concurrent,replay').split(',');
 rmSync(root, { recursive: true, force: true });
 mkdirSync(root, { recursive: true });
 
@@ -55,20 +57,20 @@ function floor(bytesPerOp) {
   return { opsPerSec: ops / s, bytesPerSec: (ops * bytesPerOp) / s };
 }
 
-async function newWal(name) {
+async function newWal(name, options) {
   const dir = join(root, name);
   rmSync(dir, { recursive: true, force: true });
-  return Wal.create(dir, new Uint8Array([1]));
+  return Wal.create(dir, new Uint8Array([1]), options);
 }
 
 /** etcd's matrix: one save() of `batch` entries of `size` bytes per op, each resolving after fdatasync. */
-async function matrix(size, batch) {
-  const wal = await newWal(`m-${size}-${batch}`);
+async function matrix(size, batch, syncMode, segmentSizeBytes, maxBytes = Infinity) {
+  const wal = await newWal(`m-${size}-${batch}`, { syncMode, segmentSizeBytes });
   const data = new Uint8Array(size).fill(3);
   let index = 1;
   let ops = 0;
   const t0 = performance.now();
-  while (performance.now() - t0 < budgetMs) {
+  while (performance.now() - t0 < budgetMs && ops * batch * size < maxBytes) {
     const ents = new Array(batch);
     for (let i = 0; i < batch; i++) ents[i] = { index: index++, term: 1, data };
     await wal.save(undefined, ents);
@@ -80,8 +82,8 @@ async function matrix(size, batch) {
 }
 
 /** `writers` one-entry saves kept in flight: group commit shares writes and fdatasyncs between them. */
-async function concurrent(size, writers) {
-  const wal = await newWal(`c-${size}-${writers}`);
+async function concurrent(size, writers, syncMode) {
+  const wal = await newWal(`c-${size}-${writers}`, { syncMode });
   const data = new Uint8Array(size).fill(5);
   let index = 1;
   let done = 0;
@@ -151,20 +153,27 @@ const row = (name, ours, floorV, unit, goal, met) =>
     met === undefined ? '' : met ? 'met' : 'MISSED',
   ]);
 
-for (const size of [100, 1000]) {
+for (const size of only.includes('matrix') ? [100, 1000] : []) {
   for (const batch of [1, 10, 100, 1000]) {
+    if (batch === 1) {
+      // Both sync modes, each beside its own floor measured right after it.
+      for (const syncMode of ['threadpool', 'inline']) {
+        const ours = await matrix(size, batch, syncMode);
+        const fl = floor(frameOf(size) * batch);
+        row(
+          `${size} B x batch 1, ${syncMode} (syncs/s)`,
+          ours.opsPerSec,
+          fl.opsPerSec,
+          'op/s',
+          '>= 0.8x floor',
+          ours.opsPerSec >= 0.8 * fl.opsPerSec,
+        );
+      }
+      continue;
+    }
     const ours = await matrix(size, batch);
     const fl = floor(frameOf(size) * batch);
-    if (batch === 1)
-      row(
-        `${size} B x batch ${batch} (syncs/s)`,
-        ours.opsPerSec,
-        fl.opsPerSec,
-        'op/s',
-        '>= 0.8x floor',
-        ours.opsPerSec >= 0.8 * fl.opsPerSec,
-      );
-    else if (batch >= 100)
+    if (batch >= 100)
       row(
         `${size} B x batch ${batch} (bytes/s)`,
         ours.bytesPerSec / 1e6,
@@ -184,13 +193,35 @@ for (const size of [100, 1000]) {
       );
   }
 }
-for (const writers of [1, 16, 64, 256]) {
-  const ours = await concurrent(100, writers);
+// Diagnostic (no goal): batches of 1000 into a 512 MB segment, stopped before it is a quarter full, so that no cut
+// and no zero-fill of the next segment falls in the window: what the large batches cost without segment allocation.
+for (const size of only.includes('nocut') ? [100, 1000] : []) {
+  const ours = await matrix(size, 1000, 'threadpool', 512 * 1024 * 1024, 100 * 1024 * 1024);
+  const fl = floor(frameOf(size) * 1000);
+  row(
+    `${size} B x batch 1000, no cut in window (bytes/s)`,
+    ours.bytesPerSec / 1e6,
+    (fl.bytesPerSec / 1e6) * (size / frameOf(size)),
+    'MB/s',
+    'diagnostic',
+    undefined,
+  );
+}
+for (const [writers, syncMode] of only.includes('concurrent')
+  ? [
+      [1, 'threadpool'],
+      [16, 'threadpool'],
+      [64, 'threadpool'],
+      [64, 'inline'],
+      [256, 'threadpool'],
+    ]
+  : []) {
+  const ours = await concurrent(100, writers, syncMode);
   // Floor: one write of `writers` entries + one fdatasync per round, i.e. perfect group commit.
   const fl = floor(frameOf(100) * writers);
   const goal = writers === 64 ? '>= 200,000 ent/s' : '';
   row(
-    `${writers} concurrent 1-entry writers, 100 B`,
+    `${writers} concurrent 1-entry writers, 100 B${syncMode === 'inline' ? ', inline' : ''}`,
     ours,
     fl.opsPerSec * writers,
     'ent/s',
@@ -198,24 +229,26 @@ for (const writers of [1, 16, 64, 256]) {
     writers === 64 ? ours >= 200_000 : undefined,
   );
 }
-const r1000 = await replay(1000, replayMb);
-rows.push([
-  `replay ${f(r1000.fileBytes / 2 ** 20)} MiB, 1000 B entries`,
-  `${f(r1000.mbPerSec)} MB/s (${f(r1000.entriesPerSec)} ent/s)`,
-  `${f(r1000.floorMbPerSec)} MB/s read`,
-  `${f(r1000.mbPerSec / r1000.floorMbPerSec, 2)}x`,
-  '>= 300 MB/s',
-  r1000.mbPerSec >= 300 ? 'met' : 'MISSED',
-]);
-const r100 = await replay(100, Math.min(replayMb, quick ? 32 : 256));
-rows.push([
-  `replay ${f(r100.fileBytes / 2 ** 20)} MiB, 100 B entries`,
-  `${f(r100.entriesPerSec)} ent/s`,
-  `${f(r100.floorMbPerSec)} MB/s read`,
-  '',
-  '>= 1,000,000 ent/s',
-  r100.entriesPerSec >= 1_000_000 ? 'met' : 'MISSED',
-]);
+if (only.includes('replay')) {
+  const r1000 = await replay(1000, replayMb);
+  rows.push([
+    `replay ${f(r1000.fileBytes / 2 ** 20)} MiB, 1000 B entries`,
+    `${f(r1000.mbPerSec)} MB/s (${f(r1000.entriesPerSec)} ent/s)`,
+    `${f(r1000.floorMbPerSec)} MB/s read`,
+    `${f(r1000.mbPerSec / r1000.floorMbPerSec, 2)}x`,
+    '>= 300 MB/s',
+    r1000.mbPerSec >= 300 ? 'met' : 'MISSED',
+  ]);
+  const r100 = await replay(100, Math.min(replayMb, quick ? 32 : 256));
+  rows.push([
+    `replay ${f(r100.fileBytes / 2 ** 20)} MiB, 100 B entries`,
+    `${f(r100.entriesPerSec)} ent/s`,
+    `${f(r100.floorMbPerSec)} MB/s read`,
+    '',
+    '>= 1,000,000 ent/s',
+    r100.entriesPerSec >= 1_000_000 ? 'met' : 'MISSED',
+  ]);
+}
 
 rmSync(root, { recursive: true, force: true });
 const head = ['case', 'ours', 'floor', 'ratio', 'goal', ''];

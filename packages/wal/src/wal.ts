@@ -200,7 +200,7 @@ export class Wal<E = Entry, S = HardState, N = Snapshot> implements Storage<E, S
       return Promise.reject(new WalError('ERR_WAL_INVALID_ARGUMENT', 'save: entries must be an array'));
     }
     const codecs = this.options.codecs;
-    const mark = w.mark();
+    w.mark();
     let lastIndex = this.lastIndex;
     let mustSync = entries.length > 0;
     let newState: S | undefined;
@@ -213,7 +213,7 @@ export class Wal<E = Entry, S = HardState, N = Snapshot> implements Storage<E, S
             `save: entry index ${String(idx)} is not an integer >= 0`,
           );
         }
-        w.push(RecordType.Entry, encode(codecs.entry, e, 'entry'));
+        w.append(RecordType.Entry, codecs.entry, e, 'entry');
         lastIndex = idx;
       }
       if (state !== undefined && !codecs.state.isEmpty(state)) {
@@ -225,11 +225,11 @@ export class Wal<E = Entry, S = HardState, N = Snapshot> implements Storage<E, S
         ) {
           mustSync = true;
         }
-        w.push(RecordType.State, encode(codecs.state, state, 'state'));
+        w.append(RecordType.State, codecs.state, state, 'state');
         newState = state;
       }
     } catch (err) {
-      w.rollback(mark);
+      w.rollback();
       return rejectWith(err);
     }
     if (newState !== undefined) this.prevState = newState;
@@ -252,15 +252,15 @@ export class Wal<E = Entry, S = HardState, N = Snapshot> implements Storage<E, S
   saveSnap(snap: N): Promise<void> {
     const w = this.writable('saveSnap');
     if (w instanceof WalError) return Promise.reject(w);
-    let bytes: Uint8Array;
     let idx: number;
+    w.mark();
     try {
       idx = this.options.codecs.snapshot.index(snap);
-      bytes = encode(this.options.codecs.snapshot, snap, 'snapshot');
+      w.append(RecordType.Snapshot, this.options.codecs.snapshot, snap, 'snapshot');
     } catch (err) {
+      w.rollback();
       return rejectWith(err);
     }
-    w.push(RecordType.Snapshot, bytes);
     if (idx > this.lastIndex) this.lastIndex = idx;
     return w.commit(true, this.lastIndex);
   }
@@ -334,25 +334,6 @@ async function readAt<E, S, N>(
 ): Promise<ReadResult<E, S>> {
   const segments = selectSegments(dir, await listSegments(dir), pos.index);
   return readSegments(segments, pos, o.codecs, mode);
-}
-
-function encode<T>(codec: { encode(v: T): Uint8Array }, value: T, what: string): Uint8Array {
-  let out: unknown;
-  try {
-    out = codec.encode(value);
-  } catch (err) {
-    throw new WalError(
-      'ERR_WAL_CODEC',
-      `${what} codec failed to encode: ${err instanceof Error ? err.message : String(err)}`,
-      {
-        cause: err,
-      },
-    );
-  }
-  if (!(out instanceof Uint8Array)) {
-    throw new WalError('ERR_WAL_CODEC', `${what} codec returned ${typeof out}, not a Uint8Array`);
-  }
-  return out;
 }
 
 function rejectWith(err: unknown): Promise<never> {

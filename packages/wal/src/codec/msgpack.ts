@@ -1,6 +1,6 @@
 import { Packr } from 'msgpackr';
 import { WalError } from '../errors.js';
-import { decodeEntryFast, encodeEntryFast } from './msgpack-entry.js';
+import { decodeEntryFast, encodeEntryFast, encodeEntryInto, entrySizeFast } from './msgpack-entry.js';
 import type { Codecs } from './types.js';
 
 /** A log entry of the default codecs. */
@@ -59,6 +59,14 @@ function nums(what: string, field: string, v: unknown): number[] {
   return v.map((x, i) => num(what, `${field}[${i}]`, x));
 }
 
+/** Checks an entry's fields (throwing ERR_WAL_CODEC); returns its type field. */
+function checkEntry(e: Entry): number | undefined {
+  num('Entry', 'index', e.index);
+  num('Entry', 'term', e.term);
+  if (!(e.data instanceof Uint8Array)) fail('Entry', 'data must be a Uint8Array');
+  return e.type === undefined ? undefined : num('Entry', 'type', e.type);
+}
+
 function unpack(what: string, bytes: Uint8Array): unknown[] {
   let v: unknown;
   try {
@@ -74,6 +82,19 @@ function pack(value: unknown): Uint8Array {
   return packr.pack(value);
 }
 
+/** An entry in any msgpack shape msgpackr reads (the fast path's fallback). */
+function decodeEntrySlow(bytes: Uint8Array): Entry {
+  const a = unpack('Entry', bytes);
+  if (a.length !== 3 && a.length !== 4) fail('Entry', `expected 3 or 4 fields, got ${a.length}`);
+  const data = a[2];
+  if (!(data instanceof Uint8Array)) fail('Entry', 'data is not bytes');
+  // A plain Uint8Array (msgpackr gives a Buffer), so decoded entries compare equal to the ones saved.
+  const plain = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const e: Entry = { index: num('Entry', 'index', a[0]), term: num('Entry', 'term', a[1]), data: plain };
+  if (a.length === 4) e.type = num('Entry', 'type', a[3]);
+  return e;
+}
+
 /**
  * The default codecs: {@link Entry}, {@link HardState} and {@link Snapshot} as msgpack arrays (msgpackr).
  * `decode` validates the shape and throws a WalError `ERR_WAL_CODEC` on anything else.
@@ -87,32 +108,19 @@ function pack(value: unknown): Uint8Array {
 export const msgpackCodecs: Codecs<Entry, HardState, Snapshot> = {
   entry: {
     encode(e) {
-      num('Entry', 'index', e.index);
-      num('Entry', 'term', e.term);
-      if (!(e.data instanceof Uint8Array)) fail('Entry', 'data must be a Uint8Array');
-      return encodeEntryFast(
-        e.index,
-        e.term,
-        e.data,
-        e.type === undefined ? undefined : num('Entry', 'type', e.type),
-      );
+      return encodeEntryFast(e.index, e.term, e.data, checkEntry(e));
+    },
+    encodedSize(e) {
+      return entrySizeFast(e.index, e.term, e.data.byteLength, checkEntry(e));
+    },
+    encodeInto(e, buf, offset) {
+      return encodeEntryInto(buf, offset, e.index, e.term, e.data, e.type);
     },
     decode(bytes) {
-      const fast = decodeEntryFast(bytes);
-      if (fast !== undefined) {
-        const e: Entry = { index: fast.index, term: fast.term, data: fast.data };
-        if (fast.type !== undefined) e.type = fast.type;
-        return e;
-      }
-      const a = unpack('Entry', bytes);
-      if (a.length !== 3 && a.length !== 4) fail('Entry', `expected 3 or 4 fields, got ${a.length}`);
-      const data = a[2];
-      if (!(data instanceof Uint8Array)) fail('Entry', 'data is not bytes');
-      // A plain Uint8Array (msgpackr gives a Buffer), so decoded entries compare equal to the ones saved.
-      const plain = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-      const e: Entry = { index: num('Entry', 'index', a[0]), term: num('Entry', 'term', a[1]), data: plain };
-      if (a.length === 4) e.type = num('Entry', 'type', a[3]);
-      return e;
+      return decodeEntryFast(bytes) ?? decodeEntrySlow(bytes);
+    },
+    decodeAt(buf, start, end, mayView) {
+      return decodeEntryFast(buf, start, end, mayView) ?? decodeEntrySlow(buf.subarray(start, end));
     },
     index: (e) => e.index,
   },

@@ -1,6 +1,8 @@
 // A minimal protobuf wire-format reader and writer: varints (exact to 64 bits, as number or bigint), length-delimited
 // fields, and skipping of unknown fields. Enough for etcd's raftpb/walpb records; errors name the field and offset.
 
+import { writeVarint } from '../record/record.js';
+
 /** A uint64: a number while it is a safe integer, a bigint beyond (never rounded). */
 export type Uint64 = number | bigint;
 
@@ -132,11 +134,7 @@ export class ProtoWriter {
       if (!Number.isSafeInteger(v) || v < 0)
         throw new ProtoError(`${field} must be a non-negative integer, got ${v}`);
       this.ensure(10);
-      while (v > 0x7f) {
-        this.buf[this.len++] = (v % 128) | 0x80;
-        v = Math.floor(v / 128);
-      }
-      this.buf[this.len++] = v;
+      this.len = writeVarint(this.buf, this.len, v);
       return this;
     }
     if (typeof v !== 'bigint') throw new ProtoError(`${field} must be an integer or bigint, got ${typeof v}`);

@@ -20,7 +20,7 @@ export function frameSize(n: number): number {
 export function writeLengthWord(buf: Uint8Array, pos: number, n: number): void {
   const pad = framePad(n);
   const lo = n >>> 0;
-  const hi = Math.floor(n / 0x1_0000_0000);
+  const hi = n <= 0xffffffff ? 0 : Math.floor(n / 0x1_0000_0000);
   buf[pos] = lo & 0xff;
   buf[pos + 1] = (lo >>> 8) & 0xff;
   buf[pos + 2] = (lo >>> 16) & 0xff;
@@ -41,6 +41,11 @@ export interface LengthWord {
 
 /** Reads the length word at `pos` (8 bytes must be there). */
 export function readLengthWord(buf: Uint8Array, pos: number): LengthWord {
+  return { recordBytes: recordBytesAt(buf, pos), pad: padOf(buf[pos + 7] as number) };
+}
+
+/** The record length in the length word at `pos` (allocation-free, for the replay loop). */
+export function recordBytesAt(buf: Uint8Array, pos: number): number {
   const lo =
     ((buf[pos] as number) |
       ((buf[pos + 1] as number) << 8) |
@@ -48,8 +53,12 @@ export function readLengthWord(buf: Uint8Array, pos: number): LengthWord {
       ((buf[pos + 3] as number) << 24)) >>>
     0;
   const mid = (buf[pos + 4] as number) | ((buf[pos + 5] as number) << 8) | ((buf[pos + 6] as number) << 16);
-  const top = buf[pos + 7] as number;
-  return { recordBytes: mid * 0x1_0000_0000 + lo, pad: (top & 0x80) !== 0 ? top & 0x07 : 0 };
+  return mid === 0 ? lo : mid * 0x1_0000_0000 + lo;
+}
+
+/** The padding a length word's top byte announces. */
+export function padOf(top: number): number {
+  return (top & 0x80) !== 0 ? top & 0x07 : 0;
 }
 
 /** Encodes one frame around already encoded record bytes. */

@@ -1,4 +1,4 @@
-import { fdatasync, writeSync } from 'node:fs';
+import { fdatasync, fdatasyncSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 
 /**
@@ -19,6 +19,10 @@ export const fileIo = {
   datasync(fh: FileHandle): Promise<void> {
     return new Promise((resolve, reject) => fdatasync(fh.fd, (err) => (err ? reject(err) : resolve())));
   },
+  /** fdatasync on the main thread (`syncMode: 'inline'`): no thread-pool hand-off, but the event loop waits. */
+  datasyncInline(fh: FileHandle): void {
+    fdatasyncSync(fh.fd);
+  },
   async truncate(fh: FileHandle, length: number): Promise<void> {
     await fh.truncate(length);
   },
@@ -38,12 +42,21 @@ const ZERO_CHUNK = new Uint8Array(1 << 20);
 
 /**
  * Writes zeros over `[from, to)` of the file, through the thread pool: preallocating a 64 MB segment must not
- * occupy the event loop (the record writes of {@link fileIo.writeAll} are small page-cache copies; these are not).
+ * occupy the event loop (the record writes of {@link fileIo.writeAll} are small page-cache copies; this is not).
+ * One writev of the same zero chunk repeated: one thread-pool round trip instead of one per chunk.
  */
 export async function writeZeros(fh: FileHandle, from: number, to: number): Promise<void> {
-  for (let pos = from; pos < to; pos += ZERO_CHUNK.byteLength) {
-    const length = Math.min(ZERO_CHUNK.byteLength, to - pos);
-    let done = 0;
-    while (done < length) done += (await fh.write(ZERO_CHUNK, done, length - done, pos + done)).bytesWritten;
+  let pos = from;
+  while (pos < to) {
+    const chunks: Uint8Array[] = [];
+    for (let p = pos; p < to && chunks.length < MAX_IOV; p += ZERO_CHUNK.byteLength) {
+      chunks.push(ZERO_CHUNK.subarray(0, Math.min(ZERO_CHUNK.byteLength, to - p)));
+    }
+    const { bytesWritten } = await fh.writev(chunks, pos);
+    if (bytesWritten <= 0) throw new Error(`writev of zeros wrote ${bytesWritten} bytes at ${pos}`);
+    pos += bytesWritten;
   }
 }
+
+/** Vectors per writev (IOV_MAX is 1024 on Linux and macOS). */
+const MAX_IOV = 1024;

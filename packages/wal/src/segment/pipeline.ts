@@ -10,8 +10,10 @@ export interface PreparedFile {
 
 /**
  * Prepares the next segment in the background, so that a cut never waits for allocation and appends overwrite
- * space already allocated (no file growth, so fdatasync has no size metadata to flush). Node has no fallocate:
- * the file is filled with zeros and fdatasync'd. Files are `0.tmp` and `1.tmp` alternately (as etcd), which
+ * space already allocated (no file growth, so fdatasync has no size metadata to flush). Node has no fallocate
+ * (and here, writes into fallocated or grown space measured slower than into zero-filled space): the file is filled
+ * with zeros in one writev and fdatasync'd. The writer starts it once the tail segment is a quarter full, so that
+ * the fill's disk traffic does not land right after a cut, with the new segment's first syncs. Files are `0.tmp` and `1.tmp` alternately (as etcd), which
  * readers ignore.
  */
 export class SegmentPipeline {
@@ -24,15 +26,15 @@ export class SegmentPipeline {
     private readonly size: number,
   ) {}
 
-  /** Starts preparing the first file. */
+  /** Starts preparing the next file, unless one is prepared or under way. */
   start(): void {
-    this.next = this.prepare();
+    if (this.next === undefined && !this.closed) this.next = this.prepare();
   }
 
-  /** The prepared file (waiting for it if needed); the next one starts at once. */
+  /** The prepared file (preparing it now, or waiting for it, if needed); the next one waits for {@link start}. */
   async take(): Promise<PreparedFile> {
     const current = this.next ?? this.prepare();
-    this.next = this.closed ? undefined : this.prepare();
+    this.next = undefined;
     return current;
   }
 

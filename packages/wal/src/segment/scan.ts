@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { WalError } from '../errors.js';
-import { crc32cUpdate } from '../record/crc.js';
-import { FRAME_HEADER_BYTES, readLengthWord } from '../record/frame.js';
-import { decodeRecord } from '../record/record.js';
+import { crc32cRange } from '../record/crc.js';
+import { FRAME_HEADER_BYTES, padOf, recordBytesAt } from '../record/frame.js';
+import { decodeRecordAt, type RecordFields } from '../record/record.js';
 import { RecordType } from '../record/record-type.js';
 import type { SegmentName } from './names.js';
 
@@ -17,9 +17,45 @@ export interface ScannedRecord {
   type: number;
   crc: number;
   /** The record's data: a view into the file's bytes, valid while the caller holds it (copy to keep longer). */
-  data: Uint8Array | undefined;
+  readonly data: Uint8Array | undefined;
   /** Bytes the whole frame takes: length word, record, padding. */
   frameBytes: number;
+  /**
+   * The file's bytes; the data is `buf[dataStart, dataEnd)` (dataStart -1 when there is none). A buffer of its
+   * own per file read, never written or reused by the scanner.
+   */
+  buf: Uint8Array;
+  /** Whether the record is in the last segment scanned (the tail, usually mostly preallocated zeros). */
+  inLastSegment: boolean;
+  dataStart: number;
+  dataEnd: number;
+}
+
+/** The record object {@link SegmentScanner.forEach} reuses: `data` is made only when asked for. */
+class RecordCursor implements ScannedRecord {
+  offset = 0;
+  type = 0;
+  crc = 0;
+  frameBytes = 0;
+  dataStart = -1;
+  dataEnd = -1;
+
+  constructor(
+    readonly file: string,
+    readonly seq: number,
+    readonly buf: Uint8Array,
+    readonly inLastSegment: boolean,
+  ) {}
+
+  get data(): Uint8Array | undefined {
+    return this.dataStart < 0 ? undefined : this.buf.subarray(this.dataStart, this.dataEnd);
+  }
+
+  /** A plain copy that stays valid after the cursor moves on. */
+  snapshot(): ScannedRecord {
+    const { file, seq, offset, type, crc, data, frameBytes, buf, dataStart, dataEnd, inLastSegment } = this;
+    return { file, seq, offset, type, crc, data, frameBytes, buf, dataStart, dataEnd, inLastSegment };
+  }
 }
 
 /** A torn write leaves whole sectors of zeros; etcd checks 512-byte sectors. */
@@ -73,11 +109,12 @@ export class SegmentScanner {
    * before it).
    */
   async *records(): AsyncGenerator<ScannedRecord, void, undefined> {
+    const reads = this.readAhead();
     for (let i = 0; i < this.segments.length; i++) {
       const batch: ScannedRecord[] = [];
       let failure: Error | undefined;
       try {
-        await this.scanSegment(i, (r) => batch.push(r));
+        await this.scanSegment(i, reads, (r) => batch.push((r as RecordCursor).snapshot()));
       } catch (err) {
         failure = err instanceof Error ? err : new Error(String(err));
       }
@@ -88,19 +125,44 @@ export class SegmentScanner {
 
   /**
    * Calls `visit` with every record of every segment, in order (the fast path of replay: no async iteration per
-   * record); throws a WalError on the first bad frame.
+   * record; the next segment is read while this one is checked); throws a WalError on the first bad frame. The
+   * record object passed is reused from call to call: copy what you keep.
    */
   async forEach(visit: (rec: ScannedRecord) => void): Promise<void> {
-    for (let i = 0; i < this.segments.length; i++) await this.scanSegment(i, visit);
+    const reads = this.readAhead();
+    for (let i = 0; i < this.segments.length; i++) await this.scanSegment(i, reads, visit);
   }
 
-  private async scanSegment(i: number, visit: (rec: ScannedRecord) => void): Promise<void> {
+  /** One read per segment, each started when the one before it is taken (so at most two buffers are held). */
+  private readAhead(): (i: number) => Promise<Uint8Array> {
+    const pending = new Map<number, Promise<Uint8Array>>();
+    const start = (i: number): void => {
+      const seg = this.segments[i];
+      if (seg === undefined || pending.has(i)) return;
+      const p = readSegment(seg.path);
+      p.catch(() => undefined); // reported when taken
+      pending.set(i, p);
+    };
+    return (i) => {
+      start(i);
+      const p = pending.get(i) as Promise<Uint8Array>;
+      pending.delete(i);
+      start(i + 1);
+      return p;
+    };
+  }
+
+  private async scanSegment(
+    i: number,
+    read: (i: number) => Promise<Uint8Array>,
+    visit: (rec: ScannedRecord) => void,
+  ): Promise<void> {
     const seg = this.segments[i] as SegmentName;
     const isLast = i === this.segments.length - 1;
     this.segment = seg;
     this.file = seg.path;
     this.lastValidOffset = 0;
-    const buf = await readSegment(seg.path);
+    const buf = await read(i);
     this.fileSize = buf.byteLength;
     this.scanFile(seg, buf, isLast, visit);
     if (isLast && this.findDirtyEnd) this.dirtyEnd = lastNonZeroEnd(buf, this.lastValidOffset);
@@ -114,6 +176,8 @@ export class SegmentScanner {
   ): void {
     const file = seg.path;
     const size = buf.byteLength;
+    const f = this.fields;
+    const out = new RecordCursor(file, seg.seq, buf, isLast);
     let off = 0;
     for (;;) {
       const left = size - off;
@@ -122,15 +186,16 @@ export class SegmentScanner {
         if (isZero(buf, off, size)) return;
         throw this.bad(isLast, file, off, `length word cut short (${left} bytes left)`);
       }
-      if (isZero(buf, off, off + FRAME_HEADER_BYTES)) return; // zero word: end of this file's records
       const top = buf[off + 7] as number;
+      if (top === 0 && isZero(buf, off, off + FRAME_HEADER_BYTES)) return; // zero word: end of this file's records
       if (top !== 0 && (top & 0xf8) !== 0x80) {
         throw new WalError('ERR_WAL_CRC_MISMATCH', `corrupt length word (top byte 0x${top.toString(16)})`, {
           file,
           offset: off,
         });
       }
-      const { recordBytes, pad } = readLengthWord(buf, off);
+      const recordBytes = recordBytesAt(buf, off);
+      const pad = padOf(top);
       const start = off + FRAME_HEADER_BYTES;
       if (recordBytes + pad > size - start) {
         throw this.bad(
@@ -140,34 +205,35 @@ export class SegmentScanner {
           `record of ${recordBytes} bytes runs past the end of the file (${size - start} bytes left)`,
         );
       }
-      const rec = decodeRecord(buf.subarray(start, start + recordBytes));
+      const end = start + recordBytes;
+      const malformed = decodeRecordAt(buf, start, end, f);
       let problem: string | undefined;
-      if (typeof rec === 'string') {
-        problem = `malformed record: ${rec}`;
-      } else if (rec.type < RecordType.Metadata || rec.type > RecordType.Snapshot) {
+      if (malformed !== undefined) {
+        problem = `malformed record: ${malformed}`;
+      } else if (f.type < RecordType.Metadata || f.type > RecordType.Snapshot) {
         // The CRC covers only the data, so a damaged type field shows up here.
-        problem = `unknown record type ${rec.type}`;
-      } else if (!isZero(buf, start + recordBytes, start + recordBytes + pad)) {
+        problem = `unknown record type ${f.type}`;
+      } else if (pad > 0 && !isZero(buf, end, end + pad)) {
         problem = 'non-zero padding';
-      } else if (rec.type === RecordType.Crc) {
-        if (this.crc !== 0 && rec.crc !== this.crc) {
+      } else if (f.type === RecordType.Crc) {
+        if (this.crc !== 0 && f.crc !== this.crc) {
           throw new WalError(
             'ERR_WAL_CRC_MISMATCH',
-            `Crc record holds 0x${rec.crc.toString(16)}, the chain so far is 0x${this.crc.toString(16)}`,
+            `Crc record holds 0x${f.crc.toString(16)}, the chain so far is 0x${this.crc.toString(16)}`,
             { file, offset: off },
           );
         }
-        this.crc = rec.crc;
+        this.crc = f.crc;
       } else {
-        const computed = rec.data === undefined ? this.crc : crc32cUpdate(this.crc, rec.data);
-        if (computed !== rec.crc) {
-          problem = `CRC mismatch: record holds 0x${rec.crc.toString(16)}, computed 0x${computed.toString(16)}`;
+        const computed = f.dataStart < 0 ? this.crc : crc32cRange(this.crc, buf, f.dataStart, f.dataEnd);
+        if (computed !== f.crc) {
+          problem = `CRC mismatch: record holds 0x${f.crc.toString(16)}, computed 0x${computed.toString(16)}`;
         } else {
           this.crc = computed;
         }
       }
       if (problem !== undefined) {
-        if (isLast && hasZeroSector(buf, start, start + recordBytes + pad)) {
+        if (isLast && hasZeroSector(buf, start, end + pad)) {
           throw new WalError('ERR_WAL_UNEXPECTED_EOF', `torn write (a zeroed sector): ${problem}`, {
             file,
             offset: off,
@@ -176,12 +242,20 @@ export class SegmentScanner {
         throw new WalError('ERR_WAL_CRC_MISMATCH', problem, { file, offset: off });
       }
       const frameBytes = FRAME_HEADER_BYTES + recordBytes + pad;
-      const r = rec as Exclude<typeof rec, string>;
-      visit({ file, seq: seg.seq, offset: off, type: r.type, crc: r.crc, data: r.data, frameBytes });
+      out.offset = off;
+      out.type = f.type;
+      out.crc = f.crc;
+      out.dataStart = f.dataStart;
+      out.dataEnd = f.dataEnd;
+      out.frameBytes = frameBytes;
+      visit(out);
       off += frameBytes;
       this.lastValidOffset = off;
     }
   }
+
+  /** Scratch for {@link decodeRecordAt}. */
+  private readonly fields: RecordFields = { type: 0, crc: 0, dataStart: -1, dataEnd: -1 };
 
   private bad(isLast: boolean, file: string, offset: number, why: string): WalError {
     return isLast
@@ -190,10 +264,16 @@ export class SegmentScanner {
   }
 }
 
+/** The file's bytes in a buffer of their own (not a slice of a shared pool: decoded entries may view it). */
 async function readSegment(path: string): Promise<Uint8Array> {
   try {
     const b = await readFile(path);
-    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    if (b.byteOffset === 0 && b.buffer.byteLength === b.byteLength) {
+      return new Uint8Array(b.buffer, 0, b.byteLength);
+    }
+    const own = new Uint8Array(b.byteLength);
+    own.set(b);
+    return own;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new WalError('ERR_WAL_FILE_NOT_FOUND', 'segment disappeared while reading', {

@@ -1,8 +1,8 @@
-import type { Codecs } from '../codec/types.js';
+import type { Codec, Codecs } from '../codec/types.js';
 import { WalError } from '../errors.js';
 import { RecordType } from '../record/record-type.js';
 import type { SegmentName } from '../segment/names.js';
-import { SegmentScanner } from '../segment/scan.js';
+import { SegmentScanner, type ScannedRecord } from '../segment/scan.js';
 
 /**
  * How a read treats a torn tail: `write` and `verify` fail with ERR_WAL_UNEXPECTED_EOF; `read` returns the good
@@ -60,10 +60,11 @@ export async function readSegments<E, S, N>(
   const snapTerm = BigInt(snap.term);
   try {
     await scanner.forEach((rec) => {
-      const data = rec.data ?? EMPTY;
+      // Entry data is decoded straight from the file's bytes when the codec can (no view made).
+      const data = rec.type === RecordType.Entry ? EMPTY : (rec.data ?? EMPTY);
       switch (rec.type) {
         case RecordType.Entry: {
-          const e = decode(codecs.entry, data, 'entry', rec.file, rec.offset);
+          const e = decodeEntry(codecs.entry, rec);
           const idx = codecs.entry.index(e);
           if (idx > snap.index) {
             const pos = idx - snap.index - 1;
@@ -152,6 +153,23 @@ export async function readSegments<E, S, N>(
 
 const EMPTY = new Uint8Array(0);
 
+/**
+ * Decodes an Entry record's data, straight from the file's bytes when the codec has `decodeAt`. Entries of full
+ * segments may be views into the segment's buffer (read once, never reused; it stays in memory while one of
+ * its entries does); those of the last segment, usually mostly preallocated zeros, are copies, so that a few
+ * entries never keep a 64 MB buffer alive.
+ */
+function decodeEntry<E>(codec: Codec<E>, rec: ScannedRecord): E {
+  if (codec.decodeAt === undefined) return decode(codec, rec.data ?? EMPTY, 'entry', rec.file, rec.offset);
+  try {
+    return rec.dataStart < 0
+      ? codec.decodeAt(EMPTY, 0, 0, false)
+      : codec.decodeAt(rec.buf, rec.dataStart, rec.dataEnd, !rec.inLastSegment);
+  } catch (err) {
+    throw codecError('entry', err, rec.file, rec.offset);
+  }
+}
+
 /** Decodes with a codec, turning its exceptions into ERR_WAL_CODEC naming the record. */
 export function decode<T>(
   codec: { decode(bytes: Uint8Array): T },
@@ -163,12 +181,16 @@ export function decode<T>(
   try {
     return codec.decode(data);
   } catch (err) {
-    throw new WalError(
-      'ERR_WAL_CODEC',
-      `${what} codec failed to decode: ${err instanceof Error ? err.message : String(err)}`,
-      { file, offset, cause: err },
-    );
+    throw codecError(what, err, file, offset);
   }
+}
+
+function codecError(what: string, err: unknown, file: string, offset: number): WalError {
+  return new WalError(
+    'ERR_WAL_CODEC',
+    `${what} codec failed to decode: ${err instanceof Error ? err.message : String(err)}`,
+    { file, offset, cause: err },
+  );
 }
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {

@@ -59,7 +59,6 @@ export async function createWal<E, S, N>(
     await fsyncDir(dirname(dir));
     const lock = await DirLock.acquire(dir);
     const pipeline = new SegmentPipeline(dir, o.segmentSizeBytes);
-    pipeline.start();
     const writer = new SegmentWriter({
       dir,
       fh,
@@ -74,6 +73,7 @@ export async function createWal<E, S, N>(
       pipeline,
       logger: o.logger,
       onFsync: o.onFsync,
+      syncMode: o.syncMode,
     });
     fh = undefined;
     return { writer, lock };
@@ -112,7 +112,6 @@ export async function openWriter<E, S, N>(
     throw err;
   }
   const pipeline = new SegmentPipeline(dir, o.segmentSizeBytes);
-  pipeline.start();
   return new SegmentWriter({
     dir,
     fh,
@@ -127,5 +126,6 @@ export async function openWriter<E, S, N>(
     pipeline,
     logger: o.logger,
     onFsync: o.onFsync,
+    syncMode: o.syncMode,
   });
 }

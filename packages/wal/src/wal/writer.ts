@@ -6,18 +6,18 @@ import { RecordType } from '../record/record-type.js';
 import { fileIo, fsyncDir } from '../segment/file-io.js';
 import { segmentFileName } from '../segment/names.js';
 import type { SegmentPipeline } from '../segment/pipeline.js';
-import { FrameBuffer } from './frame-buffer.js';
-import { SLOW_FSYNC_MS, type WalLogger } from './options.js';
+import type { Codec } from '../codec/types.js';
+import { FrameBuffer, type FrameMark } from './frame-buffer.js';
+import { SLOW_FSYNC_MS, type SyncMode, type WalLogger } from './options.js';
 
 interface Waiter {
   resolve(): void;
   reject(err: unknown): void;
 }
 
-/** Records gathered for one write; the arrays are reused from batch to batch. */
+/** Records gathered for one write, already framed; reused from batch to batch. */
 class Batch {
-  readonly types: number[] = [];
-  readonly payloads: (Uint8Array | undefined)[] = [];
+  readonly frames = new FrameBuffer(0);
   readonly waiters: Waiter[] = [];
   /** Whether any call in the batch needs fdatasync before it resolves. */
   mustSync = false;
@@ -25,8 +25,7 @@ class Batch {
   lastIndex: number | undefined;
 
   clear(): void {
-    this.types.length = 0;
-    this.payloads.length = 0;
+    this.frames.reset();
     this.waiters.length = 0;
     this.mustSync = false;
     this.lastIndex = undefined;
@@ -50,14 +49,18 @@ export interface WriterInit {
   pipeline: SegmentPipeline;
   logger: WalLogger | undefined;
   onFsync: ((ms: number) => void) | undefined;
+  syncMode: SyncMode;
 }
 
 /**
  * The write path: group commit into the tail segment, and cuts.
  *
- * Calls are staged in call order into the gathering batch. One flush runs at a time: it takes the whole gathering
- * batch, frames it into one buffer, writes it with one positional write and, if any call needs it, one
- * fdatasync; then it resolves the batch's promises in order. While a flush is in flight the next batch gathers.
+ * Calls frame their records in call order straight into the gathering batch's buffer (the CRC chain runs on as
+ * they are appended). One flush runs at a time: it takes the whole gathering batch, writes it with one positional
+ * write and, if any call needs it, one fdatasync (on the thread pool, or inline on the main thread with
+ * `syncMode: 'inline'`); then it resolves the batch's promises in order. While a flush is in flight the next batch
+ * gathers. A batch that fills the segment is followed by a cut; the new segment's head records are framed when the
+ * batch is taken, so that the records gathering meanwhile chain on from them.
  * A failed write, fdatasync or cut fails the writer for good: every pending and later call rejects with
  * ERR_WAL_FAILED and fdatasync is never retried (after a failed fsync the page cache may lie).
  */
@@ -66,7 +69,6 @@ export class SegmentWriter {
   failed: WalError | undefined;
   private gathering = new Batch();
   private spare = new Batch();
-  private readonly frames: FrameBuffer;
   private flushing = false;
   /** Bytes written since the last fdatasync (a commit-only state). */
   private dirty = false;
@@ -74,8 +76,12 @@ export class SegmentWriter {
   private path: string;
   private seq: number;
   private offset: number;
+  /** The last State record's data staged (written again at the head of each new segment). */
   private stateBytes: Uint8Array | undefined;
   private lastIndex: number;
+  private readonly inline: boolean;
+  private readonly marked: FrameMark = { length: 0, crc: 0 };
+  private markedState: Uint8Array | undefined;
 
   constructor(private readonly init: WriterInit) {
     this.fh = init.fh;
@@ -84,28 +90,39 @@ export class SegmentWriter {
     this.offset = init.offset;
     this.stateBytes = init.stateBytes;
     this.lastIndex = init.lastIndex;
-    this.frames = new FrameBuffer(init.crc);
-  }
-
-  /** Stages a record in the gathering batch (call {@link commit} after the call's records). */
-  push(type: number, payload: Uint8Array | undefined): void {
-    this.gathering.types.push(type);
-    this.gathering.payloads.push(payload);
-  }
-
-  /** How many records are staged: a mark to {@link rollback} to when encoding a call's records fails. */
-  mark(): number {
-    return this.gathering.types.length;
-  }
-
-  /** Drops records staged after `mark`. */
-  rollback(mark: number): void {
-    this.gathering.types.length = mark;
-    this.gathering.payloads.length = mark;
+    this.inline = init.syncMode === 'inline';
+    this.gathering.frames.crc = init.crc;
+    this.maybePrepareNext();
   }
 
   /**
-   * Ends a call: its promise resolves once the records staged so far are written (and fdatasync'd when
+   * Frames a record holding `codec`'s encoding of `value` into the gathering batch (call {@link commit} after the
+   * call's records). Throws ERR_WAL_CODEC when the codec fails; {@link rollback} to a {@link mark} then.
+   */
+  append<T>(type: number, codec: Codec<T>, value: T, what: string): void {
+    const frames = this.gathering.frames;
+    frames.appendValue(type, codec, value, what);
+    if (type === RecordType.State) this.stateBytes = frames.buf.slice(frames.dataStart, frames.dataEnd);
+  }
+
+  /**
+   * Marks where the gathering batch stands, to {@link rollback} to when encoding a call's records fails. One mark
+   * at a time: a call marks, appends and commits (or rolls back) synchronously.
+   */
+  mark(): void {
+    this.marked.length = this.gathering.frames.length;
+    this.marked.crc = this.gathering.frames.crc;
+    this.markedState = this.stateBytes;
+  }
+
+  /** Drops records framed after the {@link mark}. */
+  rollback(): void {
+    this.gathering.frames.rollback(this.marked);
+    this.stateBytes = this.markedState;
+  }
+
+  /**
+   * Ends a call: its promise resolves once the records framed so far are written (and fdatasync'd when
    * `mustSync`, or when another call in the same batch needs it).
    */
   commit(mustSync: boolean, lastIndex: number | undefined): Promise<void> {
@@ -155,38 +172,45 @@ export class SegmentWriter {
   }
 
   private async writeBatch(batch: Batch): Promise<void> {
-    const fb = this.frames;
-    fb.reset();
-    const n = batch.types.length;
-    for (let i = 0; i < n; i++) {
-      const type = batch.types[i] as number;
-      const payload = batch.payloads[i];
-      fb.append(type, payload);
-      if (type === RecordType.State) this.stateBytes = payload;
-    }
+    const fb = batch.frames;
+    const cuts = this.offset + fb.length >= this.init.segmentSizeBytes;
+    // Before any await: what gathers from now on chains on from this batch, or from the new segment's head.
+    const head = cuts ? this.segmentHead(fb.crc) : undefined;
+    this.gathering.frames.crc = head?.crc ?? fb.crc;
+    if (batch.lastIndex !== undefined) this.lastIndex = batch.lastIndex;
     if (fb.length > 0) {
       await fileIo.writeAll(this.fh, fb.buf, fb.length, this.offset);
       this.offset += fb.length;
       this.dirty = true;
+      this.maybePrepareNext();
     }
-    if (batch.lastIndex !== undefined) this.lastIndex = batch.lastIndex;
-    if (this.offset >= this.init.segmentSizeBytes) await this.cut();
+    if (head !== undefined) await this.cut(head);
     else if (batch.mustSync) await this.sync(this.fh);
+  }
+
+  /** The head records of the next segment: Crc (the running value `crc`), Metadata and the last State. */
+  private segmentHead(crc: number): FrameBuffer {
+    const head = new FrameBuffer(crc);
+    head.append(RecordType.Crc, undefined);
+    head.append(RecordType.Metadata, this.init.metadata);
+    if (this.stateBytes !== undefined) head.append(RecordType.State, this.stateBytes);
+    return head;
+  }
+
+  /** Starts zero-filling the next segment once the tail is a quarter full (a no-op when one is under way). */
+  private maybePrepareNext(): void {
+    if (this.offset >= this.init.segmentSizeBytes / 4) this.init.pipeline.start();
   }
 
   /**
    * Moves to a new segment: truncate the old tail at the last record and sync it; take the prepared file; write
-   * Crc (the running value), Metadata and the last State into it and sync; rename it to its segment name and fsync
-   * the directory. A crash at any step leaves either the old tail as the last segment or the new one complete.
+   * the `head` records into it and sync; rename it to its segment name and fsync the directory. A crash at any
+   * step leaves either the old tail as the last segment or the new one complete.
    */
-  private async cut(): Promise<void> {
+  private async cut(head: FrameBuffer): Promise<void> {
     await fileIo.truncate(this.fh, this.offset);
     await this.sync(this.fh);
     const prepared = await this.init.pipeline.take();
-    const head = new FrameBuffer(this.frames.crc);
-    head.append(RecordType.Crc, undefined);
-    head.append(RecordType.Metadata, this.init.metadata);
-    if (this.stateBytes !== undefined) head.append(RecordType.State, this.stateBytes);
     await fileIo.writeAll(prepared.fh, head.buf, head.length, 0);
     await this.sync(prepared.fh);
     const path = join(this.init.dir, segmentFileName(this.seq + 1, this.lastIndex + 1));
@@ -197,14 +221,14 @@ export class SegmentWriter {
     this.path = path;
     this.seq += 1;
     this.offset = head.length;
-    this.frames.crc = head.crc;
     this.dirty = false;
     await old.close();
   }
 
   private async sync(fh: FileHandle): Promise<void> {
     const start = performance.now();
-    await fileIo.datasync(fh);
+    if (this.inline) fileIo.datasyncInline(fh);
+    else await fileIo.datasync(fh);
     const ms = performance.now() - start;
     if (fh === this.fh) this.dirty = false;
     this.init.onFsync?.(ms);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listSegments } from '../../src/segment/names.js';
 import { Wal } from '../../src/wal.js';
+import type { SyncMode } from '../../src/wal/options.js';
 import { WalError } from '../../src/errors.js';
 import { bytesOf, tempParent } from '../helpers.js';
 import { transpileSrc } from './transpile.js';
@@ -19,10 +20,10 @@ const SEGMENT = 32 * 1024;
 const sizeOf = (i: number): number => 1 + ((i * 37) % 700);
 const dataOf = (i: number): Uint8Array => bytesOf(sizeOf(i), i);
 
-const CHILD = (indexJs: string, dir: string) => `
+const CHILD = (indexJs: string, dir: string, syncMode: SyncMode) => `
 import { Wal, WalError } from ${JSON.stringify(indexJs)};
 const dir = ${JSON.stringify(dir)};
-const opts = { segmentSizeBytes: ${SEGMENT} };
+const opts = { segmentSizeBytes: ${SEGMENT}, syncMode: ${JSON.stringify(syncMode)} };
 const bytesOf = ${bytesOf.toString()};
 const sizeOf = ${sizeOf.toString()};
 let wal;
@@ -99,41 +100,44 @@ async function runAndKill(script: string, extraMs: number): Promise<number> {
 }
 
 describe('crash: SIGKILL under load', () => {
-  it('every acknowledged entry survives, in order, with its bytes', async () => {
-    const seed = Number(process.env.WAL_CRASH_SEED ?? Date.now() % 1_000_000);
-    const random = rng(seed);
-    const dir = t.dir;
-    const script = join(t.parent, 'child.mjs');
-    await writeFile(script, CHILD(indexJs, dir));
-    let acked = 0;
-    for (let round = 0; round < ROUNDS; round++) {
-      const maxAck = await runAndKill(script, Math.floor(random() * 150));
-      acked = Math.max(acked, maxAck);
-      let wal: Wal;
-      try {
-        wal = await Wal.open(dir, undefined, { segmentSizeBytes: SEGMENT });
-      } catch (err) {
-        expect(
-          err instanceof WalError && err.code === 'ERR_WAL_UNEXPECTED_EOF',
-          `seed ${seed} round ${round}`,
-        ).toBe(true);
-        expect(await Wal.repair(dir), `seed ${seed}`).toBe(true);
-        wal = await Wal.open(dir, undefined, { segmentSizeBytes: SEGMENT });
+  it.each(['threadpool', 'inline'] as const)(
+    'every acknowledged entry survives, in order, with its bytes (%s fdatasync)',
+    async (syncMode) => {
+      const seed = Number(process.env.WAL_CRASH_SEED ?? Date.now() % 1_000_000);
+      const random = rng(seed);
+      const dir = `${t.dir}-${syncMode}`;
+      const script = join(t.parent, `child-${syncMode}.mjs`);
+      await writeFile(script, CHILD(indexJs, dir, syncMode));
+      let acked = 0;
+      for (let round = 0; round < ROUNDS; round++) {
+        const maxAck = await runAndKill(script, Math.floor(random() * 150));
+        acked = Math.max(acked, maxAck);
+        let wal: Wal;
+        try {
+          wal = await Wal.open(dir, undefined, { segmentSizeBytes: SEGMENT });
+        } catch (err) {
+          expect(
+            err instanceof WalError && err.code === 'ERR_WAL_UNEXPECTED_EOF',
+            `seed ${seed} round ${round}`,
+          ).toBe(true);
+          expect(await Wal.repair(dir), `seed ${seed}`).toBe(true);
+          wal = await Wal.open(dir, undefined, { segmentSizeBytes: SEGMENT });
+        }
+        const { entries } = await wal.readAll();
+        await wal.close();
+        const where = `seed ${seed} round ${round} (rerun with WAL_CRASH_SEED=${seed})`;
+        expect(entries.length, where).toBeGreaterThanOrEqual(acked);
+        entries.forEach((e, k) => {
+          expect(e.index, where).toBe(k + 1);
+          expect(Buffer.from(e.data).equals(Buffer.from(dataOf(e.index))), `${where} entry ${e.index}`).toBe(
+            true,
+          );
+        });
       }
-      const { entries } = await wal.readAll();
-      await wal.close();
-      const where = `seed ${seed} round ${round} (rerun with WAL_CRASH_SEED=${seed})`;
-      expect(entries.length, where).toBeGreaterThanOrEqual(acked);
-      entries.forEach((e, k) => {
-        expect(e.index, where).toBe(k + 1);
-        expect(Buffer.from(e.data).equals(Buffer.from(dataOf(e.index))), `${where} entry ${e.index}`).toBe(
-          true,
-        );
-      });
-    }
-    expect(acked).toBeGreaterThan(0);
-    // The load crossed segment boundaries (cuts happened while being killed).
-    expect((await listSegments(dir)).length, `seed ${seed}, ${acked} acked`).toBeGreaterThan(1);
-    if (process.env.WAL_CRASH_VERBOSE === '1') console.log(`seed ${seed}: ${acked} acked`);
-  });
+      expect(acked).toBeGreaterThan(0);
+      // The load crossed segment boundaries (cuts happened while being killed).
+      expect((await listSegments(dir)).length, `seed ${seed}, ${acked} acked`).toBeGreaterThan(1);
+      if (process.env.WAL_CRASH_VERBOSE === '1') console.log(`seed ${seed}: ${acked} acked`);
+    },
+  );
 });

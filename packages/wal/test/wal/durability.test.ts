@@ -2,10 +2,17 @@ import { performance } from 'node:perf_hooks';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { FileHandle } from 'node:fs/promises';
 import { msgpackCodecs, type Entry, type HardState, type Snapshot } from '../../src/codec/msgpack.js';
-import type { Codecs } from '../../src/codec/types.js';
+import type { Codecs, EntryCodec } from '../../src/codec/types.js';
 import { fileIo } from '../../src/segment/file-io.js';
 import { Wal } from '../../src/wal.js';
 import { SMALL, enc, entries, tempParent } from '../helpers.js';
+
+/** The codec with only encode, decode and index (no encodedSize, encodeInto, decodeAt). */
+const withoutHooks = (c: EntryCodec<Entry>): EntryCodec<Entry> => ({
+  encode: (e) => c.encode(e),
+  decode: (b) => c.decode(b),
+  index: (e) => c.index(e),
+});
 
 let t: Awaited<ReturnType<typeof tempParent>>;
 const realIo = { ...fileIo };
@@ -116,29 +123,58 @@ describe('fsync observability', () => {
 });
 
 describe('failures', () => {
-  it('a failed fdatasync fails the WAL: that save and every later call reject ERR_WAL_FAILED, no retry', async () => {
-    const wal = await Wal.create(t.dir, enc('m'), SMALL);
-    await wal.saveEntry(entries(1, 1));
-    let attempts = 0;
-    fileIo.datasync = async () => {
-      attempts++;
-      throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+  it('inline mode: fdatasyncSync runs on the main thread, never the pool, before each save resolves, in order', async () => {
+    const wal = await Wal.create(t.dir, enc('m'), { ...SMALL, syncMode: 'inline' });
+    let inline = 0;
+    let pooled = 0;
+    fileIo.datasync = async (fh: FileHandle) => {
+      pooled++;
+      await realIo.datasync(fh);
     };
-    const failing = wal.saveEntry(entries(2, 2));
-    const queued = wal.saveEntry(entries(3, 3));
-    await expect(failing).rejects.toMatchObject({ code: 'ERR_WAL_FAILED' });
-    await expect(queued).rejects.toMatchObject({ code: 'ERR_WAL_FAILED' });
-    await expect(wal.saveEntry(entries(4, 4))).rejects.toMatchObject({ code: 'ERR_WAL_FAILED' });
-    await expect(wal.sync()).rejects.toMatchObject({ code: 'ERR_WAL_FAILED' });
-    await expect(wal.saveSnap({ index: 1, term: 1 })).rejects.toMatchObject({ code: 'ERR_WAL_FAILED' });
-    await wal.close(); // closes files without syncing again
-    expect(attempts).toBe(1);
-    Object.assign(fileIo, realIo);
-    // What was acknowledged is there.
-    const r = await Wal.openForRead(t.dir);
-    expect((await r.readAll()).entries.slice(0, 1)).toEqual(entries(1, 1));
-    await r.close();
+    fileIo.datasyncInline = (fh: FileHandle) => {
+      inline++;
+      realIo.datasyncInline(fh);
+    };
+    const order: number[] = [];
+    await Promise.all(
+      [1, 2, 3].map((i) => wal.saveEntry(entries(i, i)).then(() => order.push(inline === 0 ? -i : i))),
+    );
+    expect(order).toEqual([1, 2, 3]);
+    expect(pooled).toBe(0);
+    await wal.close();
+    await expect(
+      Wal.create(`${t.dir}-x`, enc('m'), { syncMode: 'sometimes' as 'inline' }),
+    ).rejects.toMatchObject({ code: 'ERR_WAL_INVALID_ARGUMENT' });
   });
+
+  it.each(['threadpool', 'inline'] as const)(
+    'a failed fdatasync (%s) fails the WAL: that save and every later call reject ERR_WAL_FAILED, no retry',
+    async (syncMode) => {
+      const wal = await Wal.create(t.dir, enc('m'), { ...SMALL, syncMode });
+      await wal.saveEntry(entries(1, 1));
+      let attempts = 0;
+      const eio = (): never => {
+        attempts++;
+        throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+      };
+      fileIo.datasync = async () => eio();
+      fileIo.datasyncInline = eio;
+      const failing = wal.saveEntry(entries(2, 2));
+      const queued = wal.saveEntry(entries(3, 3));
+      await expect(failing).rejects.toMatchObject({ code: 'ERR_WAL_FAILED' });
+      await expect(queued).rejects.toMatchObject({ code: 'ERR_WAL_FAILED' });
+      await expect(wal.saveEntry(entries(4, 4))).rejects.toMatchObject({ code: 'ERR_WAL_FAILED' });
+      await expect(wal.sync()).rejects.toMatchObject({ code: 'ERR_WAL_FAILED' });
+      await expect(wal.saveSnap({ index: 1, term: 1 })).rejects.toMatchObject({ code: 'ERR_WAL_FAILED' });
+      await wal.close(); // closes files without syncing again
+      expect(attempts).toBe(1);
+      Object.assign(fileIo, realIo);
+      // What was acknowledged is there.
+      const r = await Wal.openForRead(t.dir);
+      expect((await r.readAll()).entries.slice(0, 1)).toEqual(entries(1, 1));
+      await r.close();
+    },
+  );
 
   it('a failed write fails the WAL too', async () => {
     const wal = await Wal.create(t.dir, enc('m'), SMALL);
@@ -153,37 +189,44 @@ describe('failures', () => {
     await wal.close();
   });
 
-  it('a codec that throws rejects that call with ERR_WAL_CODEC and leaves the WAL usable', async () => {
-    let explode = false;
-    const codecs: Codecs<Entry, HardState, Snapshot> = {
-      ...msgpackCodecs,
-      entry: {
-        ...msgpackCodecs.entry,
-        encode: (e) => {
-          if (explode) throw new Error('boom');
-          return msgpackCodecs.entry.encode(e);
+  it.each(['encode', 'encodedSize', 'encodeInto'] as const)(
+    'a codec whose %s throws rejects that call with ERR_WAL_CODEC and leaves the WAL usable',
+    async (hook) => {
+      let explode = false;
+      const codecs: Codecs<Entry, HardState, Snapshot> = {
+        ...msgpackCodecs,
+        entry: {
+          ...(hook === 'encode' ? withoutHooks(msgpackCodecs.entry) : msgpackCodecs.entry),
+          [hook]: (...args: Parameters<typeof msgpackCodecs.entry.encode>) => {
+            if (explode) throw new Error('boom');
+            return (msgpackCodecs.entry[hook] as (...a: unknown[]) => unknown)(...args);
+          },
+          decode: (b) => {
+            if (explode) throw new Error('cannot decode');
+            return msgpackCodecs.entry.decode(b);
+          },
+          decodeAt: (b, start, end) => {
+            if (explode) throw new Error('cannot decode');
+            return msgpackCodecs.entry.decode(b.subarray(start, end));
+          },
         },
-        decode: (b) => {
-          if (explode) throw new Error('cannot decode');
-          return msgpackCodecs.entry.decode(b);
-        },
-      },
-    };
-    const wal = await Wal.create(t.dir, enc('m'), { ...SMALL, codecs });
-    await wal.saveEntry(entries(1, 2));
-    explode = true;
-    await expect(wal.saveEntry(entries(3, 4))).rejects.toMatchObject({ code: 'ERR_WAL_CODEC' });
-    explode = false;
-    await wal.saveEntry(entries(3, 4));
-    await wal.close();
-    const r = await Wal.openForRead(t.dir, undefined, { codecs });
-    expect((await r.readAll()).entries).toEqual(entries(1, 4));
-    await r.close();
-    explode = true;
-    const err = await Wal.openForRead(t.dir, undefined, { codecs }).catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'ERR_WAL_CODEC', offset: expect.any(Number) as number });
-    expect((err as Error).message).toContain('cannot decode');
-  });
+      };
+      const wal = await Wal.create(t.dir, enc('m'), { ...SMALL, codecs });
+      await wal.saveEntry(entries(1, 2));
+      explode = true;
+      await expect(wal.saveEntry(entries(3, 4))).rejects.toMatchObject({ code: 'ERR_WAL_CODEC' });
+      explode = false;
+      await wal.saveEntry(entries(3, 4));
+      await wal.close();
+      const r = await Wal.openForRead(t.dir, undefined, { codecs });
+      expect((await r.readAll()).entries).toEqual(entries(1, 4));
+      await r.close();
+      explode = true;
+      const err = await Wal.openForRead(t.dir, undefined, { codecs }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'ERR_WAL_CODEC', offset: expect.any(Number) as number });
+      expect((err as Error).message).toContain('cannot decode');
+    },
+  );
 
   it('bad arguments get ERR_WAL_INVALID_ARGUMENT', async () => {
     await expect(Wal.create('', enc('m'))).rejects.toMatchObject({ code: 'ERR_WAL_INVALID_ARGUMENT' });

@@ -58,7 +58,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   },
 );
 
-const OPTS = { segmentSizeBytes: 2048 } as const;
+const SEGMENT_BYTES = 2048;
 
 let t: Awaited<ReturnType<typeof tempParent>>;
 beforeEach(async () => {
@@ -69,109 +69,113 @@ afterEach(async () => {
 });
 
 describe('model check', () => {
-  it('recovers exactly what was acknowledged', async () => {
-    let run = 0;
-    await fc.assert(
-      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 30 }), async (ops) => {
-        const dir = `${t.dir}-${run++}`;
-        // The model: the log (index -> entry, contiguous from 1), the last state, the newest saved snapshot.
-        let log: Entry[] = [];
-        let state: HardState | undefined;
-        let snap: Snapshot = { index: 0, term: 0 };
-        let term = 1;
-        let wal = await Wal.create(dir, enc('model'), OPTS);
-        const reopen = async (): Promise<void> => {
-          wal = await Wal.open(dir, snap, OPTS);
-          const got = await wal.readAll();
-          expect(got.entries).toEqual(log.filter((e) => e.index > snap.index));
-          expect(got.state).toEqual(state);
-          expect(new TextDecoder().decode(got.metadata)).toBe('model');
-        };
-        for (const op of ops) {
-          switch (op.kind) {
-            case 'append': {
-              const from = log.length + 1;
-              const es = Array.from({ length: op.count }, (_, k) => ({
-                index: from + k,
-                term,
-                data: bytesOf(op.size, from + k + term * 1000),
-              }));
-              await wal.saveEntry(es);
-              log.push(...es);
-              break;
-            }
-            case 'rewrite': {
-              // Raft replaces an uncommitted suffix: never at or below the snapshot or the commit index.
-              const floor = Math.max(snap.index, state?.commit ?? 0) + 1;
-              const from = Math.max(floor, log.length + 1 - op.back);
-              term++;
-              const es = Array.from({ length: op.count }, (_, k) => ({
-                index: from + k,
-                term,
-                data: bytesOf(7, from + k + term * 1000),
-              }));
-              await wal.save({ term, vote: 1, commit: state?.commit ?? 0 }, es);
-              state = { term, vote: 1, commit: state?.commit ?? 0 };
-              log = [...log.slice(0, from - 1), ...es];
-              break;
-            }
-            case 'state': {
-              if (op.termUp) term++;
-              const commit = Math.min(log.length, (state?.commit ?? 0) + op.commitUp);
-              state = { term, vote: 1, commit };
-              await wal.saveState(state);
-              break;
-            }
-            case 'snap': {
-              const commit = state?.commit ?? 0;
-              const index = Math.max(snap.index, commit - op.back);
-              const at = log[index - 1];
-              if (index === snap.index || at === undefined) break;
-              snap = { index, term: at.term };
-              await wal.saveSnap(snap);
-              break;
-            }
-            case 'release':
-              await wal.release(snap);
-              break;
-            case 'reopen':
-              await wal.close();
-              await reopen();
-              break;
-            case 'tornTail': {
-              // A crash mid-append: a frame whose length runs past what reached the disk, after the last record.
-              await wal.close();
-              const segs = await listSegments(dir);
-              const last = segs[segs.length - 1]!;
-              const r = await Wal.openForRead(dir, snap, OPTS);
-              await r.close();
-              const size = (await stat(last.path)).size;
-              const fh = await open(last.path, 'r+');
-              // Find the end of valid data: the torn frame is written over the zeros after it.
-              const buf = Buffer.alloc(size);
-              await fh.read(buf, 0, size, 0);
-              let end = size;
-              while (end > 0 && buf[end - 1] === 0) end--;
-              end = Math.ceil(end / 8) * 8;
-              const torn = Buffer.alloc(8 + op.bytes, 0x5a);
-              torn.writeUInt32LE(4096 + op.bytes, 0);
-              torn.fill(0, 4, 8);
-              await fh.write(torn, 0, torn.length, end);
-              await fh.close();
-              const err = await Wal.open(dir, snap, OPTS).catch((e: unknown) => e);
-              expect(err).toBeInstanceOf(WalError);
-              expect((err as WalError).code).toBe('ERR_WAL_UNEXPECTED_EOF');
-              expect(await Wal.repair(dir)).toBe(true);
-              await reopen();
-              break;
+  it.each(['threadpool', 'inline'] as const)(
+    'recovers exactly what was acknowledged (%s fdatasync)',
+    async (syncMode) => {
+      const OPTS = { segmentSizeBytes: SEGMENT_BYTES, syncMode };
+      let run = 0;
+      await fc.assert(
+        fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 30 }), async (ops) => {
+          const dir = `${t.dir}-${run++}`;
+          // The model: the log (index -> entry, contiguous from 1), the last state, the newest saved snapshot.
+          let log: Entry[] = [];
+          let state: HardState | undefined;
+          let snap: Snapshot = { index: 0, term: 0 };
+          let term = 1;
+          let wal = await Wal.create(dir, enc('model'), OPTS);
+          const reopen = async (): Promise<void> => {
+            wal = await Wal.open(dir, snap, OPTS);
+            const got = await wal.readAll();
+            expect(got.entries).toEqual(log.filter((e) => e.index > snap.index));
+            expect(got.state).toEqual(state);
+            expect(new TextDecoder().decode(got.metadata)).toBe('model');
+          };
+          for (const op of ops) {
+            switch (op.kind) {
+              case 'append': {
+                const from = log.length + 1;
+                const es = Array.from({ length: op.count }, (_, k) => ({
+                  index: from + k,
+                  term,
+                  data: bytesOf(op.size, from + k + term * 1000),
+                }));
+                await wal.saveEntry(es);
+                log.push(...es);
+                break;
+              }
+              case 'rewrite': {
+                // Raft replaces an uncommitted suffix: never at or below the snapshot or the commit index.
+                const floor = Math.max(snap.index, state?.commit ?? 0) + 1;
+                const from = Math.max(floor, log.length + 1 - op.back);
+                term++;
+                const es = Array.from({ length: op.count }, (_, k) => ({
+                  index: from + k,
+                  term,
+                  data: bytesOf(7, from + k + term * 1000),
+                }));
+                await wal.save({ term, vote: 1, commit: state?.commit ?? 0 }, es);
+                state = { term, vote: 1, commit: state?.commit ?? 0 };
+                log = [...log.slice(0, from - 1), ...es];
+                break;
+              }
+              case 'state': {
+                if (op.termUp) term++;
+                const commit = Math.min(log.length, (state?.commit ?? 0) + op.commitUp);
+                state = { term, vote: 1, commit };
+                await wal.saveState(state);
+                break;
+              }
+              case 'snap': {
+                const commit = state?.commit ?? 0;
+                const index = Math.max(snap.index, commit - op.back);
+                const at = log[index - 1];
+                if (index === snap.index || at === undefined) break;
+                snap = { index, term: at.term };
+                await wal.saveSnap(snap);
+                break;
+              }
+              case 'release':
+                await wal.release(snap);
+                break;
+              case 'reopen':
+                await wal.close();
+                await reopen();
+                break;
+              case 'tornTail': {
+                // A crash mid-append: a frame whose length runs past what reached the disk, after the last record.
+                await wal.close();
+                const segs = await listSegments(dir);
+                const last = segs[segs.length - 1]!;
+                const r = await Wal.openForRead(dir, snap, OPTS);
+                await r.close();
+                const size = (await stat(last.path)).size;
+                const fh = await open(last.path, 'r+');
+                // Find the end of valid data: the torn frame is written over the zeros after it.
+                const buf = Buffer.alloc(size);
+                await fh.read(buf, 0, size, 0);
+                let end = size;
+                while (end > 0 && buf[end - 1] === 0) end--;
+                end = Math.ceil(end / 8) * 8;
+                const torn = Buffer.alloc(8 + op.bytes, 0x5a);
+                torn.writeUInt32LE(4096 + op.bytes, 0);
+                torn.fill(0, 4, 8);
+                await fh.write(torn, 0, torn.length, end);
+                await fh.close();
+                const err = await Wal.open(dir, snap, OPTS).catch((e: unknown) => e);
+                expect(err).toBeInstanceOf(WalError);
+                expect((err as WalError).code).toBe('ERR_WAL_UNEXPECTED_EOF');
+                expect(await Wal.repair(dir)).toBe(true);
+                await reopen();
+                break;
+              }
             }
           }
-        }
-        await wal.close();
-        await reopen();
-        await wal.close();
-      }),
-      { numRuns: process.env.SOAK === '1' ? 300 : 12 },
-    );
-  });
+          await wal.close();
+          await reopen();
+          await wal.close();
+        }),
+        { numRuns: process.env.SOAK === '1' ? 300 : 12 },
+      );
+    },
+  );
 });
