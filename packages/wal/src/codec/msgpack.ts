@@ -1,7 +1,7 @@
 import { Packr } from 'msgpackr';
 import { WalError } from '../errors.js';
 import { decodeEntryFast, encodeEntryFast, encodeEntryInto, entrySizeFast } from './msgpack-entry.js';
-import type { Codecs } from './types.js';
+import type { Codecs, EntryCodec } from './types.js';
 
 /** A log entry of the default codecs. */
 export interface Entry {
@@ -96,6 +96,21 @@ function decodeEntrySlow(bytes: Uint8Array): Entry {
 }
 
 /**
+ * Adds the fast-path hooks to `codec` as non-enumerable properties. A codec made by spreading a built-in one and
+ * overriding `encode` or `decode` (`{ ...msgpackCodecs.entry, encode }`) then drops them, instead of silently
+ * keeping hooks that bypass the override.
+ */
+function withFastPaths<T>(
+  codec: EntryCodec<T>,
+  hooks: Required<Pick<EntryCodec<T>, 'encodedSize' | 'encodeInto' | 'decodeAt'>>,
+): EntryCodec<T> {
+  for (const [name, value] of Object.entries(hooks)) {
+    Object.defineProperty(codec, name, { value, enumerable: false, writable: false, configurable: false });
+  }
+  return codec;
+}
+
+/**
  * The default codecs: {@link Entry}, {@link HardState} and {@link Snapshot} as msgpack arrays (msgpackr).
  * `decode` validates the shape and throws a WalError `ERR_WAL_CODEC` on anything else.
  *
@@ -106,24 +121,28 @@ function decodeEntrySlow(bytes: Uint8Array): Entry {
  * ```
  */
 export const msgpackCodecs: Codecs<Entry, HardState, Snapshot> = {
-  entry: {
-    encode(e) {
-      return encodeEntryFast(e.index, e.term, e.data, checkEntry(e));
+  entry: withFastPaths(
+    {
+      encode(e) {
+        return encodeEntryFast(e.index, e.term, e.data, checkEntry(e));
+      },
+      decode(bytes) {
+        return decodeEntryFast(bytes) ?? decodeEntrySlow(bytes);
+      },
+      index: (e) => e.index,
     },
-    encodedSize(e) {
-      return entrySizeFast(e.index, e.term, e.data.byteLength, checkEntry(e));
+    {
+      encodedSize(e) {
+        return entrySizeFast(e.index, e.term, e.data.byteLength, checkEntry(e));
+      },
+      encodeInto(e, buf, offset) {
+        return encodeEntryInto(buf, offset, e.index, e.term, e.data, e.type);
+      },
+      decodeAt(buf, start, end, mayView) {
+        return decodeEntryFast(buf, start, end, mayView) ?? decodeEntrySlow(buf.subarray(start, end));
+      },
     },
-    encodeInto(e, buf, offset) {
-      return encodeEntryInto(buf, offset, e.index, e.term, e.data, e.type);
-    },
-    decode(bytes) {
-      return decodeEntryFast(bytes) ?? decodeEntrySlow(bytes);
-    },
-    decodeAt(buf, start, end, mayView) {
-      return decodeEntryFast(buf, start, end, mayView) ?? decodeEntrySlow(buf.subarray(start, end));
-    },
-    index: (e) => e.index,
-  },
+  ),
   state: {
     encode(s) {
       return pack([

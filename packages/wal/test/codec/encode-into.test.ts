@@ -67,6 +67,7 @@ describe('encodeInto', () => {
   it('a codec whose encodeInto disagrees with encodedSize is ERR_WAL_CODEC and leaves the buffer as it was', () => {
     const liar: Codec<Entry> = {
       ...codec,
+      encodedSize: (e) => codec.encodedSize!(e),
       encodeInto: (e, buf, off) => (codec.encodeInto?.(e, buf, off) ?? off) - 1,
     };
     const fb = new FrameBuffer(0);
@@ -76,6 +77,23 @@ describe('encodeInto', () => {
       fb.appendValue(RecordType.Entry, liar, { index: 2, term: 1, data: new Uint8Array(3) }, 'entry'),
     ).toThrow(expect.objectContaining({ code: 'ERR_WAL_CODEC' }));
     expect(fb.mark()).toEqual(mark);
+  });
+
+  it('a codec spread from the built-in one with its own encode runs that encode (the fast paths do not carry over)', () => {
+    let calls = 0;
+    const custom = {
+      ...codec,
+      encode: (e: Entry) => {
+        calls++;
+        return codec.encode(e);
+      },
+    };
+    for (const hook of ['encodeInto', 'encodedSize', 'decodeAt']) expect(hook in custom).toBe(false);
+    const fb = new FrameBuffer(0);
+    fb.appendValue(RecordType.Entry, custom, { index: 1, term: 1, data: new Uint8Array([1, 2]) }, 'entry');
+    expect(calls).toBe(1);
+    // The built-in codec keeps them.
+    expect(typeof codec.encodeInto).toBe('function');
   });
 
   it('decodeAt over a range of a larger buffer gives what decode gives, copying the data out', () => {

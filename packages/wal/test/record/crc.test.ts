@@ -26,8 +26,12 @@ describe('range CRC-32C', () => {
     );
   });
 
-  it('loads the native CRC here (an optional dependency with a prebuilt binary)', () => {
-    expect(nativeCrcLoaded).toBe(true);
+  it('loads the native CRC where @node-rs/crc32 ships a prebuilt binary (a broken optional install shows here)', () => {
+    // Linux x64 and arm64 are what this project's machines and CI run; elsewhere the JS path is a valid outcome
+    // (the other tests check it gives the same values).
+    const prebuilt = process.platform === 'linux' && ['x64', 'arm64'].includes(process.arch);
+    if (prebuilt) expect(nativeCrcLoaded).toBe(true);
+    else expect(typeof nativeCrcLoaded).toBe('boolean');
   });
 
   it('matches crc-32 on random ranges of random data, short and long, JS and dispatcher', () => {
