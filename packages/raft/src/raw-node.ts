@@ -115,6 +115,19 @@ export class RawNode {
     );
   }
 
+  /**
+   * Proposes several entries at once, in order, as one MsgProp: one append and one MsgApp per follower instead of
+   * one per entry. All or none: a refusal (ERR_PROPOSAL_DROPPED) drops the whole batch.
+   */
+  proposeBatch(data: readonly Uint8Array[]): void {
+    if (data.length === 0) return;
+    this.raft.step(
+      this.raft.localMsg(MessageType.MsgProp, {
+        entries: data.map((d) => ({ term: 0, index: 0, type: EntryType.Normal, data: d })),
+      }),
+    );
+  }
+
   /** Proposes a membership change (V1: single step; V2: possibly joint consensus). */
   proposeConfChange(cc: ConfChange | ConfChangeV2): void {
     const entry = isConfChangeV2(cc)

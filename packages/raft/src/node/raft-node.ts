@@ -27,6 +27,7 @@ import { ProposalIds, unframe } from './proposal-id.js';
 import type { SnapshotFiles } from './types.js';
 import { toEntry, type RaftNodeEvents, type RaftNodeOptions } from './options.js';
 import { Waiters } from './waiters.js';
+import { ProposalBatch } from './proposal-batch.js';
 import { ReadBarriers, type ReadBarrier } from './read-barriers.js';
 
 const EMPTY = new Uint8Array(0);
@@ -54,6 +55,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   private readonly memory: MemoryStorage;
   private readonly ids: ProposalIds;
   private readonly proposals = new Waiters<number, { index: number; result: R }>();
+  private readonly pending = new ProposalBatch();
   private readonly confChanges = new Waiters<number, ConfState>();
   private readonly reads = new ReadBarriers();
   /** The read round that reads invoked in this turn of the event loop join; submitted on the next setImmediate. */
@@ -195,13 +197,22 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     if (stopped !== undefined) return Promise.reject(stopped);
     const seq = this.ids.next();
     const done = this.proposals.wait(seq, timeoutMs, 'proposal');
-    try {
-      this.rawNode.propose(this.ids.frame(seq, data));
-    } catch (err) {
-      this.proposals.reject(seq, err instanceof Error ? err : new Error(String(err)));
-    }
+    // Stepped with the others of this turn by the Ready loop (flushProposals), before it takes the next Ready.
+    this.pending.add(seq, this.ids.frame(seq, data));
     this.kick();
     return done;
+  }
+
+  /** Steps the proposals gathered since the last flush as one MsgProp; a refusal rejects each of them. */
+  private flushProposals(): void {
+    const { data, seqs } = this.pending.take();
+    if (data.length === 0) return;
+    try {
+      this.rawNode.proposeBatch(data);
+    } catch (err) {
+      const e = err instanceof Error ? err : new Error(String(err));
+      for (const seq of seqs) this.proposals.reject(seq, e);
+    }
   }
 
   /** Proposes a membership change; resolves with the new configuration once it is applied here. */
@@ -211,6 +222,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     const seq = this.ids.next();
     const done = this.confChanges.wait(seq, timeoutMs, 'conf change');
     const framed = { ...cc, context: this.ids.frame(seq, cc.context ?? EMPTY) };
+    this.flushProposals(); // entries keep call order
     try {
       this.rawNode.proposeConfChange(framed);
     } catch (err) {
@@ -337,7 +349,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
         this.again = false;
         // Yield once so that proposals made in the same turn of the event loop join this Ready (batching).
         await new Promise<void>((resolve) => setImmediate(resolve));
-        while (!this.stopped && this.rawNode.hasReady()) {
+        while (!this.stopped && (this.flushProposals(), this.rawNode.hasReady())) {
           await this.handleReady(this.rawNode.ready());
         }
       } while (this.again && !this.stopped);

@@ -253,6 +253,49 @@ describe('RaftNode', () => {
     expect(rounds.size).toBe(1);
   });
 
+  it('proposals made in one turn are stepped as one MsgProp: a few appends per follower, not one per proposal', async () => {
+    const net = new MemoryNetwork();
+    const ids = [1, 2, 3];
+    const appends = new Map<number, number>();
+    const members = await Promise.all(
+      ids.map((id) => {
+        const inner = net.transport(id);
+        const counting: Transport = {
+          start: (h) => inner.start(h),
+          send: (msgs: readonly Message[]) => {
+            for (const m of msgs)
+              if (m.type === MessageType.MsgApp && m.entries.length > 0)
+                appends.set(m.from, (appends.get(m.from) ?? 0) + 1);
+            inner.send(msgs);
+          },
+          sendSnapshot: (m, d) => inner.sendSnapshot(m, d),
+          addPeer: () => undefined,
+          removePeer: () => undefined,
+          stop: () => inner.stop(),
+        };
+        return startMember(net, id, ids, { transport: counting });
+      }),
+    );
+    await until(
+      () => members.some((m) => m.node.status().softState.raftState === StateType.Leader),
+      'a leader',
+    );
+    const leader = leaderOf(members);
+    await leader.node.propose(enc('warm-up'));
+    appends.clear();
+    const indexes = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => leader.node.propose(enc(`b${i}`))),
+    );
+    // Call order is log order.
+    expect(indexes).toEqual([...indexes].sort((a, b) => a - b));
+    expect(new Set(indexes).size).toBe(100);
+    // One MsgApp per follower for the batch (one per proposal would be 200).
+    expect(appends.get(leader.id)).toBe(2);
+    await until(() => members.every((m) => m.sm.applied.length === 101), 'all applied');
+    for (const m of members)
+      expect(m.sm.applied.slice(1)).toEqual(Array.from({ length: 100 }, (_, i) => `b${i}`));
+  });
+
   it('rejects a proposal with ERR_PROPOSAL_DROPPED when there is no leader', async () => {
     const net = new MemoryNetwork();
     const m = await startMember(net, 1, [1, 2, 3]); // peers 2 and 3 never start

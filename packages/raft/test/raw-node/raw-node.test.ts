@@ -47,6 +47,31 @@ describe('RawNode', () => {
     expect(drain(node, storage).applied).toEqual(['hello']);
   });
 
+  it('proposeBatch appends its entries in order in one Ready; an empty batch is a no-op; a refused batch throws', () => {
+    const storage = new MemoryStorage();
+    const node = new RawNode(cfg({ storage }));
+    node.bootstrap([{ id: 1 }]);
+    drain(node, storage);
+    node.campaign();
+    drain(node, storage);
+    node.proposeBatch([]);
+    expect(node.hasReady()).toBe(false);
+    node.proposeBatch(['a', 'b', 'c'].map(enc));
+    const rd = node.ready();
+    expect(rd.entries.map((e) => new TextDecoder().decode(e.data))).toEqual(['a', 'b', 'c']);
+    expect(rd.entries.map((e) => e.index)).toEqual([3, 4, 5].map((i) => i - 3 + rd.entries[0]!.index));
+    storage.append(rd.entries);
+    if (rd.hardState) storage.setHardState(rd.hardState);
+    node.advance(rd);
+    expect(drain(node, storage).applied).toEqual(['a', 'b', 'c']);
+    const follower = new RawNode(cfg({ id: 2, storage: new MemoryStorage() }));
+    follower.bootstrap([{ id: 1 }, { id: 2 }]);
+    // No leader known: the whole batch is dropped.
+    expect(() => follower.proposeBatch([enc('x')])).toThrow(
+      expect.objectContaining({ code: 'ERR_PROPOSAL_DROPPED' }),
+    );
+  });
+
   it('mustSync is set for new entries or a term/vote change, not for a commit-only change', () => {
     const storage = new MemoryStorage();
     const node = new RawNode(cfg({ storage }));
