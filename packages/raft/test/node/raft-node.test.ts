@@ -85,6 +85,40 @@ async function cluster(
   return { net, members };
 }
 
+/**
+ * A 3-member cluster whose transports show every outgoing batch of messages to `onSend` first; resolves once a
+ * leader is elected.
+ */
+async function watchedCluster(
+  onSend: (id: number, msgs: readonly Message[]) => void,
+  walOf: (id: number) => FakeWal = () => new FakeWal(),
+): Promise<Member[]> {
+  const net = new MemoryNetwork();
+  const ids = [1, 2, 3];
+  const members = await Promise.all(
+    ids.map((id) => {
+      const inner = net.transport(id);
+      const watched: Transport = {
+        start: (h) => inner.start(h),
+        send: (msgs: readonly Message[]) => {
+          onSend(id, msgs);
+          inner.send(msgs);
+        },
+        sendSnapshot: (m, d) => inner.sendSnapshot(m, d),
+        addPeer: () => undefined,
+        removePeer: () => undefined,
+        stop: () => inner.stop(),
+      };
+      return startMember(net, id, ids, { wal: walOf(id), transport: watched });
+    }),
+  );
+  await until(
+    () => members.some((m) => m.node.status().softState.raftState === StateType.Leader),
+    'a leader',
+  );
+  return members;
+}
+
 const leaderOf = (members: Member[]): Member => {
   const l = members.find((m) => m.node.status().softState.raftState === StateType.Leader);
   if (l === undefined) throw new Error('no leader');
@@ -117,36 +151,17 @@ describe('RaftNode', () => {
   });
 
   it('a follower acknowledges entries only after they are durable (Ready contract)', async () => {
-    const net = new MemoryNetwork();
-    const ids = [1, 2, 3];
     const violations: string[] = [];
-    const wals = new Map<number, FakeWal>(ids.map((id) => [id, new FakeWal(4)]));
-    const members = await Promise.all(
-      ids.map((id) => {
-        const inner = net.transport(id);
+    const wals = new Map<number, FakeWal>([1, 2, 3].map((id) => [id, new FakeWal(4)]));
+    // Check every outgoing MsgAppResp against what this node's storage has acknowledged.
+    const members = await watchedCluster(
+      (id, msgs) => {
         const wal = wals.get(id)!;
-        // Check every outgoing MsgAppResp against what this node's storage has acknowledged.
-        const checking: Transport = {
-          start: (h) => inner.start(h),
-          send: (msgs: readonly Message[]) => {
-            for (const m of msgs) {
-              if (m.type === MessageType.MsgAppResp && !m.reject && m.index > wal.durableIndex) {
-                violations.push(`node ${id} acked ${m.index} with ${wal.durableIndex} durable`);
-              }
-            }
-            inner.send(msgs);
-          },
-          sendSnapshot: (m, d) => inner.sendSnapshot(m, d),
-          addPeer: () => undefined,
-          removePeer: () => undefined,
-          stop: () => inner.stop(),
-        };
-        return startMember(net, id, ids, { wal, transport: checking });
-      }),
-    );
-    await until(
-      () => members.some((m) => m.node.status().softState.raftState === StateType.Leader),
-      'a leader',
+        for (const m of msgs)
+          if (m.type === MessageType.MsgAppResp && !m.reject && m.index > wal.durableIndex)
+            violations.push(`node ${id} acked ${m.index} with ${wal.durableIndex} durable`);
+      },
+      (id) => wals.get(id)!,
     );
     await Promise.all(Array.from({ length: 50 }, (_, i) => leaderOf(members).node.propose(enc(`x${i}`))));
     expect(violations).toEqual([]);
@@ -213,33 +228,13 @@ describe('RaftNode', () => {
   });
 
   it('reads invoked in one turn of the event loop share one ReadIndex round, and each still sees earlier writes', async () => {
-    const net = new MemoryNetwork();
-    const ids = [1, 2, 3];
     // Each ReadIndex round has its own context, carried by heartbeats (periodic heartbeats may repeat it).
     const rounds = new Set<string>();
-    const members = await Promise.all(
-      ids.map((id) => {
-        const inner = net.transport(id);
-        const counting: Transport = {
-          start: (h) => inner.start(h),
-          send: (msgs: readonly Message[]) => {
-            for (const m of msgs)
-              if (m.type === MessageType.MsgHeartbeat && m.context !== undefined && m.context.byteLength > 0)
-                rounds.add(Buffer.from(m.context).toString('hex'));
-            inner.send(msgs);
-          },
-          sendSnapshot: (m, d) => inner.sendSnapshot(m, d),
-          addPeer: () => undefined,
-          removePeer: () => undefined,
-          stop: () => inner.stop(),
-        };
-        return startMember(net, id, ids, { transport: counting });
-      }),
-    );
-    await until(
-      () => members.some((m) => m.node.status().softState.raftState === StateType.Leader),
-      'a leader',
-    );
+    const members = await watchedCluster((_, msgs) => {
+      for (const m of msgs)
+        if (m.type === MessageType.MsgHeartbeat && m.context !== undefined && m.context.byteLength > 0)
+          rounds.add(Buffer.from(m.context).toString('hex'));
+    });
     const leader = leaderOf(members);
     const index = await leader.node.propose(enc('before'));
     rounds.clear();
@@ -254,32 +249,12 @@ describe('RaftNode', () => {
   });
 
   it('proposals made in one turn are stepped as one MsgProp: a few appends per follower, not one per proposal', async () => {
-    const net = new MemoryNetwork();
-    const ids = [1, 2, 3];
     const appends = new Map<number, number>();
-    const members = await Promise.all(
-      ids.map((id) => {
-        const inner = net.transport(id);
-        const counting: Transport = {
-          start: (h) => inner.start(h),
-          send: (msgs: readonly Message[]) => {
-            for (const m of msgs)
-              if (m.type === MessageType.MsgApp && m.entries.length > 0)
-                appends.set(m.from, (appends.get(m.from) ?? 0) + 1);
-            inner.send(msgs);
-          },
-          sendSnapshot: (m, d) => inner.sendSnapshot(m, d),
-          addPeer: () => undefined,
-          removePeer: () => undefined,
-          stop: () => inner.stop(),
-        };
-        return startMember(net, id, ids, { transport: counting });
-      }),
-    );
-    await until(
-      () => members.some((m) => m.node.status().softState.raftState === StateType.Leader),
-      'a leader',
-    );
+    const members = await watchedCluster((_, msgs) => {
+      for (const m of msgs)
+        if (m.type === MessageType.MsgApp && m.entries.length > 0)
+          appends.set(m.from, (appends.get(m.from) ?? 0) + 1);
+    });
     const leader = leaderOf(members);
     await leader.node.propose(enc('warm-up'));
     appends.clear();

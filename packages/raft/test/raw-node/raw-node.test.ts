@@ -34,32 +34,34 @@ function drain(node: RawNode, storage: MemoryStorage): { sent: Message[]; applie
   return { sent, applied };
 }
 
+/** A single-node cluster, bootstrapped and elected. */
+function singleLeader(): { node: RawNode; storage: MemoryStorage } {
+  const storage = new MemoryStorage();
+  const node = new RawNode(cfg({ storage }));
+  node.bootstrap([{ id: 1 }]);
+  drain(node, storage);
+  node.campaign();
+  drain(node, storage);
+  return { node, storage };
+}
+
 describe('RawNode', () => {
   it('a single node bootstraps, campaigns, commits and applies a proposal', () => {
-    const storage = new MemoryStorage();
-    const node = new RawNode(cfg({ storage }));
-    node.bootstrap([{ id: 1 }]);
-    drain(node, storage);
-    node.campaign();
-    drain(node, storage);
+    const { node, storage } = singleLeader();
     expect(node.status().softState.raftState).toBe(StateType.Leader);
     node.propose(enc('hello'));
     expect(drain(node, storage).applied).toEqual(['hello']);
   });
 
   it('proposeBatch appends its entries in order in one Ready; an empty batch is a no-op; a refused batch throws', () => {
-    const storage = new MemoryStorage();
-    const node = new RawNode(cfg({ storage }));
-    node.bootstrap([{ id: 1 }]);
-    drain(node, storage);
-    node.campaign();
-    drain(node, storage);
+    const { node, storage } = singleLeader();
     node.proposeBatch([]);
     expect(node.hasReady()).toBe(false);
     node.proposeBatch(['a', 'b', 'c'].map(enc));
     const rd = node.ready();
     expect(rd.entries.map((e) => new TextDecoder().decode(e.data))).toEqual(['a', 'b', 'c']);
-    expect(rd.entries.map((e) => e.index)).toEqual([3, 4, 5].map((i) => i - 3 + rd.entries[0]!.index));
+    const first = rd.entries[0]!.index;
+    expect(rd.entries.map((e) => e.index)).toEqual([first, first + 1, first + 2]);
     storage.append(rd.entries);
     if (rd.hardState) storage.setHardState(rd.hardState);
     node.advance(rd);
@@ -124,12 +126,7 @@ describe('RawNode', () => {
   });
 
   it('a leader does not count its own entries toward the commit before advance (thesis §10.2.1)', () => {
-    const storage = new MemoryStorage();
-    const node = new RawNode(cfg({ storage }));
-    node.bootstrap([{ id: 1 }]);
-    drain(node, storage);
-    node.campaign();
-    drain(node, storage);
+    const { node, storage } = singleLeader();
     node.propose(enc('p'));
     const rd = node.ready();
     expect(rd.entries).toHaveLength(1);
@@ -168,12 +165,7 @@ describe('RawNode', () => {
   });
 
   it('restarts from storage with applied set: nothing is applied twice', () => {
-    const storage = new MemoryStorage();
-    const node = new RawNode(cfg({ storage }));
-    node.bootstrap([{ id: 1 }]);
-    drain(node, storage);
-    node.campaign();
-    drain(node, storage);
+    const { node, storage } = singleLeader();
     node.propose(enc('a'));
     node.propose(enc('b'));
     drain(node, storage);
@@ -185,12 +177,7 @@ describe('RawNode', () => {
   });
 
   it('readIndex on a single node yields a ReadState at the commit index', () => {
-    const storage = new MemoryStorage();
-    const node = new RawNode(cfg({ storage }));
-    node.bootstrap([{ id: 1 }]);
-    drain(node, storage);
-    node.campaign();
-    drain(node, storage);
+    const { node } = singleLeader();
     node.readIndex(enc('ctx'));
     const rd = node.ready();
     expect(rd.readStates).toEqual([{ index: node.status().hardState.commit, requestCtx: enc('ctx') }]);
