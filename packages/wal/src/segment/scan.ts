@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { WalError } from '../errors.js';
 import { crc32cRange } from '../record/crc.js';
 import { FRAME_HEADER_BYTES, padOf, recordBytesAt } from '../record/frame.js';
@@ -264,16 +264,15 @@ export class SegmentScanner {
   }
 }
 
-/** The file's bytes in a buffer of their own (not a slice of a shared pool: decoded entries may view it). */
+/**
+ * The file's bytes in a buffer of their own (not a slice of a shared pool: decoded entries may view it), read with
+ * one positional read for the whole file. `readFile` reads in 512 KiB steps, each resumed from the event loop, so
+ * the read-ahead of the next segment would stall while the main thread checks the current one.
+ */
 async function readSegment(path: string): Promise<Uint8Array> {
+  let fh: FileHandle;
   try {
-    const b = await readFile(path);
-    if (b.byteOffset === 0 && b.buffer.byteLength === b.byteLength) {
-      return new Uint8Array(b.buffer, 0, b.byteLength);
-    }
-    const own = new Uint8Array(b.byteLength);
-    own.set(b);
-    return own;
+    fh = await open(path, 'r');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new WalError('ERR_WAL_FILE_NOT_FOUND', 'segment disappeared while reading', {
@@ -282,6 +281,19 @@ async function readSegment(path: string): Promise<Uint8Array> {
       });
     }
     throw err;
+  }
+  try {
+    const size = (await fh.stat()).size;
+    const buf = new Uint8Array(size);
+    let got = 0;
+    while (got < size) {
+      const { bytesRead } = await fh.read(buf, got, size - got, got);
+      if (bytesRead === 0) break; // shrank while reading (a live writer truncating its tail): scan what is there
+      got += bytesRead;
+    }
+    return got === size ? buf : buf.subarray(0, got);
+  } finally {
+    await fh.close();
   }
 }
 
