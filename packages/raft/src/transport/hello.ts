@@ -1,3 +1,4 @@
+import { splitHostPort } from './address.js';
 import { FrameError } from './frame.js';
 
 /** The handshake a dialing peer sends first. */
@@ -48,12 +49,8 @@ export function decodeHello(bytes: Uint8Array): Hello {
   if (o.incarnation !== undefined && (typeof o.incarnation !== 'string' || o.incarnation.length > 128)) {
     throw new FrameError('handshake field incarnation is invalid');
   }
-  if (
-    o.addr !== undefined &&
-    (typeof o.addr !== 'string' || !/^\[?[^\]\s]{1,253}\]?:\d{1,5}$/.test(o.addr))
-  ) {
+  if (o.addr !== undefined && !isPeerAddress(o.addr))
     throw new FrameError('handshake field addr is not host:port');
-  }
   return {
     v: 1,
     clusterId: o.clusterId,
@@ -63,4 +60,14 @@ export function decodeHello(bytes: Uint8Array): Hello {
     ...(o.incarnation !== undefined ? { incarnation: o.incarnation } : {}),
     ...(o.addr !== undefined ? { addr: o.addr } : {}),
   };
+}
+
+/** A `host:port` a peer may be dialed at: what {@link splitHostPort} accepts, with a host, of bounded length. */
+function isPeerAddress(v: unknown): v is string {
+  if (typeof v !== 'string' || v.length > 260) return false;
+  try {
+    return splitHostPort(v).host.length > 0;
+  } catch {
+    return false;
+  }
 }

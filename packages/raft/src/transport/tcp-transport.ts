@@ -8,6 +8,7 @@ import type { Transport, TransportHandler } from '../node/types.js';
 import type { Message } from '../raftpb/types.js';
 import { MessageType } from '../raftpb/types.js';
 import { FrameError, FrameKind, FrameParser, encodeFrame } from './frame.js';
+import { splitHostPort } from './address.js';
 import { decodeHello, encodeHello, type Hello } from './hello.js';
 import { PeerLink } from './peer-link.js';
 import { SnapshotReceiver, sendSnapshotOnce } from './snapshot-stream.js';
@@ -355,13 +356,3 @@ export class TcpTransport implements Transport {
 export const WIPED_PREFIX = 'ERR_INCARNATION_CHANGED:';
 /** Starts the refusal reason that tells a node it was removed from the cluster (fatal for it, as in etcd). */
 export const REMOVED_PREFIX = 'ERR_MEMBER_REMOVED:';
-
-/** Splits `host:port` (IPv6 as `[::1]:port`). */
-export function splitHostPort(addr: string): { host: string; port: number } {
-  const m = /^\[?([^\]]*)\]?:(\d+)$/.exec(addr);
-  const port = Number(m?.[2]);
-  if (m === null || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new TypeError(`invalid address ${JSON.stringify(addr)}: expected host:port`);
-  }
-  return { host: m[1] ?? '', port };
-}
