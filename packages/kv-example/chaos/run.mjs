@@ -163,16 +163,13 @@ async function settleMembership(ctx) {
       cluster.nodes.get(id).retired = true;
       await cluster.kill(id);
     }
-  const unknown = ids.filter((id) => !cluster.members().includes(id));
-  if (unknown.length > 0) {
-    // A member whose addition the harness saw fail: start it too (it has a proxy and a data dir).
-    for (const id of unknown) {
-      const n = cluster.nodes.get(id);
-      if (n === undefined)
-        return ctx.failures.push(`the cluster lists n${id}, which the harness never defined`);
-      n.member = true;
-      if (!cluster.running(id)) cluster.spawn(id, ctx.bootIds);
-    }
+  // Members the harness saw no definite answer for, which the cluster has after all: start them too.
+  for (const id of ids.filter((x) => !cluster.members().includes(x))) {
+    const n = cluster.nodes.get(id);
+    if (n === undefined)
+      return ctx.failures.push(`the cluster lists n${id}, which the harness never defined`);
+    n.member = true;
+    if (!cluster.running(id)) cluster.spawn(id, ctx.bootIds);
   }
 }
 

@@ -13,8 +13,8 @@ export interface PreparedFile {
  * space already allocated (no file growth, so fdatasync has no size metadata to flush). Node has no fallocate
  * (and here, writes into fallocated or grown space measured slower than into zero-filled space): the file is filled
  * with zeros in one writev and fdatasync'd. The writer starts it once the tail segment is a quarter full, so that
- * the fill's disk traffic does not land right after a cut, with the new segment's first syncs. Files are `0.tmp` and `1.tmp` alternately (as etcd), which
- * readers ignore.
+ * the fill's disk traffic does not land right after a cut, with the new segment's first syncs. Files are `0.tmp`
+ * and `1.tmp` alternately (as etcd), which readers ignore.
  */
 export class SegmentPipeline {
   private next: Promise<PreparedFile> | undefined;
