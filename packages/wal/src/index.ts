@@ -13,7 +13,7 @@ export {
 } from './codec/etcd.js';
 export type { Storage } from './storage.js';
 export type { Codec, Codecs, EntryCodec, StateCodec, SnapshotCodec } from './codec/types.js';
-export type { WalOptions, WalLogger, SyncMode } from './wal/options.js';
+export type { WalOptions, WalLogger, SyncMode, Preallocate } from './wal/options.js';
 export {
   SnapshotStore,
   type StoredSnapshot,

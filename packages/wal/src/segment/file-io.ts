@@ -7,13 +7,13 @@ import { open, type FileHandle } from 'node:fs/promises';
  */
 export const fileIo = {
   /**
-   * Writes all of `buf[0, length)` at `position`. The write itself is synchronous: it only copies into the page
-   * cache (microseconds), and skipping a thread-pool round trip per batch matters more than those microseconds.
+   * Writes all of `buf[from, to)` at `position`, synchronously: it only copies into the page cache
+   * (microseconds), and skipping a thread-pool round trip per batch matters more than those microseconds.
    * Durability comes from {@link datasync}, which does go to the thread pool so the event loop keeps running.
    */
-  async writeAll(fh: FileHandle, buf: Uint8Array, length: number, position: number): Promise<void> {
-    let done = 0;
-    while (done < length) done += writeSync(fh.fd, buf, done, length - done, position + done);
+  writeAll(fh: FileHandle, buf: Uint8Array, from: number, to: number, position: number): void {
+    let done = from;
+    while (done < to) done += writeSync(fh.fd, buf, done, to - done, position + done - from);
   },
   /** fdatasync through the callback API (cheaper than FileHandle's promise machinery). */
   datasync(fh: FileHandle): Promise<void> {

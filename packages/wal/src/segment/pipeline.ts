@@ -2,19 +2,27 @@ import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileIo, writeZeros } from './file-io.js';
 
-/** A prepared segment file: zero-filled to the segment size and fdatasync'd, open for writing. */
+/**
+ * How a prepared segment file starts: `zero-filled` to the segment size and fdatasync'd (appends overwrite
+ * allocated space: no size metadata to flush per fdatasync), or `empty` (appends grow it: cheaper when writes are
+ * large, since the fill would write every byte twice).
+ */
+export type PreparedKind = 'zero-filled' | 'empty';
+
+/** A prepared segment file, open for writing. */
 export interface PreparedFile {
   path: string;
   fh: FileHandle;
+  kind: PreparedKind;
 }
 
 /**
- * Prepares the next segment in the background, so that a cut never waits for allocation and appends overwrite
- * space already allocated (no file growth, so fdatasync has no size metadata to flush). Node has no fallocate
- * (and here, writes into fallocated or grown space measured slower than into zero-filled space): the file is filled
- * with zeros in one writev and fdatasync'd. The writer starts it once the tail segment is a quarter full, so that
- * the fill's disk traffic does not land right after a cut, with the new segment's first syncs. Files are `0.tmp`
- * and `1.tmp` alternately (as etcd), which readers ignore.
+ * Prepares the next segment in the background, so that a cut never waits for allocation. A zero-filled file lets
+ * appends overwrite space already allocated (no file growth, so fdatasync has no size metadata to flush). Node has
+ * no fallocate (and here, writes into fallocated or grown space measured slower than into zero-filled space): the
+ * file is filled with zeros in one writev and fdatasync'd. The writer starts it once the tail segment is a quarter
+ * full, so that the fill's disk traffic does not land right after a cut, with the new segment's first syncs, and
+ * chooses the kind (see `preallocate`). Files are `0.tmp` and `1.tmp` alternately (as etcd), which readers ignore.
  */
 export class SegmentPipeline {
   private next: Promise<PreparedFile> | undefined;
@@ -27,13 +35,16 @@ export class SegmentPipeline {
   ) {}
 
   /** Starts preparing the next file, unless one is prepared or under way. */
-  start(): void {
-    if (this.next === undefined && !this.closed) this.next = this.prepare();
+  start(kind: PreparedKind): void {
+    if (this.next === undefined && !this.closed) this.next = this.prepare(kind);
   }
 
-  /** The prepared file (preparing it now, or waiting for it, if needed); the next one waits for {@link start}. */
-  async take(): Promise<PreparedFile> {
-    const current = this.next ?? this.prepare();
+  /**
+   * The prepared file (waiting for the one under way, or preparing one of `kind` now if none was started); the
+   * next one waits for {@link start}.
+   */
+  async take(kind: PreparedKind): Promise<PreparedFile> {
+    const current = this.next ?? this.prepare(kind);
     this.next = undefined;
     return current;
   }
@@ -53,14 +64,16 @@ export class SegmentPipeline {
     }
   }
 
-  private prepare(): Promise<PreparedFile> {
+  private prepare(kind: PreparedKind): Promise<PreparedFile> {
     const path = join(this.dir, `${this.count++ % 2}.tmp`);
     const p = (async () => {
       const fh = await open(path, 'w+');
       try {
-        await writeZeros(fh, 0, this.size);
-        await fileIo.datasync(fh);
-        return { path, fh };
+        if (kind === 'zero-filled') {
+          await writeZeros(fh, 0, this.size);
+          await fileIo.datasync(fh);
+        }
+        return { path, fh, kind };
       } catch (err) {
         await fh.close().catch(() => undefined);
         throw err;

@@ -41,7 +41,24 @@ export interface WalOptions<E = Entry, S = HardState, N = Snapshot> {
   onFsync?: (ms: number) => void;
   /** Where fdatasync runs; default `'threadpool'`. See {@link SyncMode}. */
   syncMode?: SyncMode;
+  /** How new segments are allocated; default `'auto'`. See {@link Preallocate}. */
+  preallocate?: Preallocate;
 }
+
+/**
+ * How the background pipeline prepares each next segment file:
+ * - `'zero-filled'`: written with zeros to the segment size and fdatasync'd before use, so appends overwrite
+ *   allocated space and an fdatasync has no file-size metadata to flush (the cheapest per small sync).
+ * - `'none'`: an empty file that appends grow (every byte is written once, not twice).
+ * - `'auto'` (default): zero-filled while the tail segment's writes average under 64 KiB per fdatasync
+ *   (sync-bound workloads), empty after larger ones (throughput-bound workloads, where the fill's second copy of
+ *   every byte costs more than the growth's metadata). Decided when the next segment is started, a quarter of
+ *   the way into the current one.
+ *
+ * Durability and the format are the same in all three: fdatasync covers a growing file's size, and readers treat
+ * the end of a file like a zero length word.
+ */
+export type Preallocate = 'auto' | 'zero-filled' | 'none';
 
 /**
  * Where a save's fdatasync runs:
@@ -70,6 +87,7 @@ export interface ResolvedOptions<E, S, N> {
   logger: WalLogger | undefined;
   onFsync: ((ms: number) => void) | undefined;
   syncMode: SyncMode;
+  preallocate: Preallocate;
 }
 
 /** Applies defaults and validates. */
@@ -96,8 +114,16 @@ export function resolveOptions<E, S, N>(options: WalOptions<E, S, N> | undefined
       `syncMode must be 'threadpool' or 'inline', got ${String(syncMode)}`,
     );
   }
+  const preallocate = o.preallocate ?? 'auto';
+  if (preallocate !== 'auto' && preallocate !== 'zero-filled' && preallocate !== 'none') {
+    throw new WalError(
+      'ERR_WAL_INVALID_ARGUMENT',
+      `preallocate must be 'auto', 'zero-filled' or 'none', got ${String(preallocate)}`,
+    );
+  }
   return {
     syncMode,
+    preallocate,
     codecs: o.codecs ?? (msgpackCodecs as unknown as Codecs<E, S, N>),
     segmentSizeBytes,
     keepExtraSegments,

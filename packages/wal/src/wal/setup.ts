@@ -18,7 +18,7 @@ export interface OpenedWriter {
 }
 
 /**
- * Creates a WAL atomically: the first segment (zero-filled to the segment size) gets Crc(0), Metadata and the
+ * Creates a WAL atomically: the first segment (zero-filled to the segment size unless `preallocate: 'none'`) gets Crc(0), Metadata and the
  * zero Snapshot, is fdatasync'd, and is built in `<dir>.tmp`, which is then renamed to `dir` (the parent fsync'd).
  * A crash leaves either no WAL or a complete one. `dir` may exist only if empty.
  */
@@ -46,12 +46,12 @@ export async function createWal<E, S, N>(
   const name = segmentFileName(0, 0);
   let fh: FileHandle | undefined = await open(join(tmpDir, name), 'w+');
   try {
-    await writeZeros(fh, 0, o.segmentSizeBytes);
+    if (o.preallocate !== 'none') await writeZeros(fh, 0, o.segmentSizeBytes);
     const head = new FrameBuffer(0);
     head.append(RecordType.Crc, undefined);
     head.append(RecordType.Metadata, metadata);
     head.append(RecordType.Snapshot, snapBytes);
-    await fileIo.writeAll(fh, head.buf, head.length, 0);
+    fileIo.writeAll(fh, head.buf, 0, head.length, 0);
     await fileIo.datasync(fh);
     await fsyncDir(tmpDir);
     if (existing !== undefined) await rmdir(dir); // empty, checked above
@@ -74,6 +74,7 @@ export async function createWal<E, S, N>(
       logger: o.logger,
       onFsync: o.onFsync,
       syncMode: o.syncMode,
+      preallocate: o.preallocate,
     });
     fh = undefined;
     return { writer, lock };
@@ -101,10 +102,11 @@ export async function openWriter<E, S, N>(
   const fh = await open(seg.path, 'r+');
   try {
     // Stale bytes after the last record are zeroed (a later append must never line up with old records), and a
-    // tail shorter than a segment (after a repair) is preallocated again, so appends do not grow the file.
+    // tail shorter than a segment (after a repair, or grown) is zero-filled to the segment size again, unless
+    // `preallocate: 'none'`.
     const zeroed = read.dirtyEnd > read.lastValidOffset;
     if (zeroed) await writeZeros(fh, read.lastValidOffset, read.dirtyEnd);
-    const grow = read.lastFileSize < o.segmentSizeBytes;
+    const grow = o.preallocate !== 'none' && read.lastFileSize < o.segmentSizeBytes;
     if (grow) await writeZeros(fh, read.lastFileSize, o.segmentSizeBytes);
     if (zeroed || grow) await fileIo.datasync(fh);
   } catch (err) {
@@ -127,5 +129,6 @@ export async function openWriter<E, S, N>(
     logger: o.logger,
     onFsync: o.onFsync,
     syncMode: o.syncMode,
+    preallocate: o.preallocate,
   });
 }

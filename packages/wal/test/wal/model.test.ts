@@ -69,10 +69,14 @@ afterEach(async () => {
 });
 
 describe('model check', () => {
-  it.each(['threadpool', 'inline'] as const)(
-    'recovers exactly what was acknowledged (%s fdatasync)',
-    async (syncMode) => {
-      const OPTS = { segmentSizeBytes: SEGMENT_BYTES, syncMode };
+  it.each([
+    ['threadpool', 'auto'],
+    ['inline', 'auto'],
+    ['threadpool', 'none'],
+  ] as const)(
+    'recovers exactly what was acknowledged (%s fdatasync, preallocate %s)',
+    async (syncMode, preallocate) => {
+      const OPTS = { segmentSizeBytes: SEGMENT_BYTES, syncMode, preallocate };
       let run = 0;
       await fc.assert(
         fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 30 }), async (ops) => {
