@@ -3,7 +3,7 @@
 // measured in the same run on the same disk: Node's writeSync + fdatasyncSync of the same bytes into a preallocated
 // file (for replay: readFileSync of the same segment files). Ratios are what carry across machines.
 // Env: BENCH_DIR (default: packages/wal/.bench-tmp), BENCH_REPLAY_MB (default 1024), BENCH_QUICK=1 (short run),
-// BENCH_ONLY=matrix,nocut,concurrent,replay (run only these groups; default all).
+// BENCH_ONLY=matrix,nocut,fresh,concurrent,replay (run only these groups; default all).
 import {
   closeSync,
   fdatasyncSync,
@@ -14,6 +14,7 @@ import {
   rmSync,
   statSync,
   writeSync,
+  writevSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -25,7 +26,7 @@ const root = process.env.BENCH_DIR ?? join(here, '..', '.bench-tmp');
 const quick = process.env.BENCH_QUICK === '1';
 const replayMb = Number(process.env.BENCH_REPLAY_MB ?? (quick ? 64 : 1024));
 const budgetMs = quick ? 600 : 2500;
-const only = (process.env.BENCH_ONLY ?? 'matrix,nocut,concurrent,replay').split(',');
+const only = (process.env.BENCH_ONLY ?? 'matrix,nocut,fresh,concurrent,replay').split(',');
 rmSync(root, { recursive: true, force: true });
 mkdirSync(root, { recursive: true });
 
@@ -54,6 +55,47 @@ function floor(bytesPerOp) {
   const s = (performance.now() - t0) / 1000;
   closeSync(fd);
   rmSync(file);
+  return { opsPerSec: ops / s, bytesPerSec: (ops * bytesPerOp) / s };
+}
+
+/**
+ * A floor that allocates as a growing log must: the same writes and fdatasyncs, but into a new file every
+ * 64,000,000 bytes, either zero-filled (one writev and fdatasync, timed) before use or left to grow. Diagnostic:
+ * what fresh space costs on this disk, against the preallocated floor's rewrite of one file.
+ */
+function freshFloor(bytesPerOp, kind) {
+  const segment = 64_000_000;
+  const dir = join(root, `fresh-${kind}`);
+  mkdirSync(dir, { recursive: true });
+  const zero = Buffer.alloc(1024 * 1024);
+  const buf = Buffer.alloc(bytesPerOp, 7);
+  let fd = -1;
+  let files = 0;
+  let pos = segment;
+  let ops = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < budgetMs) {
+    if (pos + bytesPerOp > segment) {
+      if (fd >= 0) closeSync(fd);
+      fd = openSync(join(dir, `${files++}.dat`), 'w+');
+      if (kind === 'zero-filled') {
+        writevSync(
+          fd,
+          Array.from({ length: Math.ceil(segment / zero.length) }, () => zero),
+          0,
+        );
+        fdatasyncSync(fd);
+      }
+      pos = 0;
+    }
+    writeSync(fd, buf, 0, bytesPerOp, pos);
+    fdatasyncSync(fd);
+    pos += bytesPerOp;
+    ops++;
+  }
+  const s = (performance.now() - t0) / 1000;
+  closeSync(fd);
+  rmSync(dir, { recursive: true, force: true });
   return { opsPerSec: ops / s, bytesPerSec: (ops * bytesPerOp) / s };
 }
 
@@ -206,6 +248,21 @@ for (const size of only.includes('nocut') ? [100, 1000] : []) {
     'diagnostic',
     undefined,
   );
+}
+// Diagnostic (no goal): the large batches against floors that allocate fresh space as a growing log must.
+for (const size of only.includes('fresh') ? [100, 1000] : []) {
+  const ours = await matrix(size, 1000);
+  for (const kind of ['zero-filled', 'growing']) {
+    const fl = freshFloor(frameOf(size) * 1000, kind);
+    row(
+      `${size} B x batch 1000 vs fresh ${kind} files (bytes/s)`,
+      ours.bytesPerSec / 1e6,
+      (fl.bytesPerSec / 1e6) * (size / frameOf(size)),
+      'MB/s',
+      'diagnostic',
+      undefined,
+    );
+  }
 }
 for (const [writers, syncMode] of only.includes('concurrent')
   ? [
