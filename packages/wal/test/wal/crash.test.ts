@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listSegments } from '../../src/segment/names.js';
 import { Wal } from '../../src/wal.js';
-import type { SyncMode } from '../../src/wal/options.js';
+import type { Preallocate, SyncMode } from '../../src/wal/options.js';
 import { WalError } from '../../src/errors.js';
 import { bytesOf, tempParent } from '../helpers.js';
 import { transpileSrc } from './transpile.js';
@@ -20,10 +20,10 @@ const SEGMENT = 32 * 1024;
 const sizeOf = (i: number): number => 1 + ((i * 37) % 700);
 const dataOf = (i: number): Uint8Array => bytesOf(sizeOf(i), i);
 
-const CHILD = (indexJs: string, dir: string, syncMode: SyncMode) => `
+const CHILD = (indexJs: string, dir: string, syncMode: SyncMode, preallocate: Preallocate) => `
 import { Wal, WalError } from ${JSON.stringify(indexJs)};
 const dir = ${JSON.stringify(dir)};
-const opts = { segmentSizeBytes: ${SEGMENT}, syncMode: ${JSON.stringify(syncMode)} };
+const opts = { segmentSizeBytes: ${SEGMENT}, syncMode: ${JSON.stringify(syncMode)}, preallocate: ${JSON.stringify(preallocate)} };
 const bytesOf = ${bytesOf.toString()};
 const sizeOf = ${sizeOf.toString()};
 let wal;
@@ -100,28 +100,33 @@ async function runAndKill(script: string, extraMs: number): Promise<number> {
 }
 
 describe('crash: SIGKILL under load', () => {
-  it.each(['threadpool', 'inline'] as const)(
-    'every acknowledged entry survives, in order, with its bytes (%s fdatasync)',
-    async (syncMode) => {
+  it.each([
+    ['threadpool', 'auto'],
+    ['inline', 'auto'],
+    ['threadpool', 'none'],
+  ] as const)(
+    'every acknowledged entry survives, in order, with its bytes (%s fdatasync, preallocate %s)',
+    async (syncMode, preallocate) => {
       const seed = Number(process.env.WAL_CRASH_SEED ?? Date.now() % 1_000_000);
       const random = rng(seed);
-      const dir = `${t.dir}-${syncMode}`;
-      const script = join(t.parent, `child-${syncMode}.mjs`);
-      await writeFile(script, CHILD(indexJs, dir, syncMode));
+      const dir = `${t.dir}-${syncMode}-${preallocate}`;
+      const script = join(t.parent, `child-${syncMode}-${preallocate}.mjs`);
+      const opts = { segmentSizeBytes: SEGMENT, preallocate };
+      await writeFile(script, CHILD(indexJs, dir, syncMode, preallocate));
       let acked = 0;
       for (let round = 0; round < ROUNDS; round++) {
         const maxAck = await runAndKill(script, Math.floor(random() * 150));
         acked = Math.max(acked, maxAck);
         let wal: Wal;
         try {
-          wal = await Wal.open(dir, undefined, { segmentSizeBytes: SEGMENT });
+          wal = await Wal.open(dir, undefined, opts);
         } catch (err) {
           expect(
             err instanceof WalError && err.code === 'ERR_WAL_UNEXPECTED_EOF',
             `seed ${seed} round ${round}`,
           ).toBe(true);
           expect(await Wal.repair(dir), `seed ${seed}`).toBe(true);
-          wal = await Wal.open(dir, undefined, { segmentSizeBytes: SEGMENT });
+          wal = await Wal.open(dir, undefined, opts);
         }
         const { entries } = await wal.readAll();
         await wal.close();
