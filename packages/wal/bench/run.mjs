@@ -33,58 +33,39 @@ mkdirSync(root, { recursive: true });
 /** Frame bytes of one entry in our WAL: 8-byte length + record header (~12) + msgpack entry (~12) + data, padded. */
 const frameOf = (size) => Math.ceil((size + 32) / 8) * 8;
 
-/** The floor: writeSync + fdatasyncSync of `bytesPerOp` into a preallocated file, repeated for `budgetMs`. */
-function floor(bytesPerOp) {
-  const file = join(root, 'floor.dat');
-  const total = 64 * 1024 * 1024;
-  const fd = openSync(file, 'w+');
-  const zero = Buffer.alloc(1024 * 1024);
-  for (let off = 0; off < total; off += zero.length) writeSync(fd, zero, 0, zero.length, off);
-  fdatasyncSync(fd);
-  const buf = Buffer.alloc(bytesPerOp, 7);
-  let pos = 0;
-  let ops = 0;
-  const t0 = performance.now();
-  while (performance.now() - t0 < budgetMs) {
-    if (pos + bytesPerOp > total) pos = 0;
-    writeSync(fd, buf, 0, bytesPerOp, pos);
-    fdatasyncSync(fd);
-    pos += bytesPerOp;
-    ops++;
-  }
-  const s = (performance.now() - t0) / 1000;
-  closeSync(fd);
-  rmSync(file);
-  return { opsPerSec: ops / s, bytesPerSec: (ops * bytesPerOp) / s };
-}
-
 /**
- * A floor that allocates as a growing log must: the same writes and fdatasyncs, but into a new file every
- * 64,000,000 bytes, either zero-filled (one writev and fdatasync, timed) before use or left to grow. Diagnostic:
- * what fresh space costs on this disk, against the preallocated floor's rewrite of one file.
+ * The floor: writeSync + fdatasyncSync of `bytesPerOp`, repeated for `budgetMs`. `space` says where the writes go:
+ * `'preallocated'` (the floor of the goals) rewrites one zero-filled 64 MB file; `'zero-filled'` and `'growing'`
+ * (diagnostics) allocate as a growing log must, a new file every 64,000,000 bytes, zero-filled before use (the
+ * fill timed) or left to grow.
  */
-function freshFloor(bytesPerOp, kind) {
-  const segment = 64_000_000;
-  const dir = join(root, `fresh-${kind}`);
+function floor(bytesPerOp, space = 'preallocated') {
+  const fresh = space !== 'preallocated';
+  const total = fresh ? 64_000_000 : 64 * 1024 * 1024;
+  const dir = join(root, `floor-${space}`);
   mkdirSync(dir, { recursive: true });
   const zero = Buffer.alloc(1024 * 1024);
-  const buf = Buffer.alloc(bytesPerOp, 7);
-  let fd = -1;
+  const zeroFill = (fd) => {
+    writevSync(
+      fd,
+      Array.from({ length: Math.ceil(total / zero.length) }, () => zero),
+      0,
+    );
+    fdatasyncSync(fd);
+  };
   let files = 0;
-  let pos = segment;
+  let fd = openSync(join(dir, `${files++}.dat`), 'w+');
+  if (!fresh) zeroFill(fd);
+  const buf = Buffer.alloc(bytesPerOp, 7);
+  let pos = fresh ? total : 0;
   let ops = 0;
   const t0 = performance.now();
   while (performance.now() - t0 < budgetMs) {
-    if (pos + bytesPerOp > segment) {
-      if (fd >= 0) closeSync(fd);
-      fd = openSync(join(dir, `${files++}.dat`), 'w+');
-      if (kind === 'zero-filled') {
-        writevSync(
-          fd,
-          Array.from({ length: Math.ceil(segment / zero.length) }, () => zero),
-          0,
-        );
-        fdatasyncSync(fd);
+    if (pos + bytesPerOp > total) {
+      if (fresh) {
+        closeSync(fd);
+        fd = openSync(join(dir, `${files++}.dat`), 'w+');
+        if (space === 'zero-filled') zeroFill(fd);
       }
       pos = 0;
     }
@@ -253,7 +234,7 @@ for (const size of only.includes('nocut') ? [100, 1000] : []) {
 for (const size of only.includes('fresh') ? [100, 1000] : []) {
   const ours = await matrix(size, 1000);
   for (const kind of ['zero-filled', 'growing']) {
-    const fl = freshFloor(frameOf(size) * 1000, kind);
+    const fl = floor(frameOf(size) * 1000, kind);
     row(
       `${size} B x batch 1000 vs fresh ${kind} files (bytes/s)`,
       ours.bytesPerSec / 1e6,
