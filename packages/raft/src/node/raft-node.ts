@@ -24,8 +24,8 @@ import {
 import { StateType } from '../raft/state-type.js';
 import { MemoryStorage } from '../storage/memory-storage.js';
 import { ProposalIds, unframe } from './proposal-id.js';
-import type { SnapshotFiles } from './types.js';
 import { toEntry, type RaftNodeEvents, type RaftNodeOptions } from './options.js';
+import { LocalSnapshots } from './local-snapshots.js';
 import { Waiters } from './waiters.js';
 import { ProposalBatch } from './proposal-batch.js';
 import { ReadBarriers, type ReadBarrier } from './read-barriers.js';
@@ -76,11 +76,8 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   private term = 0;
   /** Highest index applied to the state machine (invariant: <= commit). */
   private appliedIndex: number;
-  /** Index of the newest snapshot taken or installed. */
-  private snapshotIndex: number;
   private confState: ConfState;
-  /** The snapshot being taken, if any. */
-  private snapshotting: Promise<SnapshotMetadata> | undefined;
+  private readonly snapshots: LocalSnapshots<R>;
   private readSeq = 0;
 
   private constructor(
@@ -94,8 +91,17 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     this.logger = opts.logger ?? silentLogger;
     this.timeoutMs = opts.requestTimeoutMs ?? 10_000;
     this.appliedIndex = applied;
-    this.snapshotIndex = applied;
     this.confState = confState;
+    this.snapshots = new LocalSnapshots(
+      opts,
+      memory,
+      {
+        applied: () => ({ index: this.appliedIndex, confState: this.confState }),
+        stopped: () => this.stopped,
+        taken: (metadata) => this.emit('snapshot', metadata, 'local'),
+      },
+      applied,
+    );
     this.ids = new ProposalIds(randomBytes(8));
     this.rawNode = new RawNode({
       preVote: true,
@@ -269,7 +275,11 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
 
   /** Raft status: role, term, leader, commit, applied and (on the leader) every follower's progress. */
   status(): ReturnType<RawNode['status']> & { appliedIndex: number; snapshotIndex: number } {
-    return { ...this.rawNode.status(), appliedIndex: this.appliedIndex, snapshotIndex: this.snapshotIndex };
+    return {
+      ...this.rawNode.status(),
+      appliedIndex: this.appliedIndex,
+      snapshotIndex: this.snapshots.index,
+    };
   }
 
   /** The current configuration as last applied. */
@@ -407,7 +417,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     if (snap !== undefined) {
       await this.opts.stateMachine.restore(snap.data, snap.metadata);
       this.appliedIndex = snap.metadata.index;
-      this.snapshotIndex = snap.metadata.index;
+      this.snapshots.index = snap.metadata.index;
       this.confState = snap.metadata.confState;
       this.emit('snapshot', snap.metadata, 'leader');
     }
@@ -459,7 +469,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     if (cs !== undefined && ![...cs.voters, ...cs.learners, ...cs.votersOutgoing].includes(m.to)) {
       // The newest snapshot predates the member (it was added after it): a follower refuses a snapshot whose
       // configuration lacks it. Take a fresh one; raft retries with it once this attempt is reported failed.
-      if (this.snapshotting === undefined) {
+      if (!this.snapshots.busy) {
         this.snapshotNow().catch((err: unknown) =>
           this.logger.warn('snapshot for a new member failed', { err: String(err) }),
         );
@@ -534,14 +544,9 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     if (seq !== undefined) this.confChanges.resolve(seq, cs);
   }
 
-  /** Snapshot-then-release when the policy (default: `snapshotCount` entries since the last snapshot) says so. */
+  /** Snapshot-then-release when the policy says so. */
   private maybeSnapshot(): void {
-    if (this.opts.snapshots === undefined || this.snapshotting !== undefined) return;
-    const at = { appliedIndex: this.appliedIndex, snapshotIndex: this.snapshotIndex };
-    const policy =
-      this.opts.snapshotPolicy ??
-      ((p) => p.appliedIndex - p.snapshotIndex >= (this.opts.snapshotCount ?? 10_000));
-    if (at.appliedIndex <= at.snapshotIndex || !policy(at)) return;
+    if (!this.snapshots.due(this.appliedIndex)) return;
     this.snapshotNow().catch((err: unknown) =>
       this.fail(err instanceof Error ? err : new Error(String(err))),
     );
@@ -555,37 +560,8 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   snapshotNow(): Promise<SnapshotMetadata> {
     const stopped = this.stoppedError();
     if (stopped !== undefined) return Promise.reject(stopped);
-    const store = this.opts.snapshots;
-    if (store === undefined)
+    if (this.opts.snapshots === undefined)
       return Promise.reject(new RaftError('ERR_CONFIG_INVALID', 'no snapshot store configured'));
-    this.snapshotting ??= this.takeSnapshot(store).finally(() => {
-      this.snapshotting = undefined;
-    });
-    return this.snapshotting;
-  }
-
-  private async takeSnapshot(store: SnapshotFiles): Promise<SnapshotMetadata> {
-    const index = this.appliedIndex;
-    if (index <= this.snapshotIndex) {
-      return {
-        index: this.snapshotIndex,
-        term: this.memory.term(this.snapshotIndex),
-        confState: this.confState,
-      };
-    }
-    const metadata: SnapshotMetadata = { index, term: this.memory.term(index), confState: this.confState };
-    // The view is taken now, between applies; writing it may overlap with further applies.
-    const data = await this.opts.stateMachine.snapshot();
-    await store.save(metadata, data);
-    await this.opts.storage.saveSnap(metadata);
-    if (this.stopped) return metadata;
-    this.memory.createSnapshot(index, metadata.confState, EMPTY);
-    const compactTo = index - (this.opts.snapshotCatchUpEntries ?? 5_000);
-    if (compactTo > this.memory.firstIndex()) this.memory.compact(compactTo);
-    this.snapshotIndex = index;
-    this.emit('snapshot', metadata, 'local');
-    await this.opts.storage.release(metadata);
-    await store.purge(this.opts.keepSnapshots ?? 3);
-    return metadata;
+    return this.snapshots.take();
   }
 }

@@ -1,0 +1,84 @@
+import type { ConfState, SnapshotMetadata } from '../raftpb/types.js';
+import type { MemoryStorage } from '../storage/memory-storage.js';
+import type { RaftNodeOptions } from './options.js';
+
+const EMPTY = new Uint8Array(0);
+
+/** What taking a snapshot reads from its node, and tells it. */
+export interface SnapshotHost {
+  /** The highest applied index and the membership at it. */
+  applied(): { index: number; confState: ConfState };
+  /** Whether the node has stopped (a snapshot finishing then leaves memory and the WAL as they are). */
+  stopped(): boolean;
+  /** The snapshot is durable (file and WAL record) and the in-memory log compacted behind it. */
+  taken(metadata: SnapshotMetadata): void;
+}
+
+/**
+ * Snapshot-then-release for a RaftNode: when to snapshot (the policy), and taking one. One snapshot at a time;
+ * it runs beside the Ready loop.
+ */
+export class LocalSnapshots<R> {
+  /** Index of the newest snapshot taken or installed (invariant: <= the applied index). */
+  index: number;
+  /** The snapshot being taken, if any. */
+  private running: Promise<SnapshotMetadata> | undefined;
+
+  constructor(
+    private readonly opts: RaftNodeOptions<R>,
+    private readonly memory: MemoryStorage,
+    private readonly host: SnapshotHost,
+    index: number,
+  ) {
+    this.index = index;
+  }
+
+  /** Whether a snapshot is being taken now. */
+  get busy(): boolean {
+    return this.running !== undefined;
+  }
+
+  /** Whether the policy (default: `snapshotCount` entries since the last snapshot) asks for one at `appliedIndex`. */
+  due(appliedIndex: number): boolean {
+    if (this.opts.snapshots === undefined || this.running !== undefined) return false;
+    const at = { appliedIndex, snapshotIndex: this.index };
+    const policy =
+      this.opts.snapshotPolicy ??
+      ((p) => p.appliedIndex - p.snapshotIndex >= (this.opts.snapshotCount ?? 10_000));
+    return at.appliedIndex > at.snapshotIndex && policy(at);
+  }
+
+  /**
+   * Takes a snapshot at the applied index now: 1. the snapshot file, 2. the WAL's snapshot record, 3. compact the
+   * in-memory log (keeping `snapshotCatchUpEntries`), 4. release WAL segments, 5. purge old snapshot files. A call
+   * while one runs returns the same promise. The caller checks that a snapshot store is configured.
+   */
+  take(): Promise<SnapshotMetadata> {
+    this.running ??= this.takeNow().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async takeNow(): Promise<SnapshotMetadata> {
+    const store = this.opts.snapshots;
+    const { index, confState } = this.host.applied();
+    if (store === undefined || index <= this.index) {
+      return { index: this.index, term: this.memory.term(this.index), confState };
+    }
+    const metadata: SnapshotMetadata = { index, term: this.memory.term(index), confState };
+    // The view is taken now, between applies; writing it may overlap with further applies.
+    const data = await this.opts.stateMachine.snapshot();
+    await store.save(metadata, data);
+    await this.opts.storage.saveSnap(metadata);
+    if (this.host.stopped()) return metadata;
+    this.memory.createSnapshot(index, metadata.confState, EMPTY);
+    const compactTo = index - (this.opts.snapshotCatchUpEntries ?? 5_000);
+    if (compactTo > this.memory.firstIndex()) this.memory.compact(compactTo);
+    this.index = index;
+    this.host.taken(metadata);
+    await this.opts.storage.release(metadata);
+    await store.purge(this.opts.keepSnapshots ?? 3);
+    return metadata;
+  }
+}
