@@ -62,6 +62,8 @@ export class WalError extends Error {
   readonly code: WalErrorCode;
   readonly file: string | undefined;
   readonly offset: number | undefined;
+  /** The message without the code and the location. */
+  readonly reason: string;
 
   constructor(code: WalErrorCode, message: string, details: WalErrorDetails = {}) {
     const where =
@@ -70,6 +72,7 @@ export class WalError extends Error {
         : '';
     super(`${code}: ${message}${where}`, details.cause !== undefined ? { cause: details.cause } : undefined);
     this.code = code;
+    this.reason = message;
     this.file = details.file;
     this.offset = details.offset;
   }

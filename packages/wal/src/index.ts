@@ -14,6 +14,7 @@ export {
 export type { Storage } from './storage.js';
 export type { Codec, Codecs, EntryCodec, StateCodec, SnapshotCodec } from './codec/types.js';
 export type { WalOptions, WalLogger, SyncMode, Preallocate } from './wal/options.js';
+export type { CrcOffloadMode } from './segment/crc-offload.js';
 export {
   SnapshotStore,
   type StoredSnapshot,

@@ -333,7 +333,7 @@ async function readAt<E, S, N>(
   mode: ReadMode,
 ): Promise<ReadResult<E, S>> {
   const segments = selectSegments(dir, await listSegments(dir), pos.index);
-  return readSegments(segments, pos, o.codecs, mode);
+  return readSegments(segments, pos, o.codecs, mode, o.crcWorker);
 }
 
 function rejectWith(err: unknown): Promise<never> {

@@ -4,6 +4,7 @@ import { crc32cRange } from '../record/crc.js';
 import { FRAME_HEADER_BYTES, padOf, recordBytesAt } from '../record/frame.js';
 import { decodeRecordAt, type RecordFields } from '../record/record.js';
 import { RecordType } from '../record/record-type.js';
+import { CrcOffload, type CrcOffloadMode } from './crc-offload.js';
 import type { SegmentName } from './names.js';
 
 /** One record as read from a segment, after its CRC was checked. */
@@ -58,6 +59,8 @@ class RecordCursor implements ScannedRecord {
   }
 }
 
+const NO_VISIT = (): void => undefined;
+
 /** A torn write leaves whole sectors of zeros; etcd checks 512-byte sectors. */
 const SECTOR_BYTES = 512;
 
@@ -94,6 +97,8 @@ export class SegmentScanner {
   fileSize = 0;
   /** In the last file, the end of the non-zero bytes after {@link lastValidOffset} (stale data to zero). */
   dirtyEnd = 0;
+  /** The bytes of the segment being scanned, once read. */
+  lastRead: Uint8Array | undefined;
 
   /**
    * @param segments consecutive segments, oldest first
@@ -114,7 +119,7 @@ export class SegmentScanner {
       const batch: ScannedRecord[] = [];
       let failure: Error | undefined;
       try {
-        await this.scanSegment(i, reads, (r) => batch.push((r as RecordCursor).snapshot()));
+        await this.scanSegment(i, reads, (r) => batch.push((r as RecordCursor).snapshot()), true);
       } catch (err) {
         failure = err instanceof Error ? err : new Error(String(err));
       }
@@ -128,18 +133,40 @@ export class SegmentScanner {
    * record; the next segment is read while this one is checked); throws a WalError on the first bad frame. The
    * record object passed is reused from call to call: copy what you keep.
    */
-  async forEach(visit: (rec: ScannedRecord) => void): Promise<void> {
-    const reads = this.readAhead();
-    for (let i = 0; i < this.segments.length; i++) await this.scanSegment(i, reads, visit);
+  async forEach(visit: (rec: ScannedRecord) => void, offload: CrcOffloadMode = 'never'): Promise<void> {
+    const checker = CrcOffload.start(this.segments, offload);
+    const reads = this.readAhead(checker !== undefined);
+    if (checker === undefined) {
+      for (let i = 0; i < this.segments.length; i++) await this.scanSegment(i, reads, visit, true);
+      return;
+    }
+    try {
+      await checker.scan(this, reads, visit);
+    } finally {
+      checker.stop();
+    }
   }
 
-  /** One read per segment, each started when the one before it is taken (so at most two buffers are held). */
-  private readAhead(): (i: number) => Promise<Uint8Array> {
+  /**
+   * Checks one segment that is not the last one, frames and CRC chain, from {@link crc} on (a fresh scanner
+   * trusts its first Crc record); throws the WalError a full scan would.
+   */
+  verifyFile(seg: SegmentName, buf: Uint8Array): void {
+    this.segment = seg;
+    this.file = seg.path;
+    this.scanFile(seg, buf, false, NO_VISIT, true);
+  }
+
+  /**
+   * One read per segment, each started when the one before it is taken (so at most two buffers are held); into
+   * SharedArrayBuffers when `shared` (for a {@link CrcOffload}'s worker).
+   */
+  private readAhead(shared = false): (i: number) => Promise<Uint8Array> {
     const pending = new Map<number, Promise<Uint8Array>>();
     const start = (i: number): void => {
       const seg = this.segments[i];
       if (seg === undefined || pending.has(i)) return;
-      const p = readSegment(seg.path);
+      const p = readSegment(seg.path, shared);
       p.catch(() => undefined); // reported when taken
       pending.set(i, p);
     };
@@ -152,20 +179,28 @@ export class SegmentScanner {
     };
   }
 
-  private async scanSegment(
+  /**
+   * Reads segment `i` and visits its records; with `checkCrc` false the CRCs are left to a {@link CrcOffload}
+   * (frames are still checked). Returns the segment's bytes (also left in {@link lastRead}).
+   */
+  async scanSegment(
     i: number,
     read: (i: number) => Promise<Uint8Array>,
     visit: (rec: ScannedRecord) => void,
-  ): Promise<void> {
+    checkCrc: boolean,
+  ): Promise<Uint8Array> {
     const seg = this.segments[i] as SegmentName;
     const isLast = i === this.segments.length - 1;
     this.segment = seg;
     this.file = seg.path;
     this.lastValidOffset = 0;
+    this.lastRead = undefined;
     const buf = await read(i);
+    this.lastRead = buf;
     this.fileSize = buf.byteLength;
-    this.scanFile(seg, buf, isLast, visit);
+    this.scanFile(seg, buf, isLast, visit, checkCrc);
     if (isLast && this.findDirtyEnd) this.dirtyEnd = lastNonZeroEnd(buf, this.lastValidOffset);
+    return buf;
   }
 
   private scanFile(
@@ -173,6 +208,7 @@ export class SegmentScanner {
     buf: Uint8Array,
     isLast: boolean,
     visit: (rec: ScannedRecord) => void,
+    checkCrc: boolean,
   ): void {
     const file = seg.path;
     const size = buf.byteLength;
@@ -215,6 +251,8 @@ export class SegmentScanner {
         problem = `unknown record type ${f.type}`;
       } else if (pad > 0 && !isZero(buf, end, end + pad)) {
         problem = 'non-zero padding';
+      } else if (!checkCrc) {
+        // a CrcOffload checks this segment's CRCs
       } else if (f.type === RecordType.Crc) {
         if (this.crc !== 0 && f.crc !== this.crc) {
           throw new WalError(
@@ -269,7 +307,7 @@ export class SegmentScanner {
  * one positional read for the whole file. `readFile` reads in 512 KiB steps, each resumed from the event loop, so
  * the read-ahead of the next segment would stall while the main thread checks the current one.
  */
-async function readSegment(path: string): Promise<Uint8Array> {
+async function readSegment(path: string, shared: boolean): Promise<Uint8Array> {
   let fh: FileHandle;
   try {
     fh = await open(path, 'r');
@@ -284,7 +322,7 @@ async function readSegment(path: string): Promise<Uint8Array> {
   }
   try {
     const size = (await fh.stat()).size;
-    const buf = new Uint8Array(size);
+    const buf = new Uint8Array(shared ? new SharedArrayBuffer(size) : new ArrayBuffer(size));
     let got = 0;
     while (got < size) {
       const { bytesRead } = await fh.read(buf, got, size - got, got);

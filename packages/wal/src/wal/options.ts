@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { msgpackCodecs, type Entry, type HardState, type Snapshot } from '../codec/msgpack.js';
 import type { Codecs } from '../codec/types.js';
 import { WalError } from '../errors.js';
+import type { CrcOffloadMode } from '../segment/crc-offload.js';
 
 /**
  * A logger with pino's method shape (`warn(obj, msg)`); only `warn` is required.
@@ -41,6 +42,14 @@ export interface WalOptions<E = Entry, S = HardState, N = Snapshot> {
   onFsync?: (ms: number) => void;
   /** Where fdatasync runs; default `'threadpool'`. See {@link SyncMode}. */
   syncMode?: SyncMode;
+  /**
+   * Where a read checks the CRC chain of the segments before the last one: `'auto'` (default) on a worker thread
+   * when there are at least two of them, so that a long replay decodes on the main thread while another core
+   * checks; `'always'` on a worker whenever there is one; `'never'` on the main thread. With a worker, those
+   * segments are read into SharedArrayBuffers, so replayed entries' `data` may be views on one. The result, and
+   * the error on corruption, are the same in all three.
+   */
+  crcWorker?: CrcOffloadMode;
   /** How new segments are allocated; default `'auto'`. See {@link Preallocate}. */
   preallocate?: Preallocate;
 }
@@ -88,6 +97,7 @@ export interface ResolvedOptions<E, S, N> {
   onFsync: ((ms: number) => void) | undefined;
   syncMode: SyncMode;
   preallocate: Preallocate;
+  crcWorker: CrcOffloadMode;
 }
 
 /** Applies defaults and validates. */
@@ -121,9 +131,17 @@ export function resolveOptions<E, S, N>(options: WalOptions<E, S, N> | undefined
       `preallocate must be 'auto', 'zero-filled' or 'none', got ${String(preallocate)}`,
     );
   }
+  const crcWorker = o.crcWorker ?? 'auto';
+  if (crcWorker !== 'auto' && crcWorker !== 'always' && crcWorker !== 'never') {
+    throw new WalError(
+      'ERR_WAL_INVALID_ARGUMENT',
+      `crcWorker must be 'auto', 'always' or 'never', got ${String(crcWorker)}`,
+    );
+  }
   return {
     syncMode,
     preallocate,
+    crcWorker,
     codecs: o.codecs ?? (msgpackCodecs as unknown as Codecs<E, S, N>),
     segmentSizeBytes,
     keepExtraSegments,

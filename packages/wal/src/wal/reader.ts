@@ -1,6 +1,7 @@
 import type { Codec, Codecs } from '../codec/types.js';
 import { WalError } from '../errors.js';
 import { RecordType } from '../record/record-type.js';
+import type { CrcOffloadMode } from '../segment/crc-offload.js';
 import type { SegmentName } from '../segment/names.js';
 import { SegmentScanner, type ScannedRecord } from '../segment/scan.js';
 
@@ -48,6 +49,7 @@ export async function readSegments<E, S, N>(
   snap: SnapPosition,
   codecs: Codecs<E, S, N>,
   mode: ReadMode,
+  crcWorker: CrcOffloadMode = 'never',
 ): Promise<ReadResult<E, S>> {
   const scanner = new SegmentScanner(segments, mode === 'write');
   let metadata: Uint8Array | undefined;
@@ -122,7 +124,7 @@ export async function readSegments<E, S, N>(
             offset: rec.offset,
           });
       }
-    });
+    }, crcWorker);
   } catch (err) {
     if (mode === 'read' && err instanceof WalError && err.code === 'ERR_WAL_UNEXPECTED_EOF') tornTail = err;
     else throw err;
