@@ -3,7 +3,8 @@
 // measured in the same run on the same disk: Node's writeSync + fdatasyncSync of the same bytes into a preallocated
 // file (for replay: readFileSync of the same segment files). Ratios are what carry across machines.
 // Env: BENCH_DIR (default: packages/wal/.bench-tmp), BENCH_REPLAY_MB (default 1024), BENCH_QUICK=1 (short run),
-// BENCH_ONLY=matrix,nocut,fresh,concurrent,replay (run only these groups; default all).
+// BENCH_ONLY=matrix,nocut,fresh,concurrent,replay (run only these groups; default all), BENCH_CRC_WORKER (the
+// replay's crcWorker option, default auto).
 import {
   closeSync,
   fdatasyncSync,
@@ -147,7 +148,7 @@ async function replay(size, mb) {
   for (const f of files) fileBytes += readFileSync(f).byteLength;
   const floorS = (performance.now() - f0) / 1000;
   const t0 = performance.now();
-  const r = await Wal.openForRead(dir);
+  const r = await Wal.openForRead(dir, undefined, { crcWorker: process.env.BENCH_CRC_WORKER ?? 'auto' });
   const { entries } = await r.readAll();
   const s = (performance.now() - t0) / 1000;
   await r.close();
