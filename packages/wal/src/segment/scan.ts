@@ -26,8 +26,11 @@ export interface ScannedRecord {
    * own per file read, never written or reused by the scanner.
    */
   buf: Uint8Array;
-  /** Whether the record is in the last segment scanned (the tail, usually mostly preallocated zeros). */
-  inLastSegment: boolean;
+  /**
+   * Whether values decoded from the record may view {@link buf}: false in a last segment that ends in
+   * preallocated zeros (a few entries must not keep a 64 MB buffer alive), true elsewhere.
+   */
+  viewable: boolean;
   dataStart: number;
   dataEnd: number;
 }
@@ -45,7 +48,7 @@ class RecordCursor implements ScannedRecord {
     readonly file: string,
     readonly seq: number,
     readonly buf: Uint8Array,
-    readonly inLastSegment: boolean,
+    readonly viewable: boolean,
   ) {}
 
   get data(): Uint8Array | undefined {
@@ -54,8 +57,8 @@ class RecordCursor implements ScannedRecord {
 
   /** A plain copy that stays valid after the cursor moves on. */
   snapshot(): ScannedRecord {
-    const { file, seq, offset, type, crc, data, frameBytes, buf, dataStart, dataEnd, inLastSegment } = this;
-    return { file, seq, offset, type, crc, data, frameBytes, buf, dataStart, dataEnd, inLastSegment };
+    const { file, seq, offset, type, crc, data, frameBytes, buf, dataStart, dataEnd, viewable } = this;
+    return { file, seq, offset, type, crc, data, frameBytes, buf, dataStart, dataEnd, viewable };
   }
 }
 
@@ -213,7 +216,7 @@ export class SegmentScanner {
     const file = seg.path;
     const size = buf.byteLength;
     const f = this.fields;
-    const out = new RecordCursor(file, seg.seq, buf, isLast);
+    const out = new RecordCursor(file, seg.seq, buf, !isLast || endsInData(buf));
     let off = 0;
     for (;;) {
       const left = size - off;
@@ -333,6 +336,14 @@ async function readSegment(path: string, shared: boolean): Promise<Uint8Array> {
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * Whether the file's last 64 bytes hold anything but zeros: it was not preallocated, or is full (a grown
+ * segment ends with its last record; a zero-filled one with the unused rest of its allocation).
+ */
+function endsInData(buf: Uint8Array): boolean {
+  return !isZero(buf, Math.max(0, buf.byteLength - 64), buf.byteLength);
 }
 
 function isZero(buf: Uint8Array, from: number, to: number): boolean {

@@ -156,17 +156,17 @@ export async function readSegments<E, S, N>(
 const EMPTY = new Uint8Array(0);
 
 /**
- * Decodes an Entry record's data, straight from the file's bytes when the codec has `decodeAt`. Entries of full
- * segments may be views into the segment's buffer (read once, never reused; it stays in memory while one of
- * its entries does); those of the last segment, usually mostly preallocated zeros, are copies, so that a few
- * entries never keep a 64 MB buffer alive.
+ * Decodes an Entry record's data, straight from the file's bytes when the codec has `decodeAt`. Entries may be
+ * views into the segment's buffer (read once, never reused; it stays in memory while one of its entries does),
+ * except in a last segment that ends in preallocated zeros: those are copies, so that a few entries never keep a
+ * 64 MB buffer alive.
  */
 function decodeEntry<E>(codec: Codec<E>, rec: ScannedRecord): E {
   if (codec.decodeAt === undefined) return decode(codec, rec.data ?? EMPTY, 'entry', rec.file, rec.offset);
   try {
     return rec.dataStart < 0
       ? codec.decodeAt(EMPTY, 0, 0, false)
-      : codec.decodeAt(rec.buf, rec.dataStart, rec.dataEnd, !rec.inLastSegment);
+      : codec.decodeAt(rec.buf, rec.dataStart, rec.dataEnd, rec.viewable);
   } catch (err) {
     throw codecError('entry', err, rec.file, rec.offset);
   }

@@ -116,6 +116,29 @@ describe('replay', () => {
     expectDisjoint(entries);
   });
 
+  it('a last segment that ends in records (grown, not preallocated) is viewed like a full one', async () => {
+    const wal = await Wal.create(t.dir, enc('m'), { segmentSizeBytes: 64 * 1024, preallocate: 'none' });
+    const saved: Entry[] = Array.from({ length: 300 }, (_, i) => ({
+      index: i + 1,
+      term: 1,
+      data: bytesOf(500, i),
+    }));
+    for (let i = 0; i < saved.length; i += 10) await wal.saveEntry(saved.slice(i, i + 10));
+    await wal.close();
+    const segments = await listSegments(t.dir);
+    expect(segments.length).toBeGreaterThan(1);
+    const sizes = await Promise.all(segments.map(async (s) => (await stat(s.path)).size));
+    const r = await Wal.openForRead(t.dir);
+    const { entries } = await r.readAll();
+    await r.close();
+    expect(entries).toEqual(saved);
+    const lastFirstIndex = segments[segments.length - 1]?.index ?? 0;
+    for (const e of entries.filter((x) => x.index >= lastFirstIndex)) {
+      expect(e.data.buffer.byteLength, `entry ${e.index}`).toBe(sizes[sizes.length - 1]);
+    }
+    expectDisjoint(entries);
+  });
+
   it('decodeAt copies unless told it may view', () => {
     const bytes = msgpackCodecs.entry.encode({ index: 1, term: 1, data: bytesOf(50, 1) });
     const copied = msgpackCodecs.entry.decodeAt?.(bytes, 0, bytes.byteLength, false);
