@@ -134,7 +134,9 @@ export class SegmentScanner {
   /**
    * Calls `visit` with every record of every segment, in order (the fast path of replay: no async iteration per
    * record; the next segment is read while this one is checked); throws a WalError on the first bad frame. The
-   * record object passed is reused from call to call: copy what you keep.
+   * record object passed is reused from call to call: copy what you keep. `offload` says whether the CRCs of the
+   * segments before the last are checked on a worker thread ({@link CrcOffload}); the records visited and the
+   * error thrown are the same either way.
    */
   async forEach(visit: (rec: ScannedRecord) => void, offload: CrcOffloadMode = 'never'): Promise<void> {
     const checker = CrcOffload.start(this.segments, offload);
