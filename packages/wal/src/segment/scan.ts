@@ -135,8 +135,9 @@ export class SegmentScanner {
    * Calls `visit` with every record of every segment, in order (the fast path of replay: no async iteration per
    * record; the next segment is read while this one is checked); throws a WalError on the first bad frame. The
    * record object passed is reused from call to call: copy what you keep. `offload` says whether the CRCs of the
-   * segments before the last are checked on a worker thread ({@link CrcOffload}); the records visited and the
-   * error thrown are the same either way.
+   * segments before the last are checked on a worker thread ({@link CrcOffload}). The error thrown is the same
+   * either way, but with a worker, records after a damaged one may have been visited before it is thrown: a
+   * caller must discard what it gathered when this throws.
    */
   async forEach(visit: (rec: ScannedRecord) => void, offload: CrcOffloadMode = 'never'): Promise<void> {
     const checker = CrcOffload.start(this.segments, offload);
