@@ -13,14 +13,13 @@ export type PreparedKind = 'zero-filled' | 'empty';
 export interface PreparedFile {
   path: string;
   fh: FileHandle;
-  kind: PreparedKind;
 }
 
 /**
  * Prepares the next segment in the background, so that a cut never waits for allocation. A zero-filled file lets
  * appends overwrite space already allocated (no file growth, so fdatasync has no size metadata to flush). Node has
- * no fallocate (and here, writes into fallocated or grown space measured slower than into zero-filled space): the
- * file is filled with zeros in one writev and fdatasync'd. The writer starts it once the tail segment is a quarter
+ * no fallocate (and here, small writes into fallocated or grown space measured slower than into zero-filled
+ * space): the file is filled with zeros in one writev and fdatasync'd. The writer starts it once the tail segment is a quarter
  * full, so that the fill's disk traffic does not land right after a cut, with the new segment's first syncs, and
  * chooses the kind (see `preallocate`). Files are `0.tmp` and `1.tmp` alternately (as etcd), which readers ignore.
  */
@@ -73,7 +72,7 @@ export class SegmentPipeline {
           await writeZeros(fh, 0, this.size);
           await fileIo.datasync(fh);
         }
-        return { path, fh, kind };
+        return { path, fh };
       } catch (err) {
         await fh.close().catch(() => undefined);
         throw err;
