@@ -7,7 +7,10 @@ import { RecordType } from '../record/record-type.js';
 import { CrcOffload, type CrcOffloadMode } from './crc-offload.js';
 import type { SegmentName } from './names.js';
 
-/** One record as read from a segment, after its CRC was checked. */
+/**
+ * One record as read from a segment, after its frame and CRC were checked (with a {@link CrcOffload}, the CRC of a
+ * record before the last segment is checked on the worker, possibly after the record was visited: see forEach).
+ */
 export interface ScannedRecord {
   /** Path of the segment file. */
   file: string;
