@@ -91,8 +91,14 @@ describe('replay', () => {
     );
   });
 
-  it('entries of full segments view the segment buffer; entries of the last segment are copies that pin nothing', async () => {
-    const wal = await Wal.create(t.dir, enc('m'), { segmentSizeBytes: 64 * 1024 });
+  /**
+   * Saves 300 entries of 500 B in 5 KB calls into 64 KiB segments, reads them back, and returns them with the
+   * segment files' sizes and the first index of the last segment.
+   */
+  async function savedAndReplayed(
+    preallocate: 'auto' | 'none',
+  ): Promise<{ entries: Entry[]; sizes: number[]; lastFirstIndex: number }> {
+    const wal = await Wal.create(t.dir, enc('m'), { segmentSizeBytes: 64 * 1024, preallocate });
     const saved: Entry[] = Array.from({ length: 300 }, (_, i) => ({
       index: i + 1,
       term: 1,
@@ -103,40 +109,28 @@ describe('replay', () => {
     const segments = await listSegments(t.dir);
     expect(segments.length).toBeGreaterThan(1);
     const sizes = await Promise.all(segments.map(async (s) => (await stat(s.path)).size));
-    const lastFirstIndex = segments[segments.length - 1]?.index ?? 0;
     const r = await Wal.openForRead(t.dir);
     const { entries } = await r.readAll();
     await r.close();
     expect(entries).toEqual(saved);
+    expectDisjoint(entries);
+    return { entries, sizes, lastFirstIndex: segments[segments.length - 1]?.index ?? 0 };
+  }
+
+  it('entries of full segments view the segment buffer; entries of the last segment are copies that pin nothing', async () => {
+    const { entries, sizes, lastFirstIndex } = await savedAndReplayed('auto');
     for (const e of entries) {
       const held = e.data.buffer.byteLength;
       if (e.index >= lastFirstIndex) expect(held, `entry ${e.index}`).not.toBe(sizes[sizes.length - 1]);
       else expect(sizes.slice(0, -1), `entry ${e.index}`).toContain(held);
     }
-    expectDisjoint(entries);
   });
 
   it('a last segment that ends in records (grown, not preallocated) is viewed like a full one', async () => {
-    const wal = await Wal.create(t.dir, enc('m'), { segmentSizeBytes: 64 * 1024, preallocate: 'none' });
-    const saved: Entry[] = Array.from({ length: 300 }, (_, i) => ({
-      index: i + 1,
-      term: 1,
-      data: bytesOf(500, i),
-    }));
-    for (let i = 0; i < saved.length; i += 10) await wal.saveEntry(saved.slice(i, i + 10));
-    await wal.close();
-    const segments = await listSegments(t.dir);
-    expect(segments.length).toBeGreaterThan(1);
-    const sizes = await Promise.all(segments.map(async (s) => (await stat(s.path)).size));
-    const r = await Wal.openForRead(t.dir);
-    const { entries } = await r.readAll();
-    await r.close();
-    expect(entries).toEqual(saved);
-    const lastFirstIndex = segments[segments.length - 1]?.index ?? 0;
+    const { entries, sizes, lastFirstIndex } = await savedAndReplayed('none');
     for (const e of entries.filter((x) => x.index >= lastFirstIndex)) {
       expect(e.data.buffer.byteLength, `entry ${e.index}`).toBe(sizes[sizes.length - 1]);
     }
-    expectDisjoint(entries);
   });
 
   it('decodeAt copies unless told it may view', () => {
