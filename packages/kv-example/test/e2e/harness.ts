@@ -69,7 +69,7 @@ export class ProcCluster {
       '--peers',
       this.peersSpec(peerIds),
       '--data',
-      join ? this.dataDir(id) : this.dataDir(id),
+      this.dataDir(id),
       '--tick-ms',
       '50',
       ...(join ? ['--join'] : []),

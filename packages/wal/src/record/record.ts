@@ -49,6 +49,26 @@ export function recordSize(type: number, crc: number, data: Uint8Array | undefin
   return data === undefined ? head : head + 1 + varintSize(data.byteLength) + data.byteLength;
 }
 
+/**
+ * Writes a record's fields up to its data at `pos`: type, crc, and (unless `dataBytes` is undefined) the data
+ * field's key and length. Returns where the data goes (or the record's end, without data).
+ */
+export function writeRecordHead(
+  buf: Uint8Array,
+  pos: number,
+  type: number,
+  crc: number,
+  dataBytes: number | undefined,
+): number {
+  buf[pos++] = 0x08;
+  pos = writeVarint(buf, pos, type);
+  buf[pos++] = 0x10;
+  pos = writeVarint(buf, pos, crc);
+  if (dataBytes === undefined) return pos;
+  buf[pos++] = 0x1a;
+  return writeVarint(buf, pos, dataBytes);
+}
+
 /** Writes the record at `pos` (the caller sized `buf` with {@link recordSize}); returns the position after it. */
 export function writeRecord(
   buf: Uint8Array,
@@ -57,13 +77,8 @@ export function writeRecord(
   crc: number,
   data: Uint8Array | undefined,
 ): number {
-  buf[pos++] = 0x08;
-  pos = writeVarint(buf, pos, type);
-  buf[pos++] = 0x10;
-  pos = writeVarint(buf, pos, crc);
+  pos = writeRecordHead(buf, pos, type, crc, data?.byteLength);
   if (data !== undefined) {
-    buf[pos++] = 0x1a;
-    pos = writeVarint(buf, pos, data.byteLength);
     buf.set(data, pos);
     pos += data.byteLength;
   }

@@ -2,7 +2,7 @@ import type { Codec } from '../codec/types.js';
 import { WalError } from '../errors.js';
 import { crc32cRange } from '../record/crc.js';
 import { FRAME_HEADER_BYTES, framePad, writeLengthWord } from '../record/frame.js';
-import { recordSize, varintSize, writeRecord, writeVarint } from '../record/record.js';
+import { recordSize, varintSize, writeRecord, writeRecordHead } from '../record/record.js';
 import { RecordType } from '../record/record-type.js';
 
 const INITIAL_BYTES = 64 * 1024;
@@ -94,13 +94,7 @@ export class FrameBuffer {
     if (shift > 0) buf.copyWithin(at - shift, at, at + size);
     const recordBytes = maxHead - FRAME_HEADER_BYTES - shift + size;
     writeLengthWord(buf, pos, recordBytes);
-    let p = pos + FRAME_HEADER_BYTES;
-    buf[p++] = 0x08;
-    p = writeVarint(buf, p, type);
-    buf[p++] = 0x10;
-    p = writeVarint(buf, p, crc);
-    buf[p++] = 0x1a;
-    p = writeVarint(buf, p, size);
+    const p = writeRecordHead(buf, pos + FRAME_HEADER_BYTES, type, crc, size);
     const dataEnd = p + size;
     const padEnd = dataEnd + framePad(recordBytes);
     for (let i = dataEnd; i < padEnd; i++) buf[i] = 0;
