@@ -108,11 +108,7 @@ export class RawNode {
 
   /** Proposes data to be appended to the log. Throws RaftError ERR_PROPOSAL_DROPPED when raft refuses it. */
   propose(data: Uint8Array): void {
-    this.raft.step(
-      this.raft.localMsg(MessageType.MsgProp, {
-        entries: [{ term: 0, index: 0, type: EntryType.Normal, data }],
-      }),
-    );
+    this.proposeBatch([data]);
   }
 
   /**

@@ -141,8 +141,7 @@ class Connection {
     try {
       parsed = this.parse();
     } catch (err) {
-      const e = err instanceof ProtocolError ? err : new ProtocolError(400, String(err));
-      this.write({ status: e.status, contentType: 'application/json', body: errorBody(e) }, false);
+      this.write(refusal(err instanceof ProtocolError ? err : new ProtocolError(400, String(err))), false);
       return;
     }
     if (parsed === undefined) return;
@@ -154,11 +153,7 @@ class Connection {
       (res) => this.done(res, keepAlive),
       (err: unknown) =>
         this.done(
-          {
-            status: 500,
-            contentType: 'application/json',
-            body: errorBody(new ProtocolError(500, err instanceof Error ? err.message : String(err))),
-          },
+          refusal(new ProtocolError(500, err instanceof Error ? err.message : String(err))),
           keepAlive,
         ),
     );
@@ -294,6 +289,11 @@ function tooLarge(maxBodyBytes: number): ProtocolError {
   return new ProtocolError(400, `body exceeds ${maxBodyBytes} bytes`, 'BODY_TOO_LARGE');
 }
 
-function errorBody(e: ProtocolError): string {
-  return JSON.stringify({ error: { code: e.code, message: e.message } });
+/** The JSON error response for `e`, in the API's error shape. */
+function refusal(e: ProtocolError): Http1Response {
+  return {
+    status: e.status,
+    contentType: 'application/json',
+    body: JSON.stringify({ error: { code: e.code, message: e.message } }),
+  };
 }
