@@ -90,7 +90,7 @@ export class SegmentWriter {
   private stateBytes: Uint8Array | undefined;
   private lastIndex: number;
   private readonly inline: boolean;
-  private readonly marked: FrameMark = { length: 0, crc: 0 };
+  private marked: FrameMark = { length: 0, crc: 0 };
   private markedState: Uint8Array | undefined;
   /** Bytes written and fdatasyncs run in the tail segment since it was cut or opened (for `preallocate: 'auto'`). */
   private segmentBytes = 0;
@@ -123,8 +123,7 @@ export class SegmentWriter {
    * at a time: a call marks, appends and commits (or rolls back) synchronously.
    */
   mark(): void {
-    this.marked.length = this.gathering.frames.length;
-    this.marked.crc = this.gathering.frames.crc;
+    this.marked = this.gathering.frames.mark();
     this.markedState = this.stateBytes;
   }
 
