@@ -5,7 +5,6 @@ import { RecordType } from '../record/record-type.js';
 import { fileIo, fsyncDir, writeZeros } from '../segment/file-io.js';
 import { DirLock } from '../segment/lock.js';
 import { listSegments, segmentFileName } from '../segment/names.js';
-import { SegmentPipeline } from '../segment/pipeline.js';
 import { FrameBuffer } from './frame-buffer.js';
 import type { ResolvedOptions } from './options.js';
 import type { ReadResult } from './reader.js';
@@ -58,7 +57,6 @@ export async function createWal<E, S, N>(
     await rename(tmpDir, dir);
     await fsyncDir(dirname(dir));
     const lock = await DirLock.acquire(dir);
-    const pipeline = new SegmentPipeline(dir, o.segmentSizeBytes);
     const writer = new SegmentWriter({
       dir,
       fh,
@@ -69,12 +67,7 @@ export async function createWal<E, S, N>(
       metadata,
       stateBytes: undefined,
       lastIndex: 0,
-      segmentSizeBytes: o.segmentSizeBytes,
-      pipeline,
-      logger: o.logger,
-      onFsync: o.onFsync,
-      syncMode: o.syncMode,
-      preallocate: o.preallocate,
+      options: o,
     });
     fh = undefined;
     return { writer, lock };
@@ -113,7 +106,6 @@ export async function openWriter<E, S, N>(
     await fh.close();
     throw err;
   }
-  const pipeline = new SegmentPipeline(dir, o.segmentSizeBytes);
   return new SegmentWriter({
     dir,
     fh,
@@ -124,11 +116,6 @@ export async function openWriter<E, S, N>(
     metadata: read.metadata,
     stateBytes: read.stateBytes,
     lastIndex: read.lastIndex,
-    segmentSizeBytes: o.segmentSizeBytes,
-    pipeline,
-    logger: o.logger,
-    onFsync: o.onFsync,
-    syncMode: o.syncMode,
-    preallocate: o.preallocate,
+    options: o,
   });
 }

@@ -5,10 +5,10 @@ import { WalError } from '../errors.js';
 import { RecordType } from '../record/record-type.js';
 import { fileIo, fsyncDir } from '../segment/file-io.js';
 import { segmentFileName } from '../segment/names.js';
-import type { PreparedKind, SegmentPipeline } from '../segment/pipeline.js';
+import { SegmentPipeline, type PreparedKind } from '../segment/pipeline.js';
 import type { Codec } from '../codec/types.js';
 import { FrameBuffer, type FrameMark } from './frame-buffer.js';
-import { SLOW_FSYNC_MS, type Preallocate, type SyncMode, type WalLogger } from './options.js';
+import { SLOW_FSYNC_MS, type ResolvedOptions } from './options.js';
 
 interface Waiter {
   resolve(): void;
@@ -54,13 +54,15 @@ export interface WriterInit {
   metadata: Uint8Array;
   stateBytes: Uint8Array | undefined;
   lastIndex: number;
-  segmentSizeBytes: number;
-  pipeline: SegmentPipeline;
-  logger: WalLogger | undefined;
-  onFsync: ((ms: number) => void) | undefined;
-  syncMode: SyncMode;
-  preallocate: Preallocate;
+  /** The options the writer follows (the codecs are the caller's business). */
+  options: WriterOptions;
 }
+
+/** The options of a WAL that its writer follows. */
+export type WriterOptions = Pick<
+  ResolvedOptions<unknown, unknown, unknown>,
+  'segmentSizeBytes' | 'logger' | 'onFsync' | 'syncMode' | 'preallocate'
+>;
 
 /**
  * The write path: group commit into the tail segment, and cuts.
@@ -96,14 +98,20 @@ export class SegmentWriter {
   private segmentBytes = 0;
   private segmentSyncs = 0;
 
+  private readonly options: WriterOptions;
+  /** Prepares the next segment in the background. */
+  private readonly pipeline: SegmentPipeline;
+
   constructor(private readonly init: WriterInit) {
+    this.options = init.options;
+    this.pipeline = new SegmentPipeline(init.dir, init.options.segmentSizeBytes);
     this.fh = init.fh;
     this.path = init.path;
     this.seq = init.seq;
     this.offset = init.offset;
     this.stateBytes = init.stateBytes;
     this.lastIndex = init.lastIndex;
-    this.inline = init.syncMode === 'inline';
+    this.inline = init.options.syncMode === 'inline';
     this.gathering.frames.crc = init.crc;
     this.maybePrepareNext();
   }
@@ -157,7 +165,7 @@ export class SegmentWriter {
     try {
       if (this.failed === undefined && this.dirty) await this.sync(this.fh);
     } finally {
-      await this.init.pipeline.close();
+      await this.pipeline.close();
       await this.fh.close();
     }
   }
@@ -185,7 +193,7 @@ export class SegmentWriter {
 
   private async writeBatch(batch: Batch): Promise<void> {
     const fb = batch.frames;
-    const cuts = this.offset + fb.length >= this.init.segmentSizeBytes;
+    const cuts = this.offset + fb.length >= this.options.segmentSizeBytes;
     // Before any await: what gathers from now on chains on from this batch, or from the new segment's head.
     const head = cuts ? this.segmentHead(fb.crc) : undefined;
     this.gathering.frames.crc = head?.crc ?? fb.crc;
@@ -215,12 +223,12 @@ export class SegmentWriter {
    * or (`preallocate: 'auto'` after large writes, or `'none'`) empty, to grow.
    */
   private maybePrepareNext(): void {
-    if (this.offset >= this.init.segmentSizeBytes / 4) this.init.pipeline.start(this.nextKind());
+    if (this.offset >= this.options.segmentSizeBytes / 4) this.pipeline.start(this.nextKind());
   }
 
   /** What the next segment starts as, by `preallocate` and (for `'auto'`) this segment's bytes per fdatasync. */
   private nextKind(): PreparedKind {
-    const mode = this.init.preallocate;
+    const mode = this.options.preallocate;
     const grow =
       mode === 'none' ||
       (mode === 'auto' &&
@@ -237,7 +245,7 @@ export class SegmentWriter {
   private async cut(head: FrameBuffer): Promise<void> {
     await fileIo.truncate(this.fh, this.offset);
     await this.sync(this.fh);
-    const prepared = await this.init.pipeline.take(this.nextKind());
+    const prepared = await this.pipeline.take(this.nextKind());
     fileIo.writeAll(prepared.fh, head.buf, 0, head.length, 0);
     await this.sync(prepared.fh);
     const path = join(this.init.dir, segmentFileName(this.seq + 1, this.lastIndex + 1));
@@ -263,9 +271,9 @@ export class SegmentWriter {
       this.dirty = false;
       this.segmentSyncs++;
     }
-    this.init.onFsync?.(ms);
+    this.options.onFsync?.(ms);
     if (ms > SLOW_FSYNC_MS) {
-      this.init.logger?.warn({ file: this.path, ms: Math.round(ms) }, 'slow fdatasync');
+      this.options.logger?.warn({ file: this.path, ms: Math.round(ms) }, 'slow fdatasync');
     }
   }
 
