@@ -2,10 +2,10 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
-import crc32c from 'crc-32/crc32c.js';
 import type { SnapshotCodec } from '../codec/types.js';
 import { msgpackCodecs, type Snapshot } from '../codec/msgpack.js';
 import { WalError } from '../errors.js';
+import { crc32cUpdate } from '../record/crc.js';
 import {
   SNAP_HEADER_FIXED,
   SNAP_SUFFIX,
@@ -120,7 +120,7 @@ export class SnapshotStore<N = Snapshot> {
     const meta = this.codec.encode(metadata);
     let fh: FileHandle | undefined = await open(tmp, 'w');
     try {
-      let crc = crc32c.buf(meta, 0);
+      let crc = crc32cUpdate(0, meta);
       let dataLen = 0;
       await writeAll(fh, encodeHeader(meta));
       const chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array> =
@@ -132,7 +132,7 @@ export class SnapshotStore<N = Snapshot> {
             `SnapshotStore.save: data chunk is not a Uint8Array (${file})`,
           );
         }
-        crc = crc32c.buf(chunk, crc);
+        crc = crc32cUpdate(crc, chunk);
         dataLen += chunk.byteLength;
         await writeAll(fh, chunk);
       }
@@ -213,11 +213,11 @@ export class SnapshotStore<N = Snapshot> {
       if (typeof parsed === 'string') return parsed;
       layout = parsed;
       const meta = await readAt(fh, SNAP_HEADER_FIXED, layout.metaLen);
-      metaCrc = crc32c.buf(meta, 0);
+      metaCrc = crc32cUpdate(0, meta);
       let crc = metaCrc;
       for (let off = 0; off < layout.dataLen; off += READ_CHUNK) {
         const n = Math.min(READ_CHUNK, layout.dataLen - off);
-        crc = crc32c.buf(await readAt(fh, layout.dataOffset + off, n), crc);
+        crc = crc32cUpdate(crc, await readAt(fh, layout.dataOffset + off, n));
       }
       if (crc >>> 0 !== layout.crc) return `CRC mismatch: stored ${layout.crc}, computed ${crc >>> 0}`;
       try {
@@ -239,7 +239,7 @@ export class SnapshotStore<N = Snapshot> {
         const h = await open(file, 'r');
         try {
           const out = await readAt(h, dataOffset, dataLen);
-          if (crc32c.buf(out, metaCrc) >>> 0 !== storedCrc) {
+          if (crc32cUpdate(metaCrc, out) >>> 0 !== storedCrc) {
             throw new WalError(
               'ERR_WAL_CRC_MISMATCH',
               `snapshot ${file}: data changed since it was checked`,
@@ -302,7 +302,7 @@ function crcCheckedStream(
   let crc = metaCrc;
   const checker = new Transform({
     transform(chunk: Buffer, _enc, done) {
-      crc = crc32c.buf(chunk, crc);
+      crc = crc32cUpdate(crc, chunk);
       done(null, chunk);
     },
     flush(done) {
