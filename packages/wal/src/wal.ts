@@ -36,8 +36,8 @@ export interface WalContents<E, S> {
  *   across processes); {@link Wal.openForRead} reads beside a live writer.
  * - Opening reads and checks every record from the segment holding the snapshot on; {@link readAll} returns them.
  * - Every `save*` promise resolves only after its bytes are written and fdatasync'd (a commit-only state change
- *   may stay unsynced until the next sync, as etcd's MustSync), in call order; concurrent calls share one write
- *   and one fdatasync (group commit).
+ *   may stay unsynced until the next sync, as etcd's MustSync), in call order; concurrent calls share one write,
+ *   one fdatasync and one promise (group commit).
  * - A failed write or fdatasync fails the WAL: that call and every later one reject with ERR_WAL_FAILED.
  *
  * @example

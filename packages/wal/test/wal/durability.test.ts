@@ -79,6 +79,27 @@ describe('group commit', () => {
     await wal.close();
   });
 
+  it('settles a later batch after an earlier one, whatever order the handlers were attached in', async () => {
+    const wal = await Wal.create(t.dir, enc('m'), SMALL);
+    const first = wal.saveEntry(entries(1, 1));
+    await Promise.resolve(); // the first flush has taken call 1: calls 2 and 3 gather into the next batch
+    const second = wal.saveEntry(entries(2, 2));
+    const third = wal.saveEntry(entries(3, 3));
+    const order: string[] = [];
+    // Handlers attached last call first: the batches still settle in call order.
+    const done = [
+      third.then(() => void order.push('third')),
+      second.then(() => void order.push('second')),
+      first.then(() => void order.push('first')),
+    ];
+    await Promise.all(done);
+    expect(order).toEqual(['first', 'third', 'second']);
+    // Calls that shared a write share its promise.
+    expect(second).toBe(third);
+    expect(first).not.toBe(second);
+    await wal.close();
+  });
+
   it('MustSync: a commit-only state is written but not synced; a term or vote change and sync() are', async () => {
     let syncs = 0;
     const wal = await Wal.create(t.dir, enc('m'), { ...SMALL, onFsync: () => syncs++ });
