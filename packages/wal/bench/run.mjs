@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // @x/wal benchmark: `pnpm bench:wal` at the root (builds, then runs this). Every figure is printed beside a floor
 // measured in the same run on the same disk: Node's writeSync + fdatasyncSync of the same bytes into a preallocated
-// file (for replay: readFileSync of the same segment files). Ratios are what carry across machines.
+// file (for replay: readFileSync of the same segment files), the two alternating in five slices each so that the
+// disk's drift falls on both. Ratios are what carry across machines.
 // Env: BENCH_DIR (default: packages/wal/.bench-tmp), BENCH_REPLAY_MB (default 1024), BENCH_QUICK=1 (short run),
 // BENCH_ONLY=matrix,nocut,fresh,concurrent,replay (run only these groups; default all), BENCH_CRC_WORKER (the
 // replay's crcWorker option, default auto).
@@ -34,16 +35,20 @@ mkdirSync(root, { recursive: true });
 /** Frame bytes of one entry in our WAL: 8-byte length + record header (~12) + msgpack entry (~12) + data, padded. */
 const frameOf = (size) => Math.ceil((size + 32) / 8) * 8;
 
+/** Ours and its floor alternate in this many slices of `budgetMs / SLICES` each, so that both see the same disk. */
+const SLICES = 5;
+
 /**
- * The floor: writeSync + fdatasyncSync of `bytesPerOp`, repeated for `budgetMs`. `space` says where the writes go:
- * `'preallocated'` (the floor of the goals) rewrites one zero-filled 64 MB file; `'zero-filled'` and `'growing'`
- * (diagnostics) allocate as a growing log must, a new file every 64,000,000 bytes, zero-filled before use (the
- * fill timed) or left to grow.
+ * The floor: writeSync + fdatasyncSync of `bytesPerOp`, run in slices by `run(ms)`. `space` says where the writes
+ * go: `'preallocated'` (the floor of the goals) rewrites one zero-filled 64 MB file; `'zero-filled'` and
+ * `'growing'` (diagnostics) allocate as a growing log must, a new file every 64,000,000 bytes, zero-filled before
+ * use (the fill timed) or left to grow.
  */
 function floor(bytesPerOp, space = 'preallocated') {
   const fresh = space !== 'preallocated';
   const total = fresh ? 64_000_000 : 64 * 1024 * 1024;
   const dir = join(root, `floor-${space}`);
+  rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const zero = Buffer.alloc(1024 * 1024);
   const zeroFill = (fd) => {
@@ -60,25 +65,47 @@ function floor(bytesPerOp, space = 'preallocated') {
   const buf = Buffer.alloc(bytesPerOp, 7);
   let pos = fresh ? total : 0;
   let ops = 0;
-  const t0 = performance.now();
-  while (performance.now() - t0 < budgetMs) {
-    if (pos + bytesPerOp > total) {
-      if (fresh) {
-        closeSync(fd);
-        fd = openSync(join(dir, `${files++}.dat`), 'w+');
-        if (space === 'zero-filled') zeroFill(fd);
+  let ms = 0;
+  return {
+    run(sliceMs) {
+      const t0 = performance.now();
+      while (performance.now() - t0 < sliceMs) {
+        if (pos + bytesPerOp > total) {
+          if (fresh) {
+            closeSync(fd);
+            fd = openSync(join(dir, `${files++}.dat`), 'w+');
+            if (space === 'zero-filled') zeroFill(fd);
+          }
+          pos = 0;
+        }
+        writeSync(fd, buf, 0, bytesPerOp, pos);
+        fdatasyncSync(fd);
+        pos += bytesPerOp;
+        ops++;
       }
-      pos = 0;
-    }
-    writeSync(fd, buf, 0, bytesPerOp, pos);
-    fdatasyncSync(fd);
-    pos += bytesPerOp;
-    ops++;
+      ms += performance.now() - t0;
+    },
+    close() {
+      closeSync(fd);
+      rmSync(dir, { recursive: true, force: true });
+      const s = ms / 1000;
+      return { opsPerSec: ops / s, bytesPerSec: (ops * bytesPerOp) / s };
+    },
+  };
+}
+
+/**
+ * Runs `ours` (made by an async factory) and `floorOf` in alternating slices: ours, floor, ours, floor... The disk
+ * of this shared machine drifts by 2x over seconds, and alternating keeps the drift out of the ratio.
+ */
+async function alternate(oursFactory, floorOf) {
+  const ours = await oursFactory();
+  const fl = floorOf();
+  for (let i = 0; i < SLICES; i++) {
+    await ours.run(budgetMs / SLICES);
+    fl.run(budgetMs / SLICES);
   }
-  const s = (performance.now() - t0) / 1000;
-  closeSync(fd);
-  rmSync(dir, { recursive: true, force: true });
-  return { opsPerSec: ops / s, bytesPerSec: (ops * bytesPerOp) / s };
+  return { ours: await ours.close(), floor: fl.close() };
 }
 
 async function newWal(name, options) {
@@ -87,22 +114,33 @@ async function newWal(name, options) {
   return Wal.create(dir, new Uint8Array([1]), options);
 }
 
-/** etcd's matrix: one save() of `batch` entries of `size` bytes per op, each resolving after fdatasync. */
+/**
+ * etcd's matrix: one save() of `batch` entries of `size` bytes per op, each resolving after fdatasync; stops
+ * for good after `maxBytes`.
+ */
 async function matrix(size, batch, syncMode, segmentSizeBytes, maxBytes = Infinity) {
   const wal = await newWal(`m-${size}-${batch}`, { syncMode, segmentSizeBytes });
   const data = new Uint8Array(size).fill(3);
   let index = 1;
   let ops = 0;
-  const t0 = performance.now();
-  while (performance.now() - t0 < budgetMs && ops * batch * size < maxBytes) {
-    const ents = new Array(batch);
-    for (let i = 0; i < batch; i++) ents[i] = { index: index++, term: 1, data };
-    await wal.save(undefined, ents);
-    ops++;
-  }
-  const s = (performance.now() - t0) / 1000;
-  await wal.close();
-  return { opsPerSec: ops / s, entriesPerSec: (ops * batch) / s, bytesPerSec: (ops * batch * size) / s };
+  let ms = 0;
+  return {
+    async run(sliceMs) {
+      const t0 = performance.now();
+      while (performance.now() - t0 < sliceMs && ops * batch * size < maxBytes) {
+        const ents = new Array(batch);
+        for (let i = 0; i < batch; i++) ents[i] = { index: index++, term: 1, data };
+        await wal.save(undefined, ents);
+        ops++;
+      }
+      ms += performance.now() - t0;
+    },
+    async close() {
+      await wal.close();
+      const s = ms / 1000;
+      return { opsPerSec: ops / s, entriesPerSec: (ops * batch) / s, bytesPerSec: (ops * batch * size) / s };
+    },
+  };
 }
 
 /** `writers` one-entry saves kept in flight: group commit shares writes and fdatasyncs between them. */
@@ -111,18 +149,25 @@ async function concurrent(size, writers, syncMode) {
   const data = new Uint8Array(size).fill(5);
   let index = 1;
   let done = 0;
-  const t0 = performance.now();
-  const deadline = t0 + budgetMs;
-  const worker = async () => {
-    while (performance.now() < deadline) {
-      await wal.saveEntry([{ index: index++, term: 1, data }]);
-      done++;
-    }
+  let ms = 0;
+  return {
+    async run(sliceMs) {
+      const t0 = performance.now();
+      const deadline = t0 + sliceMs;
+      const worker = async () => {
+        while (performance.now() < deadline) {
+          await wal.saveEntry([{ index: index++, term: 1, data }]);
+          done++;
+        }
+      };
+      await Promise.all(Array.from({ length: writers }, worker));
+      ms += performance.now() - t0;
+    },
+    async close() {
+      await wal.close();
+      return done / (ms / 1000);
+    },
   };
-  await Promise.all(Array.from({ length: writers }, worker));
-  const s = (performance.now() - t0) / 1000;
-  await wal.close();
-  return done / s;
 }
 
 /** Writes a WAL of about `mb` MB of `size`-byte entries, then times readAll() against reading the same files. */
@@ -180,10 +225,12 @@ const row = (name, ours, floorV, unit, goal, met) =>
 for (const size of only.includes('matrix') ? [100, 1000] : []) {
   for (const batch of [1, 10, 100, 1000]) {
     if (batch === 1) {
-      // Both sync modes, each beside its own floor measured right after it.
+      // Both sync modes, each alternating with its own floor.
       for (const syncMode of ['threadpool', 'inline']) {
-        const ours = await matrix(size, batch, syncMode);
-        const fl = floor(frameOf(size) * batch);
+        const { ours, floor: fl } = await alternate(
+          () => matrix(size, batch, syncMode),
+          () => floor(frameOf(size) * batch),
+        );
         row(
           `${size} B x batch 1, ${syncMode} (syncs/s)`,
           ours.opsPerSec,
@@ -195,8 +242,10 @@ for (const size of only.includes('matrix') ? [100, 1000] : []) {
       }
       continue;
     }
-    const ours = await matrix(size, batch);
-    const fl = floor(frameOf(size) * batch);
+    const { ours, floor: fl } = await alternate(
+      () => matrix(size, batch),
+      () => floor(frameOf(size) * batch),
+    );
     if (batch >= 100)
       row(
         `${size} B x batch ${batch} (bytes/s)`,
@@ -220,8 +269,10 @@ for (const size of only.includes('matrix') ? [100, 1000] : []) {
 // Diagnostic (no goal): batches of 1000 into a 512 MB segment, stopped before it is a quarter full, so that no cut
 // and no zero-fill of the next segment falls in the window: what the large batches cost without segment allocation.
 for (const size of only.includes('nocut') ? [100, 1000] : []) {
-  const ours = await matrix(size, 1000, 'threadpool', 512 * 1024 * 1024, 100 * 1024 * 1024);
-  const fl = floor(frameOf(size) * 1000);
+  const { ours, floor: fl } = await alternate(
+    () => matrix(size, 1000, 'threadpool', 512 * 1024 * 1024, 100 * 1024 * 1024),
+    () => floor(frameOf(size) * 1000),
+  );
   row(
     `${size} B x batch 1000, no cut in window (bytes/s)`,
     ours.bytesPerSec / 1e6,
@@ -233,9 +284,11 @@ for (const size of only.includes('nocut') ? [100, 1000] : []) {
 }
 // Diagnostic (no goal): the large batches against floors that allocate fresh space as a growing log must.
 for (const size of only.includes('fresh') ? [100, 1000] : []) {
-  const ours = await matrix(size, 1000);
   for (const kind of ['zero-filled', 'growing']) {
-    const fl = floor(frameOf(size) * 1000, kind);
+    const { ours, floor: fl } = await alternate(
+      () => matrix(size, 1000),
+      () => floor(frameOf(size) * 1000, kind),
+    );
     row(
       `${size} B x batch 1000 vs fresh ${kind} files (bytes/s)`,
       ours.bytesPerSec / 1e6,
@@ -255,9 +308,11 @@ for (const [writers, syncMode] of only.includes('concurrent')
       [256, 'threadpool'],
     ]
   : []) {
-  const ours = await concurrent(100, writers, syncMode);
   // Floor: one write of `writers` entries + one fdatasync per round, i.e. perfect group commit.
-  const fl = floor(frameOf(100) * writers);
+  const { ours, floor: fl } = await alternate(
+    () => concurrent(100, writers, syncMode),
+    () => floor(frameOf(100) * writers),
+  );
   const goal = writers === 64 ? '>= 200,000 ent/s' : '';
   row(
     `${writers} concurrent 1-entry writers, 100 B${syncMode === 'inline' ? ', inline' : ''}`,
