@@ -222,48 +222,35 @@ const row = (name, ours, floorV, unit, goal, met) =>
     met === undefined ? '' : met ? 'met' : 'MISSED',
   ]);
 
+// Every batch size in both sync modes, each alternating with its own floor.
 for (const size of only.includes('matrix') ? [100, 1000] : []) {
   for (const batch of [1, 10, 100, 1000]) {
-    if (batch === 1) {
-      // Both sync modes, each alternating with its own floor.
-      for (const syncMode of ['threadpool', 'inline']) {
-        const { ours, floor: fl } = await alternate(
-          () => matrix(size, batch, syncMode),
-          () => floor(frameOf(size) * batch),
-        );
+    for (const syncMode of ['threadpool', 'inline']) {
+      const { ours, floor: fl } = await alternate(
+        () => matrix(size, batch, syncMode),
+        () => floor(frameOf(size) * batch),
+      );
+      const name = `${size} B x batch ${batch}, ${syncMode}`;
+      if (batch === 1)
         row(
-          `${size} B x batch 1, ${syncMode} (syncs/s)`,
+          `${name} (syncs/s)`,
           ours.opsPerSec,
           fl.opsPerSec,
           'op/s',
           '>= 0.8x floor',
           ours.opsPerSec >= 0.8 * fl.opsPerSec,
         );
-      }
-      continue;
+      else if (batch >= 100)
+        row(
+          `${name} (bytes/s)`,
+          ours.bytesPerSec / 1e6,
+          (fl.bytesPerSec / 1e6) * (size / frameOf(size)),
+          'MB/s',
+          '>= 0.7x floor',
+          ours.bytesPerSec >= 0.7 * fl.bytesPerSec * (size / frameOf(size)),
+        );
+      else row(`${name} (entries/s)`, ours.entriesPerSec, fl.opsPerSec * batch, 'ent/s', '', undefined);
     }
-    const { ours, floor: fl } = await alternate(
-      () => matrix(size, batch),
-      () => floor(frameOf(size) * batch),
-    );
-    if (batch >= 100)
-      row(
-        `${size} B x batch ${batch} (bytes/s)`,
-        ours.bytesPerSec / 1e6,
-        (fl.bytesPerSec / 1e6) * (size / frameOf(size)),
-        'MB/s',
-        '>= 0.7x floor',
-        ours.bytesPerSec >= 0.7 * fl.bytesPerSec * (size / frameOf(size)),
-      );
-    else
-      row(
-        `${size} B x batch ${batch} (entries/s)`,
-        ours.entriesPerSec,
-        fl.opsPerSec * batch,
-        'ent/s',
-        '',
-        undefined,
-      );
   }
 }
 // Diagnostic (no goal): batches of 1000 into a 512 MB segment, stopped before it is a quarter full, so that no cut
