@@ -10,6 +10,9 @@ const POLY = 0x82f63b78;
 /** Slice-by-8 tables: T[k * 256 + b] is the CRC of byte b followed by k zero bytes. */
 const T = buildTables();
 
+/** The slice-by-8 tables (read-only by contract), for the WebAssembly CRC's memory. */
+export const SLICE8_TABLES: Readonly<Int32Array> = T;
+
 function buildTables(): Int32Array {
   const t = new Int32Array(8 * 256);
   for (let b = 0; b < 256; b++) {

@@ -1,6 +1,7 @@
 import type { Codec } from '../codec/types.js';
 import { WalError } from '../errors.js';
 import { crc32cRange } from '../record/crc.js';
+import { CrcMemory } from '../record/crc-memory.js';
 import { FRAME_HEADER_BYTES, framePad, writeLengthWord } from '../record/frame.js';
 import { recordSize, varintSize, writeRecord, writeRecordHead } from '../record/record.js';
 import { RecordType } from '../record/record-type.js';
@@ -20,10 +21,14 @@ export interface FrameMark {
 /**
  * Frames records into one growing buffer that is reused from batch to batch, chaining the CRC as it goes. Values
  * of codecs with `encodedSize`/`encodeInto` are encoded straight into the buffer (no per-record allocation or
- * copy); others through `encode` and one copy.
+ * copy) and their CRC runs over it in place; others go through `encode` and one copy. The buffer lives in a
+ * WebAssembly memory ({@link CrcMemory}) where WebAssembly is available, else in an ordinary array.
  */
 export class FrameBuffer {
-  buf = new Uint8Array(INITIAL_BYTES);
+  /** Holds {@link buf} when WebAssembly is available. */
+  private memory: CrcMemory | undefined = CrcMemory.create(INITIAL_BYTES);
+  /** The frames: `buf[0, length)`. Replaced when it grows; never hold on to it across an append. */
+  buf: Uint8Array = this.memory?.bytes ?? new Uint8Array(INITIAL_BYTES);
   length = 0;
   /** Where the data of the last record appended starts and ends in {@link buf}. */
   dataStart = 0;
@@ -89,7 +94,10 @@ export class FrameBuffer {
         `${what} codec's encodeInto ended ${String(end - at)} bytes on, encodedSize said ${size}`,
       );
     }
-    const crc = crc32cRange(this.crc, buf, at, at + size);
+    const crc =
+      this.memory !== undefined
+        ? this.memory.crc(this.crc, at, at + size)
+        : crc32cRange(this.crc, buf, at, at + size);
     const shift = MAX_CRC_VARINT - varintSize(crc);
     if (shift > 0) buf.copyWithin(at - shift, at, at + size);
     const recordBytes = maxHead - FRAME_HEADER_BYTES - shift + size;
@@ -118,7 +126,11 @@ export class FrameBuffer {
   /** Empties the buffer for the next batch (the CRC chain goes on). */
   reset(): void {
     this.length = 0;
-    if (this.buf.byteLength > KEEP_MAX_BYTES) this.buf = new Uint8Array(INITIAL_BYTES);
+    if (this.buf.byteLength > KEEP_MAX_BYTES) {
+      // A WebAssembly memory cannot shrink: a fresh one.
+      this.memory = CrcMemory.create(INITIAL_BYTES);
+      this.buf = this.memory?.bytes ?? new Uint8Array(INITIAL_BYTES);
+    }
   }
 
   private ensure(extra: number): void {
@@ -126,6 +138,11 @@ export class FrameBuffer {
     if (need <= this.buf.byteLength) return;
     let cap = this.buf.byteLength * 2;
     while (cap < need) cap *= 2;
+    if (this.memory !== undefined) {
+      this.memory.grow(cap);
+      this.buf = this.memory.bytes;
+      return;
+    }
     const next = new Uint8Array(cap);
     next.set(this.buf.subarray(0, this.length));
     this.buf = next;

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { msgpackCodecs, type Entry } from '../../src/codec/msgpack.js';
 import type { Codec } from '../../src/codec/types.js';
 import { RecordType } from '../../src/record/record-type.js';
@@ -62,6 +62,36 @@ describe('encodeInto', () => {
       ),
       { numRuns: 200 },
     );
+  });
+
+  it('frames the same bytes where WebAssembly is unavailable (an ordinary array, the CRC in JS or native)', async () => {
+    vi.stubEnv('X_WAL_NO_WASM_CRC', '1');
+    vi.resetModules();
+    try {
+      const { crcMemoryAvailable } = await import('../../src/record/crc-memory.js');
+      const fallback = await import('../../src/wal/frame-buffer.js');
+      expect(crcMemoryAvailable).toBe(false);
+      fc.assert(
+        fc.property(
+          fc.array(entryArb, { maxLength: 12 }),
+          fc.integer({ min: 0, max: 0xffffffff }),
+          (es, crc) => {
+            const inWasm = new FrameBuffer(crc);
+            const inArray = new fallback.FrameBuffer(crc);
+            for (const e of es) {
+              inWasm.appendValue(RecordType.Entry, codec, e, 'entry');
+              inArray.appendValue(RecordType.Entry, codec, e, 'entry');
+            }
+            expect(inArray.buf.subarray(0, inArray.length)).toEqual(inWasm.buf.subarray(0, inWasm.length));
+            expect(inArray.crc).toBe(inWasm.crc);
+          },
+        ),
+        { numRuns: 100 },
+      );
+    } finally {
+      vi.unstubAllEnvs();
+      vi.resetModules();
+    }
   });
 
   it('a codec whose encodeInto disagrees with encodedSize is ERR_WAL_CODEC and leaves the buffer as it was', () => {

@@ -1,0 +1,5 @@
+// Generated from crc32c.wat by `UPDATE_CRC_WASM=1 vitest run test/record/crc-memory.test.ts`: do not edit by hand.
+
+/** The WebAssembly module of crc32c.wat, base64. */
+export const CRC32C_WASM_BASE64 =
+  'AGFzbQEAAAABCAFgA39/fwF/AwIBAAUDAQABBxACBm1lbW9yeQIAA2NyYwAACvIBAe8BAQV/IABBf3MhAyABIAJqIQYgBkEIayEHAkADQCABIAdLDQEgAyABKAIAcyEEIAEoAgQhBSAEQf8BcUECdCgCgDggBEEIdkH/AXFBAnQoAoAwcyAEQRB2Qf8BcUECdCgCgCggBEEYdkECdCgCgCBzcyAFQf8BcUECdCgCgBggBUEIdkH/AXFBAnQoAoAQcyAFQRB2Qf8BcUECdCgCgAggBUEYdkECdCgCAHNzcyEDIAFBCGohAQwACwsCQANAIAEgBk8NASADIAEtAABzQf8BcUECdCgCACADQQh2cyEDIAFBAWohAQwACwsgA0F/cws=';
