@@ -4,10 +4,11 @@
 // file (for replay: readFileSync of the same segment files), the two alternating in five slices each so that the
 // disk's drift falls on both. Ratios are what carry across machines.
 // Env: BENCH_DIR (default: packages/wal/.bench-tmp), BENCH_REPLAY_MB (default 1024), BENCH_QUICK=1 (short run),
-// BENCH_ONLY=matrix,nocut,fresh,concurrent,replay (run only these groups; default all), BENCH_CRC_WORKER (the
+// BENCH_ONLY=matrix,pool,nocut,fresh,concurrent,replay (run only these groups; default all), BENCH_CRC_WORKER (the
 // replay's crcWorker option, default auto).
 import {
   closeSync,
+  fdatasync,
   fdatasyncSync,
   mkdirSync,
   openSync,
@@ -28,7 +29,7 @@ const root = process.env.BENCH_DIR ?? join(here, '..', '.bench-tmp');
 const quick = process.env.BENCH_QUICK === '1';
 const replayMb = Number(process.env.BENCH_REPLAY_MB ?? (quick ? 64 : 1024));
 const budgetMs = quick ? 600 : 2500;
-const only = (process.env.BENCH_ONLY ?? 'matrix,nocut,fresh,concurrent,replay').split(',');
+const only = (process.env.BENCH_ONLY ?? 'matrix,pool,nocut,fresh,concurrent,replay').split(',');
 rmSync(root, { recursive: true, force: true });
 mkdirSync(root, { recursive: true });
 
@@ -95,6 +96,49 @@ function floor(bytesPerOp, space = 'preallocated') {
 }
 
 /**
+ * A diagnostic floor for `syncMode: 'threadpool'`: the same writeSync, but each fdatasync handed to libuv's thread
+ * pool and awaited (`fs.fdatasync` with a callback), as the WAL does by default. What it loses against
+ * {@link floor} is the hand-off itself, which no thread-pool WAL can avoid.
+ */
+function poolFloor(bytesPerOp) {
+  const dir = join(root, 'floor-pool');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const total = 64 * 1024 * 1024;
+  const fd = openSync(join(dir, '0.dat'), 'w+');
+  writevSync(
+    fd,
+    Array.from({ length: total / (1024 * 1024) }, () => Buffer.alloc(1024 * 1024)),
+    0,
+  );
+  fdatasyncSync(fd);
+  const buf = Buffer.alloc(bytesPerOp, 7);
+  const datasync = () =>
+    new Promise((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+  let pos = 0;
+  let ops = 0;
+  let ms = 0;
+  return {
+    async run(sliceMs) {
+      const t0 = performance.now();
+      while (performance.now() - t0 < sliceMs) {
+        if (pos + bytesPerOp > total) pos = 0;
+        writeSync(fd, buf, 0, bytesPerOp, pos);
+        await datasync();
+        pos += bytesPerOp;
+        ops++;
+      }
+      ms += performance.now() - t0;
+    },
+    close() {
+      closeSync(fd);
+      rmSync(dir, { recursive: true, force: true });
+      return { opsPerSec: ops / (ms / 1000) };
+    },
+  };
+}
+
+/**
  * Runs `ours` (made by an async factory) and `floorOf` in alternating slices: ours, floor, ours, floor... The disk
  * of this shared machine drifts by 2x over seconds, and alternating keeps the drift out of the ratio.
  */
@@ -103,7 +147,7 @@ async function alternate(oursFactory, floorOf) {
   const fl = floorOf();
   for (let i = 0; i < SLICES; i++) {
     await ours.run(budgetMs / SLICES);
-    fl.run(budgetMs / SLICES);
+    await fl.run(budgetMs / SLICES);
   }
   return { ours: await ours.close(), floor: fl.close() };
 }
@@ -265,6 +309,21 @@ for (const size of only.includes('nocut') ? [100, 1000] : []) {
     ours.bytesPerSec / 1e6,
     (fl.bytesPerSec / 1e6) * (size / frameOf(size)),
     'MB/s',
+    'diagnostic',
+    undefined,
+  );
+}
+// Diagnostic (no goal): batch 1 in the default mode against a floor that hands its fdatasync to the thread pool too.
+for (const size of only.includes('pool') ? [100, 1000] : []) {
+  const { ours, floor: fl } = await alternate(
+    () => matrix(size, 1, 'threadpool'),
+    () => poolFloor(frameOf(size)),
+  );
+  row(
+    `${size} B x batch 1, threadpool vs a thread-pool floor (syncs/s)`,
+    ours.opsPerSec,
+    fl.opsPerSec,
+    'op/s',
     'diagnostic',
     undefined,
   );
