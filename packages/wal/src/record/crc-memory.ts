@@ -52,27 +52,42 @@ export class CrcMemory {
   /** The buffer: a view of the memory from {@link DATA_OFFSET}, `capacity` bytes long. */
   bytes: Uint8Array;
 
-  private constructor(exports: CrcExports, capacity: number) {
+  private constructor(exports: CrcExports) {
     this.exports = exports;
     this.bytes = new Uint8Array(0);
-    this.grow(capacity);
   }
 
-  /** A buffer of `capacity` bytes, or undefined where WebAssembly cannot be used. */
+  /**
+   * A buffer of `capacity` bytes, or undefined where WebAssembly cannot be used, or when no instance can be made
+   * (V8 reserves address space for every live WebAssembly memory and refuses new ones after some thousands).
+   */
   static create(capacity: number): CrcMemory | undefined {
     if (compiled === undefined || wasm === undefined) return undefined;
-    const exports = new wasm.Instance(compiled).exports as CrcExports;
-    new Int32Array(exports.memory.buffer, 0, SLICE8_TABLES.length).set(SLICE8_TABLES);
-    return new CrcMemory(exports, capacity);
+    try {
+      const exports = new wasm.Instance(compiled).exports as CrcExports;
+      new Int32Array(exports.memory.buffer, 0, SLICE8_TABLES.length).set(SLICE8_TABLES);
+      const m = new CrcMemory(exports);
+      return m.grow(capacity) ? m : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
-  /** Makes {@link bytes} `capacity` bytes long (never shorter), keeping its contents. */
-  grow(capacity: number): void {
-    if (capacity <= this.bytes.byteLength) return;
+  /**
+   * Makes {@link bytes} at least `capacity` bytes long, keeping its contents; false (and nothing changed) when the
+   * memory cannot grow that far (past 4 GiB, or out of memory): the caller moves to an ordinary array then.
+   */
+  grow(capacity: number): boolean {
+    if (capacity <= this.bytes.byteLength) return true;
     const memory = this.exports.memory;
     const pages = Math.ceil((DATA_OFFSET + capacity) / PAGE_BYTES) - memory.buffer.byteLength / PAGE_BYTES;
-    if (pages > 0) memory.grow(pages);
+    try {
+      if (pages > 0) memory.grow(pages);
+    } catch {
+      return false;
+    }
     this.bytes = new Uint8Array(memory.buffer, DATA_OFFSET, capacity);
+    return true;
   }
 
   /** The CRC-32C of `bytes[start, end)` chained from `prev` (as {@link crc32cRange}). */

@@ -25,10 +25,10 @@ export interface FrameMark {
  * WebAssembly memory ({@link CrcMemory}) where WebAssembly is available, else in an ordinary array.
  */
 export class FrameBuffer {
-  /** Holds {@link buf} when WebAssembly is available. */
-  private memory: CrcMemory | undefined = CrcMemory.create(INITIAL_BYTES);
+  /** Holds {@link buf} when it lives in WebAssembly memory. */
+  private memory: CrcMemory | undefined;
   /** The frames: `buf[0, length)`. Replaced when it grows; never hold on to it across an append. */
-  buf: Uint8Array = this.memory?.bytes ?? new Uint8Array(INITIAL_BYTES);
+  buf: Uint8Array;
   length = 0;
   /** Where the data of the last record appended starts and ends in {@link buf}. */
   dataStart = 0;
@@ -37,7 +37,16 @@ export class FrameBuffer {
   constructor(
     /** The running CRC after the last record framed. */
     public crc: number,
-  ) {}
+    /**
+     * Whether the buffer may live in WebAssembly memory: for the writer's batch buffers, reused for the WAL's
+     * life. A one-off buffer (a segment's head records) takes an ordinary array: an instance costs ~80 µs.
+     */
+    private readonly inWasm = true,
+  ) {
+    const fresh = freshStorage(inWasm);
+    this.memory = fresh.memory;
+    this.buf = fresh.buf;
+  }
 
   /** Appends one record: a Crc record carries the running CRC; any other adds its data to the chain. */
   append(type: number, data: Uint8Array | undefined): void {
@@ -128,8 +137,9 @@ export class FrameBuffer {
     this.length = 0;
     if (this.buf.byteLength > KEEP_MAX_BYTES) {
       // A WebAssembly memory cannot shrink: a fresh one.
-      this.memory = CrcMemory.create(INITIAL_BYTES);
-      this.buf = this.memory?.bytes ?? new Uint8Array(INITIAL_BYTES);
+      const fresh = freshStorage(this.inWasm);
+      this.memory = fresh.memory;
+      this.buf = fresh.buf;
     }
   }
 
@@ -138,15 +148,22 @@ export class FrameBuffer {
     if (need <= this.buf.byteLength) return;
     let cap = this.buf.byteLength * 2;
     while (cap < need) cap *= 2;
-    if (this.memory !== undefined) {
-      this.memory.grow(cap);
+    if (this.memory?.grow(cap) === true) {
       this.buf = this.memory.bytes;
       return;
     }
+    // No WebAssembly memory, or it cannot grow this far: an ordinary array from now on.
+    this.memory = undefined;
     const next = new Uint8Array(cap);
     next.set(this.buf.subarray(0, this.length));
     this.buf = next;
   }
+}
+
+/** A new buffer of INITIAL_BYTES: in a WebAssembly memory when `inWasm` and one can be made, else an array. */
+function freshStorage(inWasm: boolean): { memory: CrcMemory | undefined; buf: Uint8Array } {
+  const memory = inWasm ? CrcMemory.create(INITIAL_BYTES) : undefined;
+  return { memory, buf: memory?.bytes ?? new Uint8Array(INITIAL_BYTES) };
 }
 
 /** `codec.encode(value)`, checked to be a Uint8Array; failures are ERR_WAL_CODEC naming `what`. */

@@ -46,7 +46,7 @@ export async function createWal<E, S, N>(
   let fh: FileHandle | undefined = await open(join(tmpDir, name), 'w+');
   try {
     if (o.preallocate !== 'none') await writeZeros(fh, 0, o.segmentSizeBytes);
-    const head = new FrameBuffer(0);
+    const head = new FrameBuffer(0, false);
     head.append(RecordType.Crc, undefined);
     head.append(RecordType.Metadata, metadata);
     head.append(RecordType.Snapshot, snapBytes);

@@ -220,7 +220,7 @@ export class SegmentWriter {
 
   /** The head records of the next segment: Crc (the running value `crc`), Metadata and the last State. */
   private segmentHead(crc: number): FrameBuffer {
-    const head = new FrameBuffer(crc);
+    const head = new FrameBuffer(crc, false);
     head.append(RecordType.Crc, undefined);
     head.append(RecordType.Metadata, this.init.metadata);
     if (this.stateBytes !== undefined) head.append(RecordType.State, this.stateBytes);

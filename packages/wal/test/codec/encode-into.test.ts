@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { msgpackCodecs, type Entry } from '../../src/codec/msgpack.js';
 import type { Codec } from '../../src/codec/types.js';
+import { CrcMemory } from '../../src/record/crc-memory.js';
 import { RecordType } from '../../src/record/record-type.js';
 import { FrameBuffer } from '../../src/wal/frame-buffer.js';
 
@@ -91,6 +92,27 @@ describe('encodeInto', () => {
     } finally {
       vi.unstubAllEnvs();
       vi.resetModules();
+    }
+  });
+
+  it('moves to an ordinary array, bytes unchanged, when its WebAssembly memory cannot grow', () => {
+    const grow = vi.spyOn(CrcMemory.prototype, 'grow');
+    try {
+      const es: Entry[] = Array.from({ length: 40 }, (_, i) => ({
+        index: i + 1,
+        term: 1,
+        data: new Uint8Array(3000).fill(i),
+      }));
+      const want = new FrameBuffer(7, false);
+      for (const e of es) want.appendValue(RecordType.Entry, codec, e, 'entry');
+      const fb = new FrameBuffer(7);
+      grow.mockReturnValue(false); // from now on: as if past 4 GiB or out of memory
+      for (const e of es) fb.appendValue(RecordType.Entry, codec, e, 'entry'); // 120 KB: past the first 64 KiB
+      expect(grow).toHaveBeenCalled();
+      expect(fb.buf.subarray(0, fb.length)).toEqual(want.buf.subarray(0, want.length));
+      expect(fb.crc).toBe(want.crc);
+    } finally {
+      grow.mockRestore();
     }
   });
 

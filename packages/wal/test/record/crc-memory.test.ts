@@ -74,7 +74,12 @@ describe('CRC-32C in a WebAssembly memory', () => {
     m.bytes.set(tail, 50_000);
     expect(m.crc(1, 50_000, 200_000)).toBe(reference(1, tail));
     expect(m.crc(0, 0, 100)).toBe(reference(0, first));
-    m.grow(10); // never shrinks
+    expect(m.grow(10)).toBe(true); // never shrinks
     expect(m.bytes.byteLength).toBe(200_000);
+    // Past what a 32-bit memory holds: refused, and the buffer is as it was.
+    const view = m.bytes;
+    expect(m.grow(2 ** 32)).toBe(false);
+    expect(m.bytes).toBe(view);
+    expect(m.crc(1, 50_000, 200_000)).toBe(reference(1, tail));
   });
 });
