@@ -72,8 +72,9 @@ export type Preallocate = 'auto' | 'zero-filled' | 'none';
 /**
  * Where a save's fdatasync runs:
  * - `'threadpool'` (default): on libuv's thread pool. The event loop keeps running while the disk syncs (a Raft
- *   node keeps serving its network and timers), at the price of a thread hand-off per sync (~50 µs on a small
- *   machine: a sync-bound single writer reaches ~0.55-0.65x the syncs/s of a bare `fdatasyncSync` loop).
+ *   node keeps serving its network and timers), at the price of a thread hand-off per sync (50-350 µs on this
+ *   project's nested-virtualized VM: a sync-bound single writer reached 0.55-0.8x the syncs/s of a bare
+ *   `fdatasyncSync` loop there).
  * - `'inline'`: `fdatasyncSync` on the main thread. No hand-off, so one writer's syncs/s come close to the bare
  *   loop's, but the event loop is blocked for the whole of every fsync (0.1 ms to seconds on a slow disk): timers,
  *   sockets and other callbacks wait. For a process whose one job is writing the log, or a benchmark.
