@@ -43,12 +43,14 @@ const SLICES = 5;
  * The floor: writeSync + fdatasyncSync of `bytesPerOp`, run in slices by `run(ms)`. `space` says where the writes
  * go: `'preallocated'` (the floor of the goals) rewrites one zero-filled 64 MB file; `'zero-filled'` and
  * `'growing'` (diagnostics) allocate as a growing log must, a new file every 64,000,000 bytes, zero-filled before
- * use (the fill timed) or left to grow.
+ * use (the fill timed) or left to grow. With `via: 'threadpool'` (a diagnostic floor for the WAL's default mode)
+ * each fdatasync is handed to libuv's thread pool and awaited (`fs.fdatasync` with a callback), as the WAL does:
+ * what that loses against the plain floor is the hand-off itself, which no thread-pool WAL avoids.
  */
-function floor(bytesPerOp, space = 'preallocated') {
+function floor(bytesPerOp, space = 'preallocated', via = 'inline') {
   const fresh = space !== 'preallocated';
   const total = fresh ? 64_000_000 : 64 * 1024 * 1024;
-  const dir = join(root, `floor-${space}`);
+  const dir = join(root, `floor-${space}-${via}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const zero = Buffer.alloc(1024 * 1024);
@@ -64,11 +66,13 @@ function floor(bytesPerOp, space = 'preallocated') {
   let fd = openSync(join(dir, `${files++}.dat`), 'w+');
   if (!fresh) zeroFill(fd);
   const buf = Buffer.alloc(bytesPerOp, 7);
+  const poolSync = () =>
+    new Promise((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
   let pos = fresh ? total : 0;
   let ops = 0;
   let ms = 0;
   return {
-    run(sliceMs) {
+    async run(sliceMs) {
       const t0 = performance.now();
       while (performance.now() - t0 < sliceMs) {
         if (pos + bytesPerOp > total) {
@@ -80,7 +84,8 @@ function floor(bytesPerOp, space = 'preallocated') {
           pos = 0;
         }
         writeSync(fd, buf, 0, bytesPerOp, pos);
-        fdatasyncSync(fd);
+        if (via === 'threadpool') await poolSync();
+        else fdatasyncSync(fd);
         pos += bytesPerOp;
         ops++;
       }
@@ -91,49 +96,6 @@ function floor(bytesPerOp, space = 'preallocated') {
       rmSync(dir, { recursive: true, force: true });
       const s = ms / 1000;
       return { opsPerSec: ops / s, bytesPerSec: (ops * bytesPerOp) / s };
-    },
-  };
-}
-
-/**
- * A diagnostic floor for `syncMode: 'threadpool'`: the same writeSync, but each fdatasync handed to libuv's thread
- * pool and awaited (`fs.fdatasync` with a callback), as the WAL does by default. What it loses against
- * {@link floor} is the hand-off itself, which no thread-pool WAL can avoid.
- */
-function poolFloor(bytesPerOp) {
-  const dir = join(root, 'floor-pool');
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  const total = 64 * 1024 * 1024;
-  const fd = openSync(join(dir, '0.dat'), 'w+');
-  writevSync(
-    fd,
-    Array.from({ length: total / (1024 * 1024) }, () => Buffer.alloc(1024 * 1024)),
-    0,
-  );
-  fdatasyncSync(fd);
-  const buf = Buffer.alloc(bytesPerOp, 7);
-  const datasync = () =>
-    new Promise((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
-  let pos = 0;
-  let ops = 0;
-  let ms = 0;
-  return {
-    async run(sliceMs) {
-      const t0 = performance.now();
-      while (performance.now() - t0 < sliceMs) {
-        if (pos + bytesPerOp > total) pos = 0;
-        writeSync(fd, buf, 0, bytesPerOp, pos);
-        await datasync();
-        pos += bytesPerOp;
-        ops++;
-      }
-      ms += performance.now() - t0;
-    },
-    close() {
-      closeSync(fd);
-      rmSync(dir, { recursive: true, force: true });
-      return { opsPerSec: ops / (ms / 1000) };
     },
   };
 }
@@ -317,7 +279,7 @@ for (const size of only.includes('nocut') ? [100, 1000] : []) {
 for (const size of only.includes('pool') ? [100, 1000] : []) {
   const { ours, floor: fl } = await alternate(
     () => matrix(size, 1, 'threadpool'),
-    () => poolFloor(frameOf(size)),
+    () => floor(frameOf(size), 'preallocated', 'threadpool'),
   );
   row(
     `${size} B x batch 1, threadpool vs a thread-pool floor (syncs/s)`,
