@@ -74,9 +74,9 @@ export type WriterOptions = Pick<
  * Calls frame their records in call order straight into the gathering batch's buffer (the CRC chain runs on as
  * they are appended). One flush runs at a time: it takes the whole gathering batch, writes it with one positional
  * write and, if any call needs it, one fdatasync (on the thread pool, or inline on the main thread with
- * `syncMode: 'inline'`); then it settles the batch's one promise, which all its calls share (one allocation
-and one resolution per batch, not per call: at 64 concurrent writers that was a fifth of the per-call cost). While a flush is in flight the next batch
- * gathers. A batch that fills the segment is followed by a cut; the new segment's head records are framed when the
+ * `syncMode: 'inline'`); then it settles the batch's one promise, which all its calls share (one allocation and
+ * one resolution per batch, not per call: at 64 concurrent writers that was a fifth of the per-call cost). While a
+ * flush is in flight the next batch gathers. A batch that fills the segment is followed by a cut; the new segment's head records are framed when the
  * batch is taken, so that the records gathering meanwhile chain on from them.
  * A failed write, fdatasync or cut fails the writer for good: every pending and later call rejects with
  * ERR_WAL_FAILED and fdatasync is never retried (after a failed fsync the page cache may lie).
