@@ -307,6 +307,26 @@ for (const size of only.includes('fresh') ? [100, 1000] : []) {
     );
   }
 }
+// Diagnostic (no goal): the ceiling any log that writes new space has against the goals' floor on this disk: a
+// floor writing fresh files (zero-filled before use, or growing) beside the preallocated floor, no WAL involved.
+for (const batch of only.includes('fresh') ? [100, 1000] : []) {
+  for (const size of [100, 1000]) {
+    for (const kind of ['zero-filled', 'growing']) {
+      const { ours: fresh, floor: fl } = await alternate(
+        async () => floor(frameOf(size) * batch, kind),
+        () => floor(frameOf(size) * batch),
+      );
+      row(
+        `${size} B x batch ${batch}: fresh ${kind} floor vs the floor (bytes/s)`,
+        (fresh.bytesPerSec / 1e6) * (size / frameOf(size)),
+        (fl.bytesPerSec / 1e6) * (size / frameOf(size)),
+        'MB/s',
+        'diagnostic',
+        undefined,
+      );
+    }
+  }
+}
 for (const [writers, syncMode] of only.includes('concurrent')
   ? [
       [1, 'threadpool'],
