@@ -40,14 +40,21 @@ function compile(): object | undefined {
   }
 }
 
-/** Whether {@link CrcMemory.create} can make buffers (for diagnostics and tests). */
-export const crcMemoryAvailable = compiled !== undefined;
+/** Whether a fresh instance gives the check value, chained (else WebAssembly is not used at all). */
+function selfCheck(): boolean {
+  const m = CrcMemory.create(16);
+  if (m === undefined) return false;
+  m.bytes.set(new TextEncoder().encode('123456789'));
+  return m.crc(m.crc(0, 0, 4), 4, 9) === 0xe3069283;
+}
 
 /**
  * A byte buffer of at least `capacity` bytes in its own WebAssembly memory, with an in-place CRC-32C.
  * {@link bytes} is replaced (and the old view detached) by {@link grow}; the contents carry over.
  */
 export class CrcMemory {
+  /** The self-check's outcome: undefined while it runs (it makes an instance of its own), then final. */
+  static checked: boolean | undefined;
   private readonly exports: CrcExports;
   /** The buffer: a view of the memory from {@link DATA_OFFSET}, `capacity` bytes long. */
   bytes: Uint8Array;
@@ -62,10 +69,12 @@ export class CrcMemory {
    * (V8 reserves address space for every live WebAssembly memory and refuses new ones after some thousands).
    */
   static create(capacity: number): CrcMemory | undefined {
-    if (compiled === undefined || wasm === undefined) return undefined;
+    if (compiled === undefined || wasm === undefined || CrcMemory.checked === false) return undefined;
     try {
       const exports = new wasm.Instance(compiled).exports as CrcExports;
-      new Int32Array(exports.memory.buffer, 0, SLICE8_TABLES.length).set(SLICE8_TABLES);
+      // Little-endian whatever the host's byte order, as WebAssembly reads memory.
+      const tables = new DataView(exports.memory.buffer, 0, DATA_OFFSET);
+      SLICE8_TABLES.forEach((v, i) => tables.setInt32(i * 4, v, true));
       const m = new CrcMemory(exports);
       return m.grow(capacity) ? m : undefined;
     } catch {
@@ -96,3 +105,8 @@ export class CrcMemory {
     return this.exports.crc(prev, DATA_OFFSET + start, end - start) >>> 0;
   }
 }
+
+CrcMemory.checked = selfCheck();
+
+/** Whether {@link CrcMemory.create} makes buffers: WebAssembly is there and gave the check value. */
+export const crcMemoryAvailable = CrcMemory.checked;
