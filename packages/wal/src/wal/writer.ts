@@ -15,8 +15,10 @@ const noop = (): void => undefined;
 /** Records gathered for one write, already framed; reused from batch to batch. */
 class Batch {
   readonly frames = new FrameBuffer(0);
-  /** Calls in the batch. They share one promise: it settles when the batch is durable (or failed). */
-  calls = 0;
+  /**
+   * The promise all calls in the batch share, made by the first one (so a batch has calls exactly when it is set);
+   * it settles when the batch is durable, or failed.
+   */
   done: Promise<void> | undefined;
   resolve: () => void = noop;
   reject: (err: unknown) => void = noop;
@@ -27,7 +29,6 @@ class Batch {
 
   clear(): void {
     this.frames.reset();
-    this.calls = 0;
     this.done = undefined;
     this.resolve = noop;
     this.reject = noop;
@@ -155,7 +156,6 @@ export class SegmentWriter {
     const batch = this.gathering;
     if (mustSync) batch.mustSync = true;
     if (lastIndex !== undefined) batch.lastIndex = lastIndex;
-    batch.calls++;
     const done = (batch.done ??= new Promise<void>((resolve, reject) => {
       batch.resolve = resolve;
       batch.reject = reject;
@@ -180,7 +180,7 @@ export class SegmentWriter {
   }
 
   private async flushLoop(): Promise<void> {
-    while (this.gathering.calls > 0) {
+    while (this.gathering.done !== undefined) {
       const batch = this.gathering;
       this.gathering = this.spare;
       this.spare = batch;
