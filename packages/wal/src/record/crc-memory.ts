@@ -28,33 +28,44 @@ interface WasmApi {
 
 const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
 
-/** The compiled module, or undefined where WebAssembly is unavailable (`--jitless`) or turned off for tests. */
+/**
+ * The compiled module, or undefined where WebAssembly is unavailable (`--jitless`), turned off for tests, or
+ * fails its self-check (the CRC of "123456789", chained, must be 0xe3069283).
+ */
 const compiled: object | undefined = compile();
 
 function compile(): object | undefined {
   if (process.env.X_WAL_NO_WASM_CRC === '1' || wasm === undefined) return undefined;
   try {
-    return new wasm.Module(Buffer.from(CRC32C_WASM_BASE64, 'base64'));
+    const mod = new wasm.Module(Buffer.from(CRC32C_WASM_BASE64, 'base64'));
+    const check = instantiate(mod);
+    new Uint8Array(check.memory.buffer, DATA_OFFSET, 9).set(new TextEncoder().encode('123456789'));
+    const crc = check.crc(check.crc(0, DATA_OFFSET, 4), DATA_OFFSET + 4, 5) >>> 0;
+    return crc === 0xe3069283 ? mod : undefined;
   } catch {
     return undefined;
   }
 }
 
-/** Whether a fresh instance gives the check value, chained (else WebAssembly is not used at all). */
-function selfCheck(): boolean {
-  const m = CrcMemory.create(16);
-  if (m === undefined) return false;
-  m.bytes.set(new TextEncoder().encode('123456789'));
-  return m.crc(m.crc(0, 0, 4), 4, 9) === 0xe3069283;
+/**
+ * A new instance of `mod` with its tables written, little-endian whatever the host's byte order (as WebAssembly
+ * reads memory).
+ */
+function instantiate(mod: object): CrcExports {
+  const exports = new (wasm as WasmApi).Instance(mod).exports as CrcExports;
+  const tables = new DataView(exports.memory.buffer, 0, DATA_OFFSET);
+  SLICE8_TABLES.forEach((v, i) => tables.setInt32(i * 4, v, true));
+  return exports;
 }
+
+/** Whether {@link CrcMemory.create} makes buffers. */
+export const crcMemoryAvailable = compiled !== undefined;
 
 /**
  * A byte buffer of at least `capacity` bytes in its own WebAssembly memory, with an in-place CRC-32C.
  * {@link bytes} is replaced (and the old view detached) by {@link grow}; the contents carry over.
  */
 export class CrcMemory {
-  /** The self-check's outcome: undefined while it runs (it makes an instance of its own), then final. */
-  static checked: boolean | undefined;
   private readonly exports: CrcExports;
   /** The buffer: a view of the memory from {@link DATA_OFFSET}, `capacity` bytes long. */
   bytes: Uint8Array;
@@ -69,13 +80,9 @@ export class CrcMemory {
    * (V8 reserves address space for every live WebAssembly memory and refuses new ones after some thousands).
    */
   static create(capacity: number): CrcMemory | undefined {
-    if (compiled === undefined || wasm === undefined || CrcMemory.checked === false) return undefined;
+    if (compiled === undefined) return undefined;
     try {
-      const exports = new wasm.Instance(compiled).exports as CrcExports;
-      // Little-endian whatever the host's byte order, as WebAssembly reads memory.
-      const tables = new DataView(exports.memory.buffer, 0, DATA_OFFSET);
-      SLICE8_TABLES.forEach((v, i) => tables.setInt32(i * 4, v, true));
-      const m = new CrcMemory(exports);
+      const m = new CrcMemory(instantiate(compiled));
       return m.grow(capacity) ? m : undefined;
     } catch {
       return undefined;
@@ -105,8 +112,3 @@ export class CrcMemory {
     return this.exports.crc(prev, DATA_OFFSET + start, end - start) >>> 0;
   }
 }
-
-CrcMemory.checked = selfCheck();
-
-/** Whether {@link CrcMemory.create} makes buffers: WebAssembly is there and gave the check value. */
-export const crcMemoryAvailable = CrcMemory.checked;
