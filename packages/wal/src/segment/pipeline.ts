@@ -19,9 +19,10 @@ export interface PreparedFile {
  * Prepares the next segment in the background, so that a cut never waits for allocation. A zero-filled file lets
  * appends overwrite space already allocated (no file growth, so fdatasync has no size metadata to flush). Node has
  * no fallocate (and here, small writes into fallocated or grown space measured slower than into zero-filled
- * space): the file is filled with zeros in one writev and fdatasync'd. The writer starts it once the tail segment is a quarter
- * full, so that the fill's disk traffic does not land right after a cut, with the new segment's first syncs, and
- * chooses the kind (see `preallocate`). Files are `0.tmp` and `1.tmp` alternately (as etcd), which readers ignore.
+ * space): the file is filled with zeros in one writev and fdatasync'd. The writer starts it once the tail segment
+ * is a quarter full, so that the fill's disk traffic does not land right after a cut, with the new segment's
+ * first syncs, and chooses the kind (see `preallocate`). Files are `0.tmp` and `1.tmp` alternately (as etcd),
+ * which readers ignore.
  */
 export class SegmentPipeline {
   private next: Promise<PreparedFile> | undefined;

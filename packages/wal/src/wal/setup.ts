@@ -17,9 +17,9 @@ export interface OpenedWriter {
 }
 
 /**
- * Creates a WAL atomically: the first segment (zero-filled to the segment size unless `preallocate: 'none'`) gets Crc(0), Metadata and the
- * zero Snapshot, is fdatasync'd, and is built in `<dir>.tmp`, which is then renamed to `dir` (the parent fsync'd).
- * A crash leaves either no WAL or a complete one. `dir` may exist only if empty.
+ * Creates a WAL atomically: the first segment (zero-filled to the segment size unless `preallocate: 'none'`)
+ * gets Crc(0), Metadata and the zero Snapshot, is fdatasync'd, and is built in `<dir>.tmp`, which is then renamed
+ * to `dir` (the parent fsync'd). A crash leaves either no WAL or a complete one. `dir` may exist only if empty.
  */
 export async function createWal<E, S, N>(
   dir: string,
