@@ -6,8 +6,14 @@ import net from 'node:net';
 // request), Content-Length and chunked request bodies, `Expect: 100-continue`, one request at a time per connection
 // (pipelined requests wait their turn, so responses keep their order). Anything else is refused with a status and
 // the connection closed: malformed request lines or headers (400), header sections over the limit (431), bodies
-// over the limit (400 BODY_TOO_LARGE, as the API answers every size limit), both Content-Length and Transfer-Encoding (400, the request-smuggling case), other transfer
-// codings (501). A connection idle past the timeout, or stuck mid-request, is closed.
+// over the limit (413 BODY_TOO_LARGE), both Content-Length and Transfer-Encoding (400, the request-smuggling case),
+// other transfer codings (501). A connection idle past the timeout, or stuck mid-request, is closed.
+//
+// Every close the server starts is a *lingering* close (as nginx and node:http do): after the answer it shuts down
+// its write side and keeps reading, discarding what arrives, until the client closes, or `lingerMs` or
+// `lingerBytes` run out. Closing at once while the client is still sending its body would leave unread bytes in
+// the kernel's receive buffer; the kernel then answers them with a RST, and the client's pending write fails with
+// EPIPE/ECONNRESET before it reads the answer (fetch reports only "fetch failed").
 
 /** A parsed request. Header names are lower case; a repeated header's values are joined with ", ". */
 export interface Http1Request {
@@ -35,6 +41,10 @@ export interface Http1Limits {
   maxBodyBytes?: number;
   /** A connection with no complete request for this long is closed. Default 60 s. */
   idleTimeoutMs?: number;
+  /** After answering with a close, keep reading (and discarding) for at most this long. Default 2 s. */
+  lingerMs?: number;
+  /** ... and at most this many bytes. Default 16 MiB. */
+  lingerBytes?: number;
 }
 
 const REASONS: Record<number, string> = {
@@ -44,6 +54,7 @@ const REASONS: Record<number, string> = {
   404: 'Not Found',
   405: 'Method Not Allowed',
   409: 'Conflict',
+  413: 'Content Too Large',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   501: 'Not Implemented',
@@ -61,7 +72,13 @@ class ProtocolError extends Error {
   constructor(
     readonly status: number,
     message: string,
-    readonly code = status === 431 ? 'HEADERS_TOO_LARGE' : status >= 500 ? 'INTERNAL' : 'BAD_REQUEST',
+    readonly code = status === 431
+      ? 'HEADERS_TOO_LARGE'
+      : status === 413
+        ? 'BODY_TOO_LARGE'
+        : status >= 500
+          ? 'INTERNAL'
+          : 'BAD_REQUEST',
   ) {
     super(message);
   }
@@ -81,6 +98,8 @@ export class Http1Server {
       maxHeaderBytes: limits.maxHeaderBytes ?? 16 * 1024,
       maxBodyBytes: limits.maxBodyBytes ?? 1024 * 1024 + 4096,
       idleTimeoutMs: limits.idleTimeoutMs ?? 60_000,
+      lingerMs: limits.lingerMs ?? 2_000,
+      lingerBytes: limits.lingerBytes ?? 16 * 1024 * 1024,
     };
     this.server = net.createServer((socket) => this.accept(socket));
   }
@@ -121,6 +140,9 @@ class Connection {
   private busy = false;
   /** Sent `100 Continue` for the request being read. */
   private continued = false;
+  /** The last answer is written and the write side shut: what still arrives is counted and discarded. */
+  private lingering = false;
+  private lingered = 0;
 
   constructor(
     private readonly socket: net.Socket,
@@ -128,6 +150,11 @@ class Connection {
     private readonly limits: Required<Http1Limits>,
   ) {
     socket.on('data', (chunk: Buffer) => {
+      if (this.lingering) {
+        this.lingered += chunk.length;
+        if (this.lingered > this.limits.lingerBytes) socket.destroy();
+        return;
+      }
       this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
       if (!this.busy) this.next();
       // A client that keeps sending while its request is served: stop reading past one request's worth.
@@ -173,7 +200,22 @@ class Connection {
       `HTTP/1.1 ${res.status} ${REASONS[res.status] ?? 'Unknown'}\r\ncontent-type: ${res.contentType}\r\n` +
       `content-length: ${Buffer.byteLength(res.body)}\r\n${keepAlive ? '' : 'connection: close\r\n'}\r\n`;
     if (keepAlive) this.socket.write(head + res.body);
-    else this.socket.end(head + res.body);
+    else this.closeLingering(head + res.body);
+  }
+
+  /**
+   * Writes `last`, shuts the write side (FIN after the answer), and drains the read side until the client closes
+   * (the socket then ends by itself: `allowHalfOpen` is off) or the linger bounds run out.
+   */
+  private closeLingering(last: string): void {
+    this.lingering = true;
+    this.buf = Buffer.alloc(0);
+    this.socket.end(last);
+    if (this.socket.isPaused()) this.socket.resume();
+    this.socket.setTimeout(0);
+    const timer = setTimeout(() => this.socket.destroy(), this.limits.lingerMs);
+    timer.unref();
+    this.socket.once('close', () => clearTimeout(timer));
   }
 
   /** A complete request at the start of the buffer, or undefined if more bytes are needed. */
@@ -284,9 +326,9 @@ function readChunked(
   }
 }
 
-/** The API answers every size limit with 400 and a code naming it. */
+/** A body over the limit: 413 (RFC 9110 §15.5.14), with the API's code for it. */
 function tooLarge(maxBodyBytes: number): ProtocolError {
-  return new ProtocolError(400, `body exceeds ${maxBodyBytes} bytes`, 'BODY_TOO_LARGE');
+  return new ProtocolError(413, `body exceeds ${maxBodyBytes} bytes`);
 }
 
 /** The JSON error response for `e`, in the API's error shape. */

@@ -55,7 +55,7 @@ describe('x-kv cluster (processes, TCP, WAL)', () => {
     expect((await http(`${c.url(1)}/kv/${'k'.repeat(2000)}`, 'PUT', { value: 'v' })).status).toBe(400);
     expect((await http(`${c.url(1)}/kv/a`, 'PUT', { nope: 1 })).status).toBe(400);
     const tooBig = await fetch(`${c.url(1)}/kv/a`, { method: 'PUT', body: 'x'.repeat(2 * 1024 * 1024) });
-    expect(tooBig.status).toBe(400);
+    expect(tooBig.status).toBe(413);
     expect(((await tooBig.json()) as { error: { code: string } }).error.code).toBe('BODY_TOO_LARGE');
     const notJson = await fetch(`${c.url(1)}/kv/a`, { method: 'PUT', body: '{"value":' });
     expect(notJson.status).toBe(400);
