@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
-import { isWalError } from '../errors.js';
+import { WalError, isWalError } from '../errors.js';
 import { RecordType } from '../record/record-type.js';
-import { listSegments } from '../segment/names.js';
+import { listSegments, type SegmentName } from '../segment/names.js';
 import { SegmentScanner } from '../segment/scan.js';
 import { Wal } from '../wal.js';
 import { codecsOf, describePayload, TYPE_NAMES, type CodecName } from './codecs.js';
@@ -9,10 +9,17 @@ import { toJson, type CliIo } from './io.js';
 
 function reportError(io: CliIo, err: unknown): number {
   if (isWalError(err)) {
-    io.err(`${err.code}: ${err.message}`);
+    io.err(err.message); // the message starts with the code
     return 1;
   }
   throw err;
+}
+
+/** The directory's segments; ERR_WAL_FILE_NOT_FOUND when it holds none (a mistyped path is not an empty log). */
+async function segmentsOf(dir: string): Promise<SegmentName[]> {
+  const segments = await listSegments(dir);
+  if (segments.length === 0) throw new WalError('ERR_WAL_FILE_NOT_FOUND', `no WAL segment files (${dir})`);
+  return segments;
 }
 
 /** `x-wal dump`: one line per record. */
@@ -22,9 +29,9 @@ export async function dump(
   opts: { json: boolean; codec: CodecName },
 ): Promise<number> {
   const codecs = codecsOf(opts.codec);
-  const scanner = new SegmentScanner(await listSegments(dir));
   let n = 0;
   try {
+    const scanner = new SegmentScanner(await segmentsOf(dir));
     for await (const r of scanner.records()) {
       const info = {
         segment: r.file.slice(r.file.lastIndexOf('/') + 1),
@@ -86,15 +93,16 @@ export async function stats(
   opts: { json: boolean; codec: CodecName },
 ): Promise<number> {
   const codecs = codecsOf(opts.codec);
-  const segments = await listSegments(dir);
+  let segments: SegmentName[];
   let bytes = 0;
-  for (const s of segments) bytes += (await stat(s.path)).size;
   const byType: Record<string, number> = {};
   let firstIndex: unknown;
   let lastIndex: unknown;
   let lastState: Record<string, unknown> | undefined;
   let n = 0;
   try {
+    segments = await segmentsOf(dir);
+    for (const s of segments) bytes += (await stat(s.path)).size;
     for await (const r of new SegmentScanner(segments).records()) {
       const name = TYPE_NAMES[r.type] ?? `type${r.type}`;
       byType[name] = (byType[name] ?? 0) + 1;

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+// The CLI's logic, with no side effects on import; `bin.ts` is the executable that calls `run`.
 import { parseArgs } from 'node:util';
 import { dump, repair, stats, verify } from './commands.js';
 import type { CodecName } from './codecs.js';
@@ -57,16 +57,4 @@ export async function run(argv: string[], io: CliIo = processIo): Promise<number
       io.err(`unknown command ${cmd}\n${USAGE}`);
       return 2;
   }
-}
-
-if (process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
-  run(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      process.stderr.write(`x-wal: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exitCode = 2;
-    },
-  );
 }
