@@ -1,8 +1,12 @@
 #!/usr/bin/env node
 // Entry point for the README's two commands (`npm start`, `npm test`) on a machine that has only Node and npm.
 // It brings the pinned pnpm (through npx), installs with the frozen lockfile when needed, builds, then runs the job.
-import { spawnSync } from 'node:child_process';
+// The job runs as a child that gets every SIGINT, SIGTERM and SIGHUP sent to this process, and this process exits
+// with the child's status only once the child has exited: stopping `npm start` stops the whole cluster.
+// X_RUN_SKIP_SETUP=1 skips install and build (for tests of this script on an already built tree).
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -30,18 +34,34 @@ function pnpm(args) {
   else run('npx', ['--yes', pnpmSpec, ...args]);
 }
 
-if (!existsSync(join(root, 'node_modules', '.modules.yaml')) || process.env.CI) {
-  pnpm(['install', '--frozen-lockfile']);
+/** Runs the job in a child, forwarding signals to it; exits with its status (128 + signal number if killed). */
+function runJob(cmd, args) {
+  const child = spawn(cmd, args, { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' });
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
+  child.on('error', (err) => {
+    console.error(`could not start ${cmd}: ${err.message}`);
+    process.exit(1);
+  });
+  child.on('exit', (code, signal) => process.exit(code ?? 128 + (constants.signals[signal] ?? 0)));
 }
-pnpm(['run', 'build']);
+
+if (process.env.X_RUN_SKIP_SETUP !== '1') {
+  if (!existsSync(join(root, 'node_modules', '.modules.yaml')) || process.env.CI) {
+    pnpm(['install', '--frozen-lockfile']);
+  }
+  pnpm(['run', 'build']);
+}
 
 switch (job) {
   case 'test':
-    pnpm(['exec', 'vitest', 'run', ...extra]);
+    runJob(join(root, 'node_modules', '.bin', process.platform === 'win32' ? 'vitest.cmd' : 'vitest'), [
+      'run',
+      ...extra,
+    ]);
     break;
   case 'cluster':
     // The main job: a local 3-node replicated KV cluster; Ctrl-C stops it.
-    run(process.execPath, [
+    runJob(process.execPath, [
       join(root, 'packages', 'kv-example', 'dist', 'cli', 'main.js'),
       'cluster',
       '--nodes',
@@ -50,7 +70,7 @@ switch (job) {
     ]);
     break;
   case 'demo':
-    run(process.execPath, [join(root, 'packages', 'kv-example', 'dist', 'demo.js'), ...extra]);
+    runJob(process.execPath, [join(root, 'packages', 'kv-example', 'dist', 'demo.js'), ...extra]);
     break;
   default:
     console.error(`unknown job ${job}: use "test", "cluster" or "demo"`);

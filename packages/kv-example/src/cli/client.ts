@@ -1,17 +1,59 @@
-import { parseArgs } from 'node:util';
+import { parseCommandLine, UsageError } from './usage.js';
 
-/** Sends one request to the first endpoint that answers (connection errors and 503 try the next one). */
-export async function request(
+/** Why one endpoint gave no answer, in words a person can act on. */
+export function describeFailure(err: unknown, timeoutMs: number): string {
+  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'))
+    return `timed out after ${timeoutMs} ms`;
+  // fetch wraps the socket's error as its cause ("fetch failed" says nothing by itself).
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+  if (!(cause instanceof Error)) return String(cause);
+  const code = (cause as NodeJS.ErrnoException).code ?? '';
+  const known: Record<string, string> = {
+    ECONNREFUSED: 'connection refused (nothing listens there)',
+    ECONNRESET: 'connection reset',
+    ENOTFOUND: 'host not found',
+    EAI_AGAIN: 'host not found (DNS lookup failed)',
+    EHOSTUNREACH: 'host unreachable',
+    ENETUNREACH: 'network unreachable',
+    ETIMEDOUT: 'timed out connecting',
+    UND_ERR_CONNECT_TIMEOUT: 'timed out connecting',
+    UND_ERR_SOCKET: 'the connection closed before an answer',
+  };
+  const said = known[code];
+  if (said !== undefined) return `${said} (${code})`;
+  if (
+    /^(ERR_SSL|ERR_TLS|CERT_|DEPTH_ZERO|UNABLE_TO|SELF_SIGNED)/.test(code) ||
+    /ssl|tls/i.test(cause.message)
+  )
+    return `TLS: ${cause.message}${code !== '' ? ` (${code})` : ''}`;
+  return `${cause.message}${code !== '' ? ` (${code})` : ''}`;
+}
+
+/** No endpoint gave an answer; `failures` says why for each, in order. */
+export class NoEndpointError extends Error {
+  override readonly name = 'NoEndpointError';
+  constructor(readonly failures: readonly { endpoint: string; reason: string }[]) {
+    super(`no endpoint answered:\n${failures.map((f) => `  ${f.endpoint}: ${f.reason}`).join('\n')}`);
+  }
+}
+
+/**
+ * Sends one request to the first endpoint that answers; connection errors, timeouts and 503 (no leader, not
+ * ready) try the next one. Throws {@link NoEndpointError} naming each endpoint and its cause when none answered.
+ */
+export async function requestAny(
   endpoints: string[],
   method: string,
   path: string,
   body?: unknown,
+  timeoutMs = 15_000,
 ): Promise<{ status: number; json: unknown }> {
-  let last: unknown;
+  const failures: { endpoint: string; reason: string }[] = [];
   for (const ep of endpoints) {
     try {
       const res = await fetch(new URL(path, ep), {
         method,
+        signal: AbortSignal.timeout(timeoutMs),
         ...(body !== undefined
           ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }
           : {}),
@@ -20,22 +62,20 @@ export async function request(
       const json: unknown =
         text.length > 0 && (res.headers.get('content-type') ?? '').includes('json') ? JSON.parse(text) : text;
       if (res.status === 503) {
-        last = json;
+        failures.push({ endpoint: ep, reason: `503 ${JSON.stringify(json)}` });
         continue;
       }
       return { status: res.status, json };
     } catch (err) {
-      last = err;
+      failures.push({ endpoint: ep, reason: describeFailure(err, timeoutMs) });
     }
   }
-  throw new Error(
-    `no endpoint answered (${endpoints.join(', ')}): ${String(last instanceof Error ? last.message : JSON.stringify(last))}`,
-  );
+  throw new NoEndpointError(failures);
 }
 
 /** `x-kv put|get|del|cas|members|status|snapshot ...` against `--endpoints`. */
 export async function runClient(cmd: string, argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine({
     args: argv,
     allowPositionals: true,
     options: {
@@ -44,62 +84,82 @@ export async function runClient(cmd: string, argv: string[]): Promise<number> {
       'prev-value': { type: 'string' },
       'prev-revision': { type: 'string' },
       learner: { type: 'boolean', default: false },
+      timeout: { type: 'string', default: '15000' },
     },
     strict: true,
   });
   const eps = values.endpoints.split(',').map((e) => (e.startsWith('http') ? e : `http://${e}`));
+  for (const ep of eps) if (!URL.canParse(ep)) throw new UsageError(`--endpoints: ${ep} is not a URL`);
+  const timeoutMs = Number(values.timeout);
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0)
+    throw new UsageError('--timeout must be a positive number of milliseconds');
+  const request = (
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; json: unknown }> => requestAny(eps, method, path, body, timeoutMs);
   const key = (i: number): string => {
     const k = positionals[i];
-    if (k === undefined) throw new Error(`missing argument ${i + 1} for ${cmd}`);
+    if (k === undefined) throw new UsageError(`missing argument ${i + 1} for ${cmd}`);
     return k;
   };
   let r: { status: number; json: unknown };
   switch (cmd) {
     case 'put':
-      r = await request(eps, 'PUT', `/kv/${encodeURIComponent(key(0))}`, { value: key(1) });
+      r = await request('PUT', `/kv/${encodeURIComponent(key(0))}`, { value: key(1) });
       break;
     case 'get':
       r = await request(
-        eps,
         'GET',
         `/kv/${encodeURIComponent(key(0))}${values.serializable ? '?consistency=serializable' : ''}`,
       );
       break;
     case 'del':
-      r = await request(eps, 'DELETE', `/kv/${encodeURIComponent(key(0))}`);
+      r = await request('DELETE', `/kv/${encodeURIComponent(key(0))}`);
       break;
     case 'cas': {
       const body: Record<string, unknown> = { value: key(1) };
       if (values['prev-value'] !== undefined) body.prevValue = values['prev-value'];
       if (values['prev-revision'] !== undefined) body.prevRevision = Number(values['prev-revision']);
       if (body.prevValue === undefined && body.prevRevision === undefined)
-        throw new Error('cas needs --prev-value or --prev-revision');
-      r = await request(eps, 'PUT', `/kv/${encodeURIComponent(key(0))}`, body);
+        throw new UsageError('cas needs --prev-value or --prev-revision');
+      r = await request('PUT', `/kv/${encodeURIComponent(key(0))}`, body);
       break;
     }
     case 'members': {
       const sub = positionals[0] ?? 'list';
-      if (sub === 'list') r = await request(eps, 'GET', '/members');
+      if (sub === 'list') r = await request('GET', '/members');
       else if (sub === 'add')
-        r = await request(eps, 'POST', '/members', {
+        r = await request('POST', '/members', {
           id: Number(key(1)),
           peer: key(2),
           client: key(3),
           learner: values.learner,
         });
-      else if (sub === 'remove') r = await request(eps, 'DELETE', `/members/${Number(key(1))}`);
-      else throw new Error(`unknown members subcommand ${sub}`);
+      else if (sub === 'remove') r = await request('DELETE', `/members/${Number(key(1))}`);
+      else throw new UsageError(`unknown members subcommand ${sub}`);
       break;
     }
     case 'status':
-      r = await request(eps, 'GET', '/status');
+      r = await request('GET', '/status');
       break;
     case 'snapshot':
-      r = await request(eps, 'POST', '/snapshot');
+      r = await request('POST', '/snapshot');
       break;
     default:
-      throw new Error(`unknown command ${cmd}`);
+      throw new UsageError(`unknown command ${cmd}`);
   }
-  process.stdout.write(`${JSON.stringify(r.json, null, 2)}\n`);
-  return r.status >= 200 && r.status < 300 ? 0 : 1;
+  if (r.status >= 200 && r.status < 300) {
+    process.stdout.write(`${JSON.stringify(r.json, null, 2)}\n`);
+    return 0;
+  }
+  // An error answer: its status and the API's error code and message, on stderr, once.
+  const e = (r.json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+  const what =
+    e !== undefined ? `${String(e.code)}: ${String(e.message)}` : JSON.stringify(r.json) || '(empty body)';
+  process.stderr.write(`x-kv: HTTP ${r.status} ${what}\n`);
+  // Anything beside the error (a failed CAS's current value) is data a script may want: it stays on stdout.
+  if (e !== undefined && Object.keys(r.json as object).length > 1)
+    process.stdout.write(`${JSON.stringify(r.json, null, 2)}\n`);
+  return 1;
 }

@@ -1,14 +1,17 @@
 #!/usr/bin/env node
+// The `x-kv` executable. It runs whatever way it was started (npm's bin symlink, npx, `pnpm exec`, by path).
 import { runClient } from './client.js';
 import { runCluster } from './cluster.js';
 import { runNode } from './run-node.js';
+import { UsageError } from './usage.js';
 
 const USAGE = `usage:
-  x-kv cluster --nodes 3 [--data DIR] [--base-port 12380] [--snapshot-count N]
+  x-kv cluster --nodes 3 [--data DIR] [--fresh] [--base-port 12380] [--snapshot-count N]
   x-kv node --id N --peers 1=host:peerPort/host:clientPort,... --data DIR [--listen-client h:p] [--listen-peer h:p] [--advertise-peer h:p] [--join]
   x-kv put KEY VALUE | get KEY [--serializable] | del KEY | cas KEY VALUE (--prev-value V | --prev-revision R)
   x-kv members list | members add ID PEER_ADDR CLIENT_ADDR [--learner] | members remove ID
-  x-kv status | snapshot           (client commands take --endpoints http://h:p,... or $X_KV_ENDPOINTS)
+  x-kv status | snapshot           (client commands take --endpoints http://h:p,... or $X_KV_ENDPOINTS, and --timeout MS)
+exit status: 0 ok, 1 failed (no endpoint answered, an error answer, a node's fatal error), 2 usage mistake
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -19,13 +22,32 @@ async function main(argv: string[]): Promise<number> {
     case 'node':
       return runNode(rest);
     case undefined:
+      process.stderr.write(USAGE);
+      return 2;
     case '-h':
     case '--help':
       process.stdout.write(USAGE);
-      return cmd === undefined ? 2 : 0;
+      return 0;
     default:
       return runClient(cmd, rest);
   }
+}
+
+/** The error in one line per cause; its code (ERR_...) printed once, at the front. */
+function describe(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && code !== '' && !err.message.startsWith(code)
+    ? `${code}: ${err.message}`
+    : err.message;
+}
+
+// A reader that stops early (`x-kv members list | head -1`) closes the pipe: that ends the output quietly, status 0.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    process.exitCode = 1;
+  });
 }
 
 main(process.argv.slice(2)).then(
@@ -33,7 +55,12 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`x-kv: ${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
-    process.exitCode = 2;
+    if (err instanceof UsageError) {
+      process.stderr.write(`x-kv: ${err.message}\n${USAGE}`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`x-kv: ${describe(err)}\n`);
+      process.exitCode = 1;
+    }
   },
 );

@@ -2,10 +2,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { reservePort } from './ports.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
@@ -16,14 +16,6 @@ export interface ProcNode {
   proc: ChildProcess | undefined;
   log: string[];
   exitCodes: (number | null)[];
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 export class ProcCluster {
@@ -45,8 +37,8 @@ export class ProcCluster {
   async define(id: number): Promise<ProcNode> {
     const node: ProcNode = {
       id,
-      peer: `127.0.0.1:${await freePort()}`,
-      client: `127.0.0.1:${await freePort()}`,
+      peer: `127.0.0.1:${await reservePort()}`,
+      client: `127.0.0.1:${await reservePort()}`,
       proc: undefined,
       log: [],
       exitCodes: [],
