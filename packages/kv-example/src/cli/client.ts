@@ -25,7 +25,8 @@ export function describeFailure(err: unknown, timeoutMs: number): string {
     /^(ERR_SSL|ERR_TLS|CERT_|DEPTH_ZERO|UNABLE_TO|SELF_SIGNED)/.test(code) ||
     /ssl|tls/i.test(cause.message)
   )
-    return `TLS: ${cause.message}${code !== '' ? ` (${code})` : ''}`;
+    // OpenSSL's message is a long error-stack line; its `reason` is the readable part.
+    return `TLS: ${(cause as { reason?: string }).reason ?? cause.message}${code !== '' ? ` (${code})` : ''}`;
   return `${cause.message}${code !== '' ? ` (${code})` : ''}`;
 }
 
