@@ -26,7 +26,7 @@ export const WalErrorCode = {
   Codec: 'ERR_WAL_CODEC',
   /** Segment sequence numbers are not consecutive (a segment is missing). */
   SequenceGap: 'ERR_WAL_SEQUENCE_GAP',
-  /** An entry's index skips ahead of the entries read so far. */
+  /** An entry's index skips ahead of the log's last index + 1: on read, a gap in the file; on save, refused. */
   IndexGap: 'ERR_WAL_INDEX_GAP',
 } as const;
 

@@ -1,5 +1,6 @@
 // @x/wal: an etcd-format segmented write-ahead log. Named exports only; internals are not exported.
 export { Wal, type WalContents } from './wal.js';
+export type { RepairReport } from './wal/maintenance.js';
 export { WalError, WalErrorCode, isWalError, type WalErrorDetails } from './errors.js';
 export { RecordType } from './record/record-type.js';
 export { msgpackCodecs, type Entry, type HardState, type Snapshot, type ConfState } from './codec/msgpack.js';

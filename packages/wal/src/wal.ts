@@ -6,7 +6,7 @@ import { fsyncDir } from './segment/file-io.js';
 import { DirLock } from './segment/lock.js';
 import { listSegments, selectSegments } from './segment/names.js';
 import type { Storage } from './storage.js';
-import { repairWal, validSnapshotsOf } from './wal/maintenance.js';
+import { repairWal, validSnapshotsOf, type RepairReport } from './wal/maintenance.js';
 import { normalizeDir, resolveOptions, type ResolvedOptions, type WalOptions } from './wal/options.js';
 import { readSegments, type ReadMode, type ReadResult, type SnapPosition } from './wal/reader.js';
 import { createWal, openWriter } from './wal/setup.js';
@@ -56,6 +56,11 @@ export class Wal<E = Entry, S = HardState, N = Snapshot> implements Storage<E, S
   private prevState: S | undefined;
   /** The log's last index as staged: the last entry's, raised by snapshots. */
   private lastIndex: number;
+  /**
+   * The highest snapshot index this WAL was opened at or saved. Invariant: every entry staged has an index above
+   * it (a reader opened at that snapshot skips entries at or below it, so writing one would lose it silently).
+   */
+  private snapFloor: number;
 
   private constructor(
     /** The WAL directory. */
@@ -71,6 +76,7 @@ export class Wal<E = Entry, S = HardState, N = Snapshot> implements Storage<E, S
       this.prevState = read.state;
     }
     this.lastIndex = read?.lastIndex ?? 0;
+    this.snapFloor = snap.index;
   }
 
   /**
@@ -141,13 +147,33 @@ export class Wal<E = Entry, S = HardState, N = Snapshot> implements Storage<E, S
   }
 
   /**
-   * Cuts a torn tail of the last segment (keeping a `<name>.broken` copy) and returns true; returns true when
-   * nothing needs repair, and false, changing nothing, when the problem is anything but a torn tail of the last
-   * segment (corruption must not be truncated away).
+   * Cuts a torn tail of the last segment (keeping a `<name>.broken` copy), then checks that the WAL reads cleanly
+   * from its newest valid snapshot. True when it does (also when nothing needed repair); false when it does not:
+   * damage other than a torn tail (changed nothing: corruption must not be truncated away), or a problem a cut
+   * cannot fix, such as an index gap. {@link Wal.repairReport} says which, and why.
    */
-  static async repair(dir: string, options?: Pick<WalOptions, 'logger'>): Promise<boolean> {
+  static async repair<E = Entry, S = HardState, N = Snapshot>(
+    dir: string,
+    options?: Pick<WalOptions<E, S, N>, 'logger' | 'codecs'>,
+  ): Promise<boolean> {
+    return (await Wal.repairReport(dir, options)).readable;
+  }
+
+  /**
+   * {@link Wal.repair}, reporting what it cut and, when the WAL is still not readable, the error a read meets.
+   *
+   * @example
+   * ```ts
+   * const report = await Wal.repairReport(dir);
+   * if (!report.readable) throw report.problem; // e.g. ERR_WAL_CRC_MISMATCH naming the file and offset
+   * ```
+   */
+  static async repairReport<E = Entry, S = HardState, N = Snapshot>(
+    dir: string,
+    options?: Pick<WalOptions<E, S, N>, 'logger' | 'codecs'>,
+  ): Promise<RepairReport> {
     dir = normalizeDir(dir, 'Wal.repair');
-    return repairWal(dir, options?.logger);
+    return repairWal(dir, resolveOptions(options).codecs, options?.logger);
   }
 
   /**
@@ -207,10 +233,25 @@ export class Wal<E = Entry, S = HardState, N = Snapshot> implements Storage<E, S
     try {
       for (const e of entries) {
         const idx = codecs.entry.index(e);
-        if (!Number.isSafeInteger(idx) || idx < 0) {
+        if (!Number.isSafeInteger(idx) || idx < 1) {
           throw new WalError(
             'ERR_WAL_INVALID_ARGUMENT',
-            `save: entry index ${String(idx)} is not an integer >= 0`,
+            `save: entry index ${String(idx)} is not an integer >= 1`,
+          );
+        }
+        // What a reader could not give back is refused before anything is written (the batch is rolled back):
+        // an index past last + 1 leaves a gap every later open would stop at; one at or below the snapshot is
+        // skipped by a reader opened at that snapshot. At or below last + 1 is the overwrite of a suffix.
+        if (idx > lastIndex + 1) {
+          throw new WalError(
+            'ERR_WAL_INDEX_GAP',
+            `save: entry index ${idx} would leave a gap: the log's last index is ${lastIndex}, so the next entry is at most ${lastIndex + 1}`,
+          );
+        }
+        if (idx <= this.snapFloor) {
+          throw new WalError(
+            'ERR_WAL_INVALID_ARGUMENT',
+            `save: entry index ${idx} is at or below the snapshot at index ${this.snapFloor}; a reader would skip it`,
           );
         }
         w.append(RecordType.Entry, codecs.entry, e, 'entry');
@@ -262,6 +303,7 @@ export class Wal<E = Entry, S = HardState, N = Snapshot> implements Storage<E, S
       return rejectWith(err);
     }
     if (idx > this.lastIndex) this.lastIndex = idx;
+    if (idx > this.snapFloor) this.snapFloor = idx;
     return w.commit(true, this.lastIndex);
   }
 

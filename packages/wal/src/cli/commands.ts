@@ -71,16 +71,24 @@ export async function verify(io: CliIo, dir: string, opts: { codec: CodecName })
   }
 }
 
-/** `x-wal repair`: cuts a torn tail of the last segment (keeping a .broken copy). */
-export async function repair(io: CliIo, dir: string): Promise<number> {
+/** `x-wal repair`: cuts a torn tail of the last segment (keeping a .broken copy); exit 1 unless readable after. */
+export async function repair(io: CliIo, dir: string, opts: { codec: CodecName }): Promise<number> {
   try {
-    const ok = await Wal.repair(dir);
-    io.out(
-      ok
-        ? `ok: ${dir} is readable (a torn tail, if any, was cut; the original is kept as <segment>.broken)`
-        : `not repaired: ${dir} has damage other than a torn tail; nothing was changed`,
+    const codecs = codecsOf(opts.codec);
+    const report = await Wal.repairReport(dir, codecs !== undefined ? { codecs } : {});
+    const cut =
+      report.cut !== undefined
+        ? `a torn tail was cut at byte ${report.cut.offset} of ${report.cut.file} (the original is kept as ${report.cut.file}.broken)`
+        : undefined;
+    if (report.readable) {
+      io.out(`ok: ${dir} is readable${cut !== undefined ? `; ${cut}` : ' (nothing to repair)'}`);
+      return 0;
+    }
+    io.err(
+      `not repaired: ${dir} is not readable: ${report.problem?.message ?? 'unknown'}` +
+        (cut !== undefined ? `\n(${cut}, but that was not enough)` : '\n(nothing was changed)'),
     );
-    return ok ? 0 : 1;
+    return 1;
   } catch (err) {
     return reportError(io, err);
   }

@@ -7,7 +7,7 @@ import { processIo, type CliIo } from './io.js';
 const USAGE = `usage: x-wal <command> <dir> [options]
   dump <dir>    one line per record: segment, offset, type, index/term, size, crc  [--json] [--codec msgpack|etcd|raw]
   verify <dir>  check every record and the CRC chain; exit 1 with the first error's file and offset  [--codec ...]
-  repair <dir>  cut a torn tail of the last segment (keeps a .broken copy); exit 1 if the damage is not a torn tail
+  repair <dir>  cut a torn tail of the last segment (keeps a .broken copy); exit 1, naming why, unless readable after  [--codec ...]
   stats <dir>   segments, bytes, records by type, entries, index range, last hard state  [--json] [--codec ...]`;
 
 /** Runs the CLI; returns the exit code. */
@@ -50,7 +50,7 @@ export async function run(argv: string[], io: CliIo = processIo): Promise<number
     case 'verify':
       return verify(io, dir, { codec });
     case 'repair':
-      return repair(io, dir);
+      return repair(io, dir, { codec });
     case 'stats':
       return stats(io, dir, { json: values.json, codec });
     default:

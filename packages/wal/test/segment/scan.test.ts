@@ -120,7 +120,7 @@ describe('etcd fixture: last record length exceeds the file end', () => {
     await expect(Wal.verify(t.dir, undefined, { codecs: pbCodecs })).rejects.toMatchObject({
       code: 'ERR_WAL_UNEXPECTED_EOF',
     });
-    expect(await Wal.repair(t.dir)).toBe(true);
+    expect(await Wal.repair(t.dir, { codecs: pbCodecs })).toBe(true);
     expect((await stat(join(t.dir, FIRST))).size).toBe(ETCD_FIXTURE_BAD_FRAME_OFFSET);
     expect(
       Buffer.from(await readFile(join(t.dir, `${FIRST}.broken`))).equals(
