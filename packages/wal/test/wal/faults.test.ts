@@ -301,7 +301,7 @@ describe('reading', () => {
       ),
     ]);
     const fifth = (await records(t.dir)).at(-1)!;
-    for (const openIt of [Wal.openForRead, Wal.open])
+    for (const openIt of [(d: string) => Wal.openForRead(d), (d: string) => Wal.open(d)])
       await expect(openIt(t.dir)).rejects.toMatchObject({ code: 'ERR_WAL_INDEX_GAP', offset: fifth.offset });
   });
 

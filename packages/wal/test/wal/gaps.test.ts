@@ -1,6 +1,11 @@
+import { mkdir, readFile, stat, truncate } from 'node:fs/promises';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Entry, Snapshot } from '../../src/codec/msgpack.js';
+import { run } from '../../src/cli/main.js';
+import { msgpackCodecs, type Entry, type Snapshot } from '../../src/codec/msgpack.js';
+import { RecordType } from '../../src/record/record-type.js';
+import { writeSegment } from '../segment/build.js';
 import { WalError } from '../../src/errors.js';
 import { listSegments } from '../../src/segment/names.js';
 import { Wal } from '../../src/wal.js';
@@ -16,7 +21,6 @@ beforeEach(async () => {
 afterEach(() => t.cleanup());
 
 async function segmentBytes(dir: string): Promise<number> {
-  const { stat } = await import('node:fs/promises');
   let n = 0;
   for (const s of await listSegments(dir)) n += (await stat(s.path)).size;
   return n;
@@ -169,12 +173,6 @@ describe('any sequence of calls the WAL accepted, it opens again (property)', ()
 
 describe('repair reports a log it cannot make readable', () => {
   it('a gap written by another writer: repair returns false and names ERR_WAL_INDEX_GAP; x-wal repair exits 1', async () => {
-    const { mkdir } = await import('node:fs/promises');
-    const { join } = await import('node:path');
-    const { msgpackCodecs } = await import('../../src/codec/msgpack.js');
-    const { RecordType } = await import('../../src/record/record-type.js');
-    const { writeSegment } = await import('../segment/build.js');
-    const { run } = await import('../../src/cli/main.js');
     await mkdir(t.dir);
     await writeSegment(join(t.dir, '0000000000000000-0000000000000000.wal'), [
       [RecordType.Crc, undefined],
@@ -200,7 +198,6 @@ describe('repair reports a log it cannot make readable', () => {
   });
 
   it('a torn tail: repair cuts it and reports where; the WAL then opens', async () => {
-    const { readFile, truncate } = await import('node:fs/promises');
     const wal = await Wal.create(t.dir, enc('m'), SMALL);
     await wal.saveEntry(entries(1, 5, 1, 200));
     await wal.close();
