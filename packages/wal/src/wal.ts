@@ -1,8 +1,7 @@
-import { unlink } from 'node:fs/promises';
 import type { Entry, HardState, Snapshot } from './codec/msgpack.js';
 import { WalError } from './errors.js';
 import { RecordType } from './record/record-type.js';
-import { fsyncDir } from './segment/file-io.js';
+import { fileIo } from './fs/file-io.js';
 import { DirLock } from './segment/lock.js';
 import { listSegments, selectSegments } from './segment/names.js';
 import type { Storage } from './storage.js';
@@ -280,8 +279,8 @@ export class Wal<E = Entry, S = HardState, N = Snapshot> implements Storage<E, S
     for (let i = 0; i < segments.length; i++) if ((segments[i]?.index ?? Infinity) <= index) holding = i;
     const upTo = holding - this.options.keepExtraSegments;
     if (upTo <= 0) return;
-    for (const seg of segments.slice(0, upTo)) await unlink(seg.path);
-    await fsyncDir(this.dir);
+    for (const seg of segments.slice(0, upTo)) await fileIo.unlink(seg.path);
+    await fileIo.fsyncDir(this.dir);
   }
 
   /** fdatasyncs everything written so far (including commit-only states); resolves once durable. */
