@@ -1,14 +1,5 @@
 import { fdatasync, fdatasyncSync, writeSync } from 'node:fs';
-import {
-  copyFile,
-  mkdir,
-  open,
-  rename,
-  rm,
-  rmdir,
-  unlink,
-  type FileHandle,
-} from 'node:fs/promises';
+import { copyFile, mkdir, open, rename, rm, rmdir, unlink, type FileHandle } from 'node:fs/promises';
 
 /**
  * Every file-system call of `@x/wal` and `SnapshotStore` that changes what is on disk, or makes it durable. Reads
@@ -128,6 +119,9 @@ export const fileIo: FileIo = { ...realFileIo };
  */
 export function installFileIo(impl: FileIo): () => void {
   const before = { ...fileIo };
-  Object.assign(fileIo, impl);
+  // Method by method, bound: `impl` may be a class instance, whose methods Object.assign would not copy.
+  const target = fileIo as unknown as Record<string, unknown>;
+  const source = impl as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const name of Object.keys(realFileIo)) target[name] = source[name]?.bind(impl);
   return () => void Object.assign(fileIo, before);
 }

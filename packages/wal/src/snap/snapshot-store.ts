@@ -5,6 +5,7 @@ import { Transform, type Readable } from 'node:stream';
 import type { SnapshotCodec } from '../codec/types.js';
 import { msgpackCodecs, type Snapshot } from '../codec/msgpack.js';
 import { WalError } from '../errors.js';
+import { mkdirDurable } from '../fs/durable-mkdir.js';
 import { fileIo } from '../fs/file-io.js';
 import { crc32cUpdate } from '../record/crc.js';
 import {
@@ -82,7 +83,10 @@ export class SnapshotStore<N = Snapshot> {
     private readonly logger: SnapshotStoreLogger | undefined,
   ) {}
 
-  /** Opens (creating if needed) a snapshot directory and removes temporary files left by a crash mid-save. */
+  /**
+   * Opens (creating if needed, durably: its parent is fsynced) a snapshot directory and removes temporary files
+   * left by a crash mid-save.
+   */
   static async open<N = Snapshot>(
     dir: string,
     options: SnapshotStoreOptions<N> = {},
@@ -90,7 +94,7 @@ export class SnapshotStore<N = Snapshot> {
     if (typeof dir !== 'string' || dir.length === 0) {
       throw new WalError('ERR_WAL_INVALID_ARGUMENT', 'SnapshotStore.open: dir must be a non-empty string');
     }
-    await fileIo.mkdir(dir, { recursive: true });
+    await mkdirDurable(dir);
     const codec = options.codec ?? (msgpackCodecs.snapshot as unknown as SnapshotCodec<N>);
     const store = new SnapshotStore<N>(dir, codec, options.logger);
     for (const name of await readdir(dir)) {

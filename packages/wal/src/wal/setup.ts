@@ -2,6 +2,7 @@ import { readdir, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { WalError } from '../errors.js';
 import { RecordType } from '../record/record-type.js';
+import { mkdirDurable } from '../fs/durable-mkdir.js';
 import { fileIo } from '../fs/file-io.js';
 import { DirLock } from '../segment/lock.js';
 import { listSegments, segmentFileName } from '../segment/names.js';
@@ -41,7 +42,7 @@ export async function createWal<E, S, N>(
   const snapBytes = o.codecs.snapshot.encode(o.codecs.snapshot.zero());
   const tmpDir = `${dir}.tmp`;
   await fileIo.rmTree(tmpDir);
-  await fileIo.mkdir(tmpDir, { recursive: true });
+  await mkdirDurable(tmpDir); // and the WAL's parent directories, if this creates them
   const name = segmentFileName(0, 0);
   let fh: FileHandle | undefined = await fileIo.open(join(tmpDir, name), 'w+');
   try {

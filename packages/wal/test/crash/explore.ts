@@ -1,0 +1,213 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { installFileIo, type FileIo } from '../../src/fs/file-io.js';
+import { RecordingFileIo } from './recorder.js';
+import { crashStates, type CrashState, type ModelOptions } from './states.js';
+import { captureTree, loadRecording, saveRecording, type Recording, type TraceEvent } from './trace.js';
+
+/**
+ * A workload to explore: it runs against a root directory while every file operation is recorded, and calls
+ * `ack` whenever a promise the checker will hold it to resolved. The checker is then run on every crash state.
+ */
+export interface Workload {
+  name: string;
+  /** Prepares `root` before recording (taken as durable); returns acknowledgements that hold from the start. */
+  setup?(root: string): Promise<unknown[]>;
+  run(root: string, ack: (value: unknown) => void): Promise<void>;
+  /** Recovers from the crash state in `root` and throws when it is wrong; `acks` is what was acknowledged. */
+  check(root: string, acks: unknown[]): Promise<void>;
+}
+
+export interface ExploreOptions extends ModelOptions {
+  /** Stop checking after this many failing states. */
+  maxFailures: number;
+  /** Wraps the recorder: a deliberately broken file-io layer (calls it drops are never recorded). */
+  breakIo?: ((recorder: FileIo) => FileIo) | undefined;
+  /** Save the trace of a failing exploration (default true; false where failures are planted). */
+  saveTrace?: boolean;
+  /** Explore this recording instead of running the workload (`WAL_CRASH_TRACE`). */
+  recording?: Recording | undefined;
+}
+
+export interface CrashFailure {
+  position: number;
+  /** The trace event the crash came after. */
+  after: string;
+  error: string;
+  state: string;
+  files: string;
+}
+
+export interface Exploration {
+  workload: string;
+  seed: number;
+  events: number;
+  /** Crash states generated, and how many distinct ones were checked. */
+  generated: number;
+  checked: number;
+  failures: CrashFailure[];
+  recordMs: number;
+  exploreMs: number;
+  /** Where the trace was saved when something failed (rerun it with WAL_CRASH_TRACE). */
+  traceFile: string | undefined;
+}
+
+/** Where crash states are written: tmpfs when there is one (fsync is free there; the checks sync a lot). */
+function stateParent(): string {
+  return process.env.WAL_CRASH_TMP ?? (process.platform === 'linux' ? '/dev/shm' : tmpdir());
+}
+
+/** Records `w`, generates its crash states and checks each distinct one. */
+export async function explore(w: Workload, o: ExploreOptions): Promise<Exploration> {
+  const base = await mkdtemp(join(stateParent(), `x-wal-crash-${w.name}-`)).catch(() =>
+    mkdtemp(join(tmpdir(), `x-wal-crash-${w.name}-`)),
+  );
+  try {
+    const t0 = performance.now();
+    const recording = o.recording ?? (await record(w, join(base, 'recorded'), o.breakIo));
+    if (process.env.WAL_CRASH_PRINT === '1') {
+      console.log(`${w.name} trace:\n${recording.trace.map((e, i) => describeEvent(e, i)).join('\n')}`);
+    }
+    const t1 = performance.now();
+    // Equal states are checked once, with the most acknowledgements any crash point leaving them had (the checks
+    // only get stricter with more acknowledgements, and crash points come in trace order).
+    const distinct = new Map<string, CrashState>();
+    let generated = 0;
+    for (const s of crashStates(recording, o)) {
+      generated++;
+      distinct.set(s.key, s);
+    }
+    const failures: CrashFailure[] = [];
+    let checked = 0;
+    for (const s of distinct.values()) {
+      if (failures.length >= o.maxFailures) break;
+      checked++;
+      const root = join(base, `state-${checked}`);
+      await materialize(root, s.files);
+      try {
+        await w.check(root, s.marks);
+      } catch (err) {
+        failures.push({
+          position: s.position,
+          after:
+            s.position === 0
+              ? '(start)'
+              : describeEvent(recording.trace[s.position - 1] as TraceEvent, s.position - 1),
+          error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+          state: s.describe(),
+          files: [...s.files]
+            .map(([p, d]) => `  ${p}${d === null ? '/' : ` (${d.byteLength} bytes)`}`)
+            .join('\n'),
+        });
+      }
+      await rm(root, { recursive: true, force: true });
+    }
+    let traceFile: string | undefined;
+    if (failures.length > 0 && o.recording === undefined && o.saveTrace !== false) {
+      traceFile = join(tmpdir(), `x-wal-crash-trace-${w.name}-${o.seed}.json`);
+      await saveRecording(traceFile, recording);
+    }
+    return {
+      workload: w.name,
+      seed: o.seed,
+      events: recording.trace.length,
+      generated,
+      checked,
+      failures,
+      recordMs: t1 - t0,
+      exploreMs: performance.now() - t1,
+      traceFile,
+    };
+  } finally {
+    await rm(base, { recursive: true, force: true });
+  }
+}
+
+async function record(
+  w: Workload,
+  root: string,
+  breakIo: ((io: FileIo) => FileIo) | undefined,
+): Promise<Recording> {
+  await mkdir(root, { recursive: true });
+  const initialAcks = (await w.setup?.(root)) ?? [];
+  const recorder = new RecordingFileIo(root, await captureTree(root));
+  // What setup acknowledged holds at every crash point: marks ahead of the first operation.
+  for (const a of initialAcks) recorder.mark(a);
+  const restore = installFileIo(breakIo === undefined ? recorder : breakIo(recorder));
+  try {
+    await w.run(root, (v) => recorder.mark(v));
+  } finally {
+    restore();
+  }
+  return recorder.recording();
+}
+
+async function materialize(root: string, files: Map<string, Uint8Array | null>): Promise<void> {
+  await mkdir(root, { recursive: true });
+  for (const [path, data] of files) {
+    if (data === null) await mkdir(join(root, path));
+    else await writeFile(join(root, path), data);
+  }
+}
+
+export function describeEvent(e: TraceEvent, i: number): string {
+  switch (e.op) {
+    case 'mark':
+      return `#${i} ack ${JSON.stringify(e.value)}`;
+    case 'write':
+      return `#${i} write ${e.path} [${e.offset}, ${e.offset + e.bytes.byteLength})`;
+    case 'truncate':
+      return `#${i} truncate ${e.path} to ${e.size}`;
+    case 'sync':
+      return `#${i} sync ${e.path} (covers #0..#${e.from - 1})`;
+    default:
+      return `#${i} ${e.op} ${e.path}`;
+  }
+}
+
+/** A report of one exploration, for the test log and RELIABILITY.md. */
+export function summary(x: Exploration): string {
+  return (
+    `${x.workload}: ${x.events} trace events, ${x.generated} crash states, ${x.checked} distinct checked, ` +
+    `${x.failures.length} failing; record ${Math.round(x.recordMs)} ms, explore ${Math.round(x.exploreMs)} ms (seed ${x.seed})`
+  );
+}
+
+/** The failures in full: trace position, the operations kept and dropped, the files. */
+export function failureReport(x: Exploration): string {
+  const rerun =
+    x.traceFile === undefined
+      ? ''
+      : `\nrerun: WAL_CRASH_SEED=${x.seed} WAL_CRASH_TRACE=${x.traceFile} WAL_CRASH_WORKLOAD=${x.workload}`;
+  return (
+    x.failures
+      .map(
+        (f) =>
+          `[${x.workload}] crash after ${f.after} (trace position ${f.position}):\n  ${f.error}\n` +
+          `unsynced operations:\n${f.state}\nfiles:\n${f.files}`,
+      )
+      .join('\n\n') + rerun
+  );
+}
+
+/**
+ * Options from the environment: `WAL_CRASH_SEED` (the sampling seed), `WAL_CRASH_DEEP=1` (more states per crash
+ * point, reordered sectors), `WAL_CRASH_TRACE` (explore a saved trace instead of recording), `WAL_CRASH_PRINT=1`
+ * (print each trace).
+ */
+export async function optionsFromEnv(): Promise<ExploreOptions> {
+  const deep = process.env.WAL_CRASH_DEEP === '1';
+  const seedEnv = process.env.WAL_CRASH_SEED;
+  const seed = seedEnv !== undefined ? Number(seedEnv) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
+  const traceFile = process.env.WAL_CRASH_TRACE;
+  return {
+    sector: 512,
+    maxPerPoint: deep ? 256 : 24,
+    reorder: deep,
+    seed,
+    maxFailures: 5,
+    recording: traceFile !== undefined ? await loadRecording(traceFile) : undefined,
+  };
+}

@@ -1,0 +1,170 @@
+import { readdir, stat, truncate } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isWalError } from '../../src/errors.js';
+import { SnapshotStore } from '../../src/snap/snapshot-store.js';
+import { Wal } from '../../src/wal.js';
+import type { WalOptions } from '../../src/wal/options.js';
+import type { Workload } from './explore.js';
+import {
+  SNAP_DIR,
+  WAL_DIR,
+  checkRecovery,
+  entriesIn,
+  entryAt,
+  snapAt,
+  snapDataAt,
+  stateAt,
+  type Ack,
+} from './wal-check.js';
+
+// Small segments (about ten entries each) so that a few dozen saves cut several times and every crash state is a
+// few kilobytes to write out. No CRC worker: a worker thread per checked state would dominate the run.
+const BASE: WalOptions = { segmentSizeBytes: 1024, crcWorker: 'never' };
+const META = new TextEncoder().encode('crash');
+
+function workload(name: string, options: WalOptions, parts: Omit<Workload, 'name' | 'check'>): Workload {
+  return { name, ...parts, check: (root, acks) => checkRecovery(root, acks, options) };
+}
+
+/** A created WAL, closed: the starting point of the workloads that do not record the create. */
+async function created(root: string, options: WalOptions): Promise<Ack[]> {
+  const wal = await Wal.create(join(root, WAL_DIR), META, options);
+  await wal.close();
+  return [{ created: true }];
+}
+
+/**
+ * Appends `pairs` pairs of entries after `n`: two concurrent calls per pair (they share a write and an fdatasync,
+ * or not), the second with a hard state committing the first; acknowledges both once both resolved.
+ */
+async function appendPairs(
+  wal: Wal,
+  n: number,
+  pairs: number,
+  ack: (a: Ack) => void,
+  term = 1,
+): Promise<number> {
+  for (let k = 0; k < pairs; k++) {
+    await Promise.all([wal.saveEntry([entryAt(n + 1)]), wal.save(stateAt(n + 1, term), [entryAt(n + 2)])]);
+    n += 2;
+    ack({ entries: n });
+    ack({ state: stateAt(n - 1, term) });
+  }
+  return n;
+}
+
+/** `Wal.create`'s build-in-`wal.tmp`-and-rename, then the first saves. */
+function createWorkload(): Workload {
+  const o = BASE;
+  return workload('create', o, {
+    async run(root, ack) {
+      const wal = await Wal.create(join(root, WAL_DIR), META, o);
+      ack({ created: true });
+      await wal.save(stateAt(1), entriesIn(1, 2));
+      ack({ entries: 2 });
+      ack({ state: stateAt(1) });
+      await wal.close();
+    },
+  });
+}
+
+/** Opening a WAL, appends that cut three times, a term change, a commit-only state and sync(), close. */
+function cutWorkload(name: string, o: WalOptions): Workload {
+  return workload(name, o, {
+    setup: (root) => created(root, o),
+    async run(root, ack) {
+      const wal = await Wal.open(join(root, WAL_DIR), undefined, o);
+      let n = await appendPairs(wal, 0, 14, ack);
+      await wal.saveState(stateAt(n, 2)); // a term change: synced
+      ack({ state: stateAt(n, 2) });
+      n = await appendPairs(wal, n, 2, ack, 2);
+      await wal.saveState({ term: 2, vote: 1, commit: n }); // commit-only: not synced until sync()
+      await wal.sync();
+      ack({ state: { term: 2, vote: 1, commit: n } });
+      await wal.close();
+    },
+  });
+}
+
+/** Snapshot file, WAL snapshot record, release, more appends, a second snapshot, purge of the first file. */
+function snapshotWorkload(): Workload {
+  const o = BASE;
+  return workload('snapshot', o, {
+    async setup(root) {
+      const acks = await created(root, o);
+      const wal = await Wal.open(join(root, WAL_DIR), undefined, o);
+      // Five saves of six entries: four segments, so that a release unlinks several.
+      for (let i = 1; i <= 30; i += 6) await wal.save(stateAt(i + 5), entriesIn(i, i + 5));
+      await wal.close();
+      return [...acks, { entries: 30 }, { state: stateAt(30) }];
+    },
+    async run(root, ack) {
+      const wal = await Wal.open(join(root, WAL_DIR), undefined, o);
+      const snaps = await SnapshotStore.open(join(root, SNAP_DIR));
+      const snapshot = async (index: number): Promise<void> => {
+        await snaps.save(snapAt(index), snapDataAt(index));
+        ack({ snapFile: index });
+        await wal.saveSnap(snapAt(index));
+        ack({ snapRecord: index });
+        await wal.release(snapAt(index));
+      };
+      await snapshot(25);
+      const n = await appendPairs(wal, 30, 5, ack);
+      await snapshot(36);
+      await snaps.purge(1);
+      await appendPairs(wal, n, 1, ack);
+      await wal.close();
+    },
+  });
+}
+
+/** Opening a WAL whose last record is torn: ERR_WAL_UNEXPECTED_EOF, `Wal.repair`, open again, append. */
+function repairWorkload(): Workload {
+  const o: WalOptions = { ...BASE, preallocate: 'none' };
+  return workload('repair', o, {
+    async setup(root) {
+      const acks = await created(root, o);
+      const dir = join(root, WAL_DIR);
+      const wal = await Wal.open(dir, undefined, o);
+      await wal.save(stateAt(5), entriesIn(1, 5));
+      await wal.saveEntry([entryAt(6)]);
+      await wal.close();
+      // Entry 6 torn: its last 5 bytes never reached the disk.
+      const seg = (await readdir(dir))
+        .filter((f) => f.endsWith('.wal'))
+        .sort()
+        .at(-1) as string;
+      await truncate(join(dir, seg), (await stat(join(dir, seg))).size - 5);
+      return [...acks, { entries: 5 }, { state: stateAt(5) }];
+    },
+    async run(root, ack) {
+      const dir = join(root, WAL_DIR);
+      let wal: Wal;
+      try {
+        wal = await Wal.open(dir, undefined, o);
+        throw new Error('repair workload: the torn tail was not reported');
+      } catch (err) {
+        if (!isWalError(err, 'ERR_WAL_UNEXPECTED_EOF')) throw err;
+      }
+      if (!(await Wal.repair(dir))) throw new Error('repair workload: repair refused');
+      wal = await Wal.open(dir, undefined, o);
+      await wal.save(stateAt(7), entriesIn(6, 7));
+      ack({ entries: 7 });
+      ack({ state: stateAt(7) });
+      await wal.close();
+    },
+  });
+}
+
+/** Every workload of the default exploration. */
+export function workloads(): Workload[] {
+  return [
+    createWorkload(),
+    cutWorkload('cut', BASE),
+    cutWorkload('cut-grow', { ...BASE, preallocate: 'none' }),
+    snapshotWorkload(),
+    repairWorkload(),
+  ];
+}
+
+export { cutWorkload, snapshotWorkload, BASE };
