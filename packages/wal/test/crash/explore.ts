@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { installFileIo, type FileIo } from '../../src/fs/file-io.js';
 import { RecordingFileIo } from './recorder.js';
-import { crashStates, type CrashState, type ModelOptions } from './states.js';
+import { crashStates, type CrashState, type ModelOptions, type StateStats } from './states.js';
 import { captureTree, loadRecording, saveRecording, type Recording, type TraceEvent } from './trace.js';
 
 /**
@@ -46,12 +46,17 @@ export interface Exploration {
   events: number;
   /** Crash states generated, and how many distinct ones were checked. */
   generated: number;
+  /** Crash points whose states were all generated, and those sampled (seeded). */
+  exhaustivePoints: number;
+  sampledPoints: number;
   checked: number;
   failures: CrashFailure[];
   recordMs: number;
   exploreMs: number;
   /** Where the trace was saved when something failed (rerun it with WAL_CRASH_TRACE). */
   traceFile: string | undefined;
+  /** What was explored. */
+  recording: Recording;
 }
 
 /** Where crash states are written: tmpfs when there is one (fsync is free there; the checks sync a lot). */
@@ -75,7 +80,8 @@ export async function explore(w: Workload, o: ExploreOptions): Promise<Explorati
     // only get stricter with more acknowledgements, and crash points come in trace order).
     const distinct = new Map<string, CrashState>();
     let generated = 0;
-    for (const s of crashStates(recording, o)) {
+    const stats: StateStats = { exhaustivePoints: 0, sampledPoints: 0 };
+    for (const s of crashStates(recording, o, stats)) {
       generated++;
       distinct.set(s.key, s);
     }
@@ -87,7 +93,7 @@ export async function explore(w: Workload, o: ExploreOptions): Promise<Explorati
       const root = join(base, `state-${checked}`);
       await materialize(root, s.files);
       try {
-        await w.check(root, s.marks);
+        await withWatchdog(w.check(root, s.marks));
       } catch (err) {
         failures.push({
           position: s.position,
@@ -114,11 +120,13 @@ export async function explore(w: Workload, o: ExploreOptions): Promise<Explorati
       seed: o.seed,
       events: recording.trace.length,
       generated,
+      ...stats,
       checked,
       failures,
       recordMs: t1 - t0,
       exploreMs: performance.now() - t1,
       traceFile,
+      recording,
     };
   } finally {
     await rm(base, { recursive: true, force: true });
@@ -142,6 +150,27 @@ async function record(
     restore();
   }
   return recorder.recording();
+}
+
+/**
+ * A check that has not settled after this long is reported as a hang, with its crash state (a check takes
+ * milliseconds; without this, a hang would only show as the test's timeout, without the state).
+ */
+const HANG_MS = 20_000;
+
+async function withWatchdog(check: Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const hang = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`recovery did not finish within ${HANG_MS} ms (a hang)`)),
+      HANG_MS,
+    );
+  });
+  try {
+    await Promise.race([check, hang]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function materialize(root: string, files: Map<string, Uint8Array | null>): Promise<void> {
@@ -170,7 +199,8 @@ export function describeEvent(e: TraceEvent, i: number): string {
 /** A report of one exploration, for the test log and RELIABILITY.md. */
 export function summary(x: Exploration): string {
   return (
-    `${x.workload}: ${x.events} trace events, ${x.generated} crash states, ${x.checked} distinct checked, ` +
+    `${x.workload}: ${x.events} trace events, ${x.exhaustivePoints + x.sampledPoints} crash points ` +
+    `(${x.sampledPoints} sampled), ${x.generated} crash states, ${x.checked} distinct checked, ` +
     `${x.failures.length} failing; record ${Math.round(x.recordMs)} ms, explore ${Math.round(x.exploreMs)} ms (seed ${x.seed})`
   );
 }
@@ -204,7 +234,7 @@ export async function optionsFromEnv(): Promise<ExploreOptions> {
   const traceFile = process.env.WAL_CRASH_TRACE;
   return {
     sector: 512,
-    maxPerPoint: deep ? 256 : 24,
+    maxPerPoint: deep ? 256 : 64,
     reorder: deep,
     seed,
     maxFailures: 5,

@@ -11,7 +11,9 @@ import { workloads } from './workloads.js';
 const only = process.env.WAL_CRASH_WORKLOAD;
 
 describe('crash states of the WAL and the snapshot store', () => {
-  for (const w of workloads().filter((w) => only === undefined || w.name === only)) {
+  for (const w of workloads(process.env.WAL_CRASH_DEEP === '1').filter(
+    (w) => only === undefined || w.name === only,
+  )) {
     it(`${w.name}: every crash state recovers with what was acknowledged`, async () => {
       const o = await optionsFromEnv();
       const x = await explore(w, o);

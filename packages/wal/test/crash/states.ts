@@ -6,8 +6,9 @@ import { ROOT, type Ino, type Recording, type TraceEvent, type Tree } from './tr
  * The persistence model (see RELIABILITY.md):
  * - File data persists up to the last fsync/fdatasync of the file; after it, the unsynced writes and truncates
  *   of the file persist as a prefix of them in program order, cut into `sector`-sized pieces aligned to the
- *   file offset (ext4 data=ordered: no garbage, no reordering within a file). In `reorder` mode, any subset of
- *   those pieces may persist instead (sampled): the zero holes of etcd #6378.
+ *   file offset (ext4 data=ordered: no garbage, no reordering within a file). In `reorder` mode (sampled), each
+ *   piece may also persist or not independently of the others (etcd #6378's zero holes), or as zeros over its
+ *   range (a size change persisted without the data: delayed allocation, ALICE's "zero written").
  * - A create, mkdir, rename, unlink or rmdir persists once its directory (both directories, for a rename) is
  *   fsynced, and any subset of the unsynced ones may persist earlier, independently. A rename is atomic.
  * - A crash can happen after any recorded call.
@@ -21,7 +22,7 @@ export interface ModelOptions {
    * combinations up to this many.
    */
   maxPerPoint: number;
-  /** Also sample non-prefix subsets of each file's unsynced pieces. */
+  /** Also sample non-prefix subsets of each file's unsynced pieces, and pieces persisted as zeros. */
   reorder: boolean;
   seed: number;
 }
@@ -42,8 +43,15 @@ export interface CrashState {
 
 type Piece = { offset: number; bytes: Uint8Array } | { size: number };
 
-/** How much of a file's unsynced pieces a state keeps: a prefix of `k`, or (reorder mode) a subset. */
-type DataChoice = number | boolean[];
+/**
+ * How much of a file's unsynced pieces a state keeps: a prefix of `k`, or (reorder mode) per piece one of
+ * {@link DROP}, {@link KEEP}, {@link ZEROS}.
+ */
+type DataChoice = number | PieceFate[];
+const DROP = 0;
+const KEEP = 1;
+const ZEROS = 2;
+type PieceFate = typeof DROP | typeof KEEP | typeof ZEROS;
 
 interface Point {
   /** Per inode with unsynced data: where its durable part ends (a trace index) and the unsynced pieces. */
@@ -55,9 +63,15 @@ interface Point {
   cutoffs: Map<Ino, number>;
 }
 
-/** Every crash state of `rec` under the model, crash point by crash point. */
-export function* crashStates(rec: Recording, o: ModelOptions): Generator<CrashState> {
-  const gen = new StateBuilder(rec, o);
+/** How many crash points had all their combinations generated, and how many were sampled. */
+export interface StateStats {
+  exhaustivePoints: number;
+  sampledPoints: number;
+}
+
+/** Every crash state of `rec` under the model, crash point by crash point; counts into `stats`. */
+export function* crashStates(rec: Recording, o: ModelOptions, stats?: StateStats): Generator<CrashState> {
+  const gen = new StateBuilder(rec, o, stats);
   for (let p = 0; p <= rec.trace.length; p++) {
     // A mark changes no file: its states are those of the point before it, with one more acknowledgement.
     yield* gen.statesAt(p);
@@ -72,6 +86,7 @@ class StateBuilder {
   constructor(
     private readonly rec: Recording,
     private readonly o: ModelOptions,
+    private readonly stats: StateStats | undefined,
   ) {
     this.trace = rec.trace;
   }
@@ -85,6 +100,10 @@ class StateBuilder {
     }
     const sizes = [...point.data.map((d) => d.pieces.length + 1), ...point.dirOps.map(() => 2)];
     const rng = mulberry32((this.o.seed ^ Math.imul(p + 1, 0x9e3779b1)) >>> 0);
+    if (this.stats !== undefined) {
+      if (this.o.reorder || sizes.reduce((a, b) => a * b, 1) > this.o.maxPerPoint) this.stats.sampledPoints++;
+      else this.stats.exhaustivePoints++;
+    }
     for (const combo of combos(sizes, point.data.length, this.o, rng)) {
       yield this.state(p, point, combo, marks);
     }
@@ -211,8 +230,9 @@ class StateBuilder {
     let data = this.durable(ino, cutoff);
     if (c !== undefined) {
       pieces.forEach((piece, k) => {
-        const keep = typeof choice === 'number' ? k < choice : choice[k] === true;
-        if (keep) data = applyPiece(data, piece);
+        const fate = typeof choice === 'number' ? (k < choice ? KEEP : DROP) : (choice[k] ?? DROP);
+        if (fate === KEEP) data = applyPiece(data, piece);
+        else if (fate === ZEROS) data = applyPiece(data, zeroed(piece));
       });
     }
     this.contentCache.set(key, data);
@@ -259,6 +279,10 @@ function reachableFrom(tree: Tree): Set<Ino> {
     }
   }
   return out;
+}
+
+function zeroed(piece: Piece): Piece {
+  return 'size' in piece ? piece : { offset: piece.offset, bytes: new Uint8Array(piece.bytes.byteLength) };
 }
 
 function applyPiece(data: Uint8Array, piece: Piece): Uint8Array {
@@ -336,12 +360,15 @@ function combos(sizes: number[], nData: number, o: ModelOptions, rng: () => numb
     add(sizes.map((s) => Math.floor(rng() * s)));
   }
   if (o.reorder) {
-    // Non-prefix subsets of one file's unsynced pieces, the rest everything kept.
+    // One file's unsynced pieces each dropped, kept or zeroed, independently; the rest everything kept.
+    const fate = (): PieceFate => {
+      const r = rng();
+      return r < 0.4 ? DROP : r < 0.8 ? KEEP : ZEROS;
+    };
     for (let d = 0; d < nData; d++) {
       const n = (sizes[d] as number) - 1;
-      if (n < 2) continue;
-      for (let k = 0; k < Math.min(8, n * 2); k++) {
-        add(max.map((m, j) => (j === d ? Array.from({ length: n }, () => rng() < 0.5) : m)));
+      for (let k = 0; k < Math.min(16, 3 ** n); k++) {
+        add(max.map((m, j) => (j === d ? Array.from({ length: n }, fate) : m)));
       }
     }
   }
@@ -364,7 +391,9 @@ function describeChoice(trace: TraceEvent[], point: Point, combo: Choice[]): str
     const c = combo[k] as DataChoice;
     const n = d.pieces.length;
     const kept =
-      typeof c === 'number' ? `first ${c} of ${n}` : `subset ${c.map((b) => (b ? 1 : 0)).join('')} of ${n}`;
+      typeof c === 'number'
+        ? `first ${c} of ${n}`
+        : `${c.map((f) => '-kz'[f]).join('')} (-: dropped, k: kept, z: zeros) of ${n}`;
     lines.push(
       `  ${d.path}: kept ${kept} unsynced ${n === 1 ? 'piece' : 'pieces'} (${describePieces(d.pieces)})`,
     );

@@ -1,9 +1,11 @@
-import { readdir, stat, truncate } from 'node:fs/promises';
+import { open, readdir, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isWalError } from '../../src/errors.js';
+import { RecordType } from '../../src/record/record-type.js';
 import { SnapshotStore } from '../../src/snap/snapshot-store.js';
 import { Wal } from '../../src/wal.js';
 import type { WalOptions } from '../../src/wal/options.js';
+import { records } from '../segment/build.js';
 import type { Workload } from './explore.js';
 import {
   SNAP_DIR,
@@ -69,12 +71,12 @@ function createWorkload(): Workload {
 }
 
 /** Opening a WAL, appends that cut three times, a term change, a commit-only state and sync(), close. */
-function cutWorkload(name: string, o: WalOptions): Workload {
+function cutWorkload(name: string, o: WalOptions, scale = 1): Workload {
   return workload(name, o, {
     setup: (root) => created(root, o),
     async run(root, ack) {
       const wal = await Wal.open(join(root, WAL_DIR), undefined, o);
-      let n = await appendPairs(wal, 0, 14, ack);
+      let n = await appendPairs(wal, 0, 14 * scale, ack);
       await wal.saveState(stateAt(n, 2)); // a term change: synced
       ack({ state: stateAt(n, 2) });
       n = await appendPairs(wal, n, 2, ack, 2);
@@ -156,14 +158,99 @@ function repairWorkload(): Workload {
   });
 }
 
-/** Every workload of the default exploration. */
-export function workloads(): Workload[] {
+/**
+ * Rounds of `width` concurrent single-entry saves (one batch, several sectors, one fdatasync), each acknowledged as
+ * its own promise resolves (they resolve in call order).
+ */
+function groupCommitWorkload(rounds: number): Workload {
+  const o: WalOptions = { ...BASE, segmentSizeBytes: 4096 };
+  const width = 8;
+  return workload('group-commit', o, {
+    setup: (root) => created(root, o),
+    async run(root, ack) {
+      const wal = await Wal.open(join(root, WAL_DIR), undefined, o);
+      let n = 0;
+      for (let r = 0; r < rounds; r++) {
+        const calls: Promise<void>[] = [];
+        for (let k = 1; k <= width; k++) {
+          const i = n + k;
+          calls.push(wal.saveEntry([entryAt(i)]).then(() => ack({ entries: i })));
+        }
+        calls.push(wal.save(stateAt(n + width), []).then(() => ack({ state: stateAt(n + width) })));
+        await Promise.all(calls);
+        n += width;
+      }
+      await wal.close();
+    },
+  });
+}
+
+/**
+ * A torn multi-record write in a zero-filled segment (the sectors after the first one it crossed never landed),
+ * then open, repair, open, append.
+ */
+function repairZeroFilledWorkload(): Workload {
+  const o: WalOptions = { ...BASE, segmentSizeBytes: 4096 };
+  return workload('repair-zero-filled', o, {
+    async setup(root) {
+      const acks = await created(root, o);
+      const dir = join(root, WAL_DIR);
+      const wal = await Wal.open(dir, undefined, o);
+      await wal.save(stateAt(3), entriesIn(1, 3));
+      await wal.saveEntry(entriesIn(4, 7));
+      await wal.close();
+      // The last four records are the batch of entries 4..7 (one segment: 4 KiB holds them all).
+      const batch = (await records(dir)).slice(-4);
+      const first = batch[0];
+      const last = batch[3];
+      if (first === undefined || last === undefined || batch.some((r) => r.type !== RecordType.Entry)) {
+        throw new Error('repair-zero-filled: the batch of entries 4..7 is not the tail');
+      }
+      const from = (Math.floor(first.offset / 512) + 1) * 512;
+      const to = last.offset + last.frameBytes;
+      if (from >= to) throw new Error('repair-zero-filled: the batch does not cross a sector boundary');
+      const fh = await open(first.file, 'r+');
+      try {
+        await fh.write(new Uint8Array(to - from), 0, to - from, from);
+      } finally {
+        await fh.close();
+      }
+      return [...acks, { entries: 3 }, { state: stateAt(3) }];
+    },
+    async run(root, ack) {
+      const dir = join(root, WAL_DIR);
+      const torn = await Wal.open(dir, undefined, o).then(
+        async (w) => {
+          await w.close();
+          return undefined;
+        },
+        (err: unknown) => err,
+      );
+      if (!isWalError(torn, 'ERR_WAL_UNEXPECTED_EOF')) {
+        throw new Error(`repair-zero-filled workload: open gave ${String(torn)}, not a torn tail`);
+      }
+      if (!(await Wal.repair(dir))) throw new Error('repair-zero-filled workload: repair refused');
+      const wal = await Wal.open(dir, undefined, o);
+      const last = (await wal.readAll()).entries.at(-1)?.index ?? 0;
+      await wal.save(stateAt(last + 2), entriesIn(last + 1, last + 2));
+      ack({ entries: last + 2 });
+      ack({ state: stateAt(last + 2) });
+      await wal.close();
+    },
+  });
+}
+
+/** Every workload of the exploration; `deep` makes them longer. */
+export function workloads(deep = false): Workload[] {
   return [
     createWorkload(),
-    cutWorkload('cut', BASE),
-    cutWorkload('cut-grow', { ...BASE, preallocate: 'none' }),
+    cutWorkload('cut', BASE, deep ? 4 : 2),
+    cutWorkload('cut-grow', { ...BASE, preallocate: 'none' }, deep ? 4 : 2),
+    cutWorkload('cut-inline', { ...BASE, syncMode: 'inline' }, deep ? 4 : 1),
+    groupCommitWorkload(deep ? 16 : 6),
     snapshotWorkload(),
     repairWorkload(),
+    repairZeroFilledWorkload(),
   ];
 }
 
