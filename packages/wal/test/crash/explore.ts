@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { installFileIo, type FileIo } from '../../src/fs/file-io.js';
+import { installFileIo, realFileIo, type FileIo } from '../../src/fs/file-io.js';
 import { RecordingFileIo } from './recorder.js';
 import { crashStates, type CrashState, type ModelOptions, type StateStats } from './states.js';
 import { captureTree, loadRecording, saveRecording, type Recording, type TraceEvent } from './trace.js';
@@ -25,6 +25,11 @@ export interface ExploreOptions extends ModelOptions {
   maxFailures: number;
   /** Wraps the recorder: a deliberately broken file-io layer (calls it drops are never recorded). */
   breakIo?: ((recorder: FileIo) => FileIo) | undefined;
+  /**
+   * The file-io seam of the `@x/wal` build the workload runs: by default this source tree's. A package that runs
+   * `@x/wal` from its `dist` (the kv example) passes that build's `installFileIo` and `realFileIo`.
+   */
+  seam?: { install: (impl: FileIo) => () => void; real: FileIo } | undefined;
   /** Save the trace of a failing exploration (default true; false where failures are planted). */
   saveTrace?: boolean;
   /** Explore this recording instead of running the workload (`WAL_CRASH_TRACE`). */
@@ -71,7 +76,8 @@ export async function explore(w: Workload, o: ExploreOptions): Promise<Explorati
   );
   try {
     const t0 = performance.now();
-    const recording = o.recording ?? (await record(w, join(base, 'recorded'), o.breakIo));
+    const seam = o.seam ?? { install: installFileIo, real: realFileIo };
+    const recording = o.recording ?? (await record(w, join(base, 'recorded'), seam, o.breakIo));
     if (process.env.WAL_CRASH_PRINT === '1') {
       console.log(`${w.name} trace:\n${recording.trace.map((e, i) => describeEvent(e, i)).join('\n')}`);
     }
@@ -136,14 +142,15 @@ export async function explore(w: Workload, o: ExploreOptions): Promise<Explorati
 async function record(
   w: Workload,
   root: string,
+  seam: { install: (impl: FileIo) => () => void; real: FileIo },
   breakIo: ((io: FileIo) => FileIo) | undefined,
 ): Promise<Recording> {
   await mkdir(root, { recursive: true });
   const initialAcks = (await w.setup?.(root)) ?? [];
-  const recorder = new RecordingFileIo(root, await captureTree(root));
+  const recorder = new RecordingFileIo(root, await captureTree(root), seam.real);
   // What setup acknowledged holds at every crash point: marks ahead of the first operation.
   for (const a of initialAcks) recorder.mark(a);
-  const restore = installFileIo(breakIo === undefined ? recorder : breakIo(recorder));
+  const restore = seam.install(breakIo === undefined ? recorder : breakIo(recorder));
   try {
     await w.run(root, (v) => recorder.mark(v));
   } finally {

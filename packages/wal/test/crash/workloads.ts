@@ -159,8 +159,9 @@ function repairWorkload(): Workload {
 }
 
 /**
- * Rounds of `width` concurrent single-entry saves (one batch, several sectors, one fdatasync), each acknowledged as
- * its own promise resolves (they resolve in call order).
+ * Rounds of `width` concurrent single-entry saves and a commit-only state (one batch, several sectors, one
+ * fdatasync), each entry acknowledged as its own promise resolves (they resolve in call order), the state after
+ * a sync().
  */
 function groupCommitWorkload(rounds: number): Workload {
   const o: WalOptions = { ...BASE, segmentSizeBytes: 4096 };
@@ -176,8 +177,11 @@ function groupCommitWorkload(rounds: number): Workload {
           const i = n + k;
           calls.push(wal.saveEntry([entryAt(i)]).then(() => ack({ entries: i })));
         }
-        calls.push(wal.save(stateAt(n + width), []).then(() => ack({ state: stateAt(n + width) })));
+        // A commit-only state shares the batch; the contract makes it durable only after a sync().
+        calls.push(wal.save(stateAt(n + width), []));
         await Promise.all(calls);
+        await wal.sync();
+        ack({ state: stateAt(n + width) });
         n += width;
       }
       await wal.close();
