@@ -48,7 +48,7 @@ describe('the explorer finds planted crash-consistency bugs', () => {
 
   it('a snapshot renamed into place without fdatasync of its data is loaded torn, or lost after release', async () => {
     const o = await optionsFromEnv();
-    const x = await explore(snapshotWorkload(), {
+    const x = await explore(snapshotWorkload('snapshot-without-fdatasync'), {
       ...o,
       recording: undefined,
       maxFailures: 1,

@@ -49,6 +49,17 @@ describe('crash states of a recorded trace', () => {
     expect(states[6]).toEqual(['g:1000']);
   });
 
+  it('a rename may persist without the create of its source: the file is there under the new name', () => {
+    const renamedOnly = [...crashStates(rec, model)].filter(
+      (s) =>
+        s.position === 5 &&
+        /create f: DROPPED/.test(s.describe()) &&
+        /rename f -> g: kept/.test(s.describe()),
+    );
+    expect(renamedOnly.length).toBeGreaterThan(0);
+    for (const s of renamedOnly) expect([...s.files.keys()]).toEqual(['g']);
+  });
+
   it('a file keeps its bytes through the pieces kept: the 512-byte prefix is the first 512 bytes written', () => {
     for (const s of crashStates(rec, model)) {
       const f = s.files.get('f') ?? s.files.get('g');

@@ -151,7 +151,7 @@ class StateBuilder {
     // A file no state can reach (deleted for good) is no dimension: its bytes cannot matter.
     const reachable = new Set<Ino>();
     for (const ops of [durableDirOps, [...durableDirOps, ...dirOps].sort((a, b) => a - b)]) {
-      const tree = cloneTree(this.rec.initial);
+      const tree = this.treeWithInodes(p);
       for (const i of ops) applyDirOp(tree, this.trace[i] as TraceEvent);
       for (const ino of reachableFrom(tree)) reachable.add(ino);
     }
@@ -177,7 +177,7 @@ class StateBuilder {
       if (combo[nData + k] === 1) kept.add(i);
     });
     // Directory entries: the initial tree, then the kept directory operations in program order.
-    const tree = cloneTree(this.rec.initial);
+    const tree = this.treeWithInodes(p);
     for (let i = 0; i < p; i++) if (kept.has(i)) applyDirOp(tree, this.trace[i] as TraceEvent);
     const choiceOf = new Map<Ino, { choice: DataChoice; cutoff: number; pieces: Piece[] }>();
     point.data.forEach((d, k) =>
@@ -214,6 +214,24 @@ class StateBuilder {
       marks,
       describe: () => describeChoice(this.trace, point, combo),
     };
+  }
+
+  /**
+   * The initial tree plus every inode created before `p`, linked nowhere yet: an inode exists whether or not the
+   * entry that created it persisted (a rename may persist without the create that made its source).
+   */
+  private treeWithInodes(p: number): Tree {
+    const tree = cloneTree(this.rec.initial);
+    for (let i = 0; i < p; i++) {
+      const e = this.trace[i] as TraceEvent;
+      if (e.op === 'create' && !tree.nodes.has(e.ino)) {
+        tree.nodes.set(
+          e.ino,
+          e.dir ? { dir: true, entries: new Map() } : { dir: false, data: new Uint8Array(0) },
+        );
+      }
+    }
+    return tree;
   }
 
   /** A file's bytes: its durable part, then the chosen unsynced pieces (all of them when not a choice). */
@@ -309,12 +327,6 @@ function applyDirOp(tree: Tree, e: TraceEvent): void {
   };
   switch (e.op) {
     case 'create':
-      if (!tree.nodes.has(e.ino)) {
-        tree.nodes.set(
-          e.ino,
-          e.dir ? { dir: true, entries: new Map() } : { dir: false, data: new Uint8Array(0) },
-        );
-      }
       entries(e.parent)?.set(e.name, e.ino);
       break;
     case 'unlink': {

@@ -89,9 +89,9 @@ function cutWorkload(name: string, o: WalOptions, scale = 1): Workload {
 }
 
 /** Snapshot file, WAL snapshot record, release, more appends, a second snapshot, purge of the first file. */
-function snapshotWorkload(): Workload {
+function snapshotWorkload(name = 'snapshot'): Workload {
   const o = BASE;
-  return workload('snapshot', o, {
+  return workload(name, o, {
     async setup(root) {
       const acks = await created(root, o);
       const wal = await Wal.open(join(root, WAL_DIR), undefined, o);
