@@ -19,6 +19,8 @@ import {
  */
 export class RecordingFileIo implements FileIo {
   readonly trace: TraceEvent[] = [];
+  /** The tree the recording started from (durable), and the tree as the calls so far left it. */
+  private readonly initial: Tree;
   private readonly tree: Tree;
   private readonly handles = new WeakMap<FileHandle, { ino: Ino; path: string }>();
 
@@ -30,8 +32,6 @@ export class RecordingFileIo implements FileIo {
     this.initial = cloneTree(initial);
     this.tree = cloneTree(initial);
   }
-
-  private readonly initial: Tree;
 
   /** What was recorded so far. */
   recording(): Recording {
