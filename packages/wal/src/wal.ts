@@ -266,8 +266,9 @@ export class Wal<E = Entry, S = HardState, N = Snapshot> implements Storage<E, S
 
   /**
    * Deletes the segments that hold only entries at or below `snap`'s index: every segment before the one the
-   * snapshot's index falls in (minus `keepExtraSegments`), oldest first, after everything saved before this call is
-   * written; the directory is fsynced after each, so the segments left are always consecutive. Call it only once the snapshot (file and record) is durable.
+   * snapshot's index falls in (minus `keepExtraSegments`), oldest first, after everything saved before this call
+   * is written; the directory is fsynced after each, so the segments left are always consecutive. Call it only
+   * once the snapshot (file and record) is durable.
    */
   async release(snap: N): Promise<void> {
     const w = this.writable('release');

@@ -1,4 +1,4 @@
-import { open, readdir, stat, truncate } from 'node:fs/promises';
+import { mkdir, open, readdir, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isWalError } from '../../src/errors.js';
 import { RecordType } from '../../src/record/record-type.js';
@@ -55,10 +55,17 @@ async function appendPairs(
   return n;
 }
 
-/** `Wal.create`'s build-in-`wal.tmp`-and-rename, then the first saves. */
-function createWorkload(): Workload {
+/**
+ * `Wal.create`'s build-in-`wal.tmp`-and-rename, then the first saves; with `overEmptyDir`, into a `wal` directory
+ * that exists, empty (removed before the rename).
+ */
+function createWorkload(overEmptyDir = false): Workload {
   const o = BASE;
-  return workload('create', o, {
+  return workload(overEmptyDir ? 'create-over-empty-dir' : 'create', o, {
+    async setup(root) {
+      if (overEmptyDir) await mkdir(join(root, WAL_DIR));
+      return [];
+    },
     async run(root, ack) {
       const wal = await Wal.create(join(root, WAL_DIR), META, o);
       ack({ created: true });
@@ -248,6 +255,7 @@ function repairZeroFilledWorkload(): Workload {
 export function workloads(deep = false): Workload[] {
   return [
     createWorkload(),
+    createWorkload(true),
     cutWorkload('cut', BASE, deep ? 4 : 2),
     cutWorkload('cut-grow', { ...BASE, preallocate: 'none' }, deep ? 4 : 2),
     cutWorkload('cut-inline', { ...BASE, syncMode: 'inline' }, deep ? 4 : 1),
