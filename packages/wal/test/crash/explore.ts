@@ -237,8 +237,16 @@ export function failureReport(x: Exploration): string {
 export async function optionsFromEnv(): Promise<ExploreOptions> {
   const deep = process.env.WAL_CRASH_DEEP === '1';
   const seedEnv = process.env.WAL_CRASH_SEED;
+  if (seedEnv !== undefined && !/^\d+$/.test(seedEnv)) {
+    throw new Error(`WAL_CRASH_SEED must be a non-negative integer, got ${JSON.stringify(seedEnv)}`);
+  }
   const seed = seedEnv !== undefined ? Number(seedEnv) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
   const traceFile = process.env.WAL_CRASH_TRACE;
+  if (traceFile !== undefined && process.env.WAL_CRASH_WORKLOAD === undefined) {
+    throw new Error(
+      'WAL_CRASH_TRACE needs WAL_CRASH_WORKLOAD: a trace is checked by the workload that recorded it',
+    );
+  }
   return {
     sector: 512,
     maxPerPoint: deep ? 256 : 64,
