@@ -1,8 +1,7 @@
-import { unlink } from 'node:fs/promises';
 import type { Entry, HardState, Snapshot } from './codec/msgpack.js';
 import { WalError } from './errors.js';
 import { RecordType } from './record/record-type.js';
-import { fsyncDir } from './segment/file-io.js';
+import { fileIo } from './fs/file-io.js';
 import { DirLock } from './segment/lock.js';
 import { listSegments, selectSegments } from './segment/names.js';
 import type { Storage } from './storage.js';
@@ -309,8 +308,9 @@ export class Wal<E = Entry, S = HardState, N = Snapshot> implements Storage<E, S
 
   /**
    * Deletes the segments that hold only entries at or below `snap`'s index: every segment before the one the
-   * snapshot's index falls in (minus `keepExtraSegments`), after everything saved before this call is written;
-   * then fsyncs the directory. Call it only once the snapshot (file and record) is durable.
+   * snapshot's index falls in (minus `keepExtraSegments`), oldest first, after everything saved before this call
+   * is written; the directory is fsynced after each, so the segments left are always consecutive. Call it only
+   * once the snapshot (file and record) is durable.
    */
   async release(snap: N): Promise<void> {
     const w = this.writable('release');
@@ -322,8 +322,13 @@ export class Wal<E = Entry, S = HardState, N = Snapshot> implements Storage<E, S
     for (let i = 0; i < segments.length; i++) if ((segments[i]?.index ?? Infinity) <= index) holding = i;
     const upTo = holding - this.options.keepExtraSegments;
     if (upTo <= 0) return;
-    for (const seg of segments.slice(0, upTo)) await unlink(seg.path);
-    await fsyncDir(this.dir);
+    // Oldest first, each unlink made durable before the next: a crash mid-release then leaves the segments on
+    // disk consecutive (a later unlink persisted without an earlier one would leave a sequence gap that readers
+    // reject; found by the crash explorer, test/crash/).
+    for (const seg of segments.slice(0, upTo)) {
+      await fileIo.unlink(seg.path);
+      await fileIo.fsyncDir(this.dir);
+    }
   }
 
   /** fdatasyncs everything written so far (including commit-only states); resolves once durable. */

@@ -1,6 +1,6 @@
-import { open, unlink, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileIo, writeZeros } from './file-io.js';
+import { fileIo } from '../fs/file-io.js';
 
 /**
  * How a prepared segment file starts: `zero-filled` to the segment size and fdatasync'd (appends overwrite
@@ -58,7 +58,7 @@ export class SegmentPipeline {
     try {
       const { path, fh } = await pending;
       await fh.close();
-      await unlink(path);
+      await fileIo.unlink(path);
     } catch {
       // a failed preparation left nothing worth keeping
     }
@@ -67,10 +67,10 @@ export class SegmentPipeline {
   private prepare(kind: PreparedKind): Promise<PreparedFile> {
     const path = join(this.dir, `${this.count++ % 2}.tmp`);
     const p = (async () => {
-      const fh = await open(path, 'w+');
+      const fh = await fileIo.open(path, 'w+');
       try {
         if (kind === 'zero-filled') {
-          await writeZeros(fh, 0, this.size);
+          await fileIo.writeZeros(fh, 0, this.size);
           await fileIo.datasync(fh);
         }
         return { path, fh };

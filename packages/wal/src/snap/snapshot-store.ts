@@ -1,10 +1,12 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import type { SnapshotCodec } from '../codec/types.js';
 import { msgpackCodecs, type Snapshot } from '../codec/msgpack.js';
 import { WalError } from '../errors.js';
+import { mkdirDurable } from '../fs/durable-mkdir.js';
+import { fileIo } from '../fs/file-io.js';
 import { crc32cUpdate } from '../record/crc.js';
 import {
   SNAP_HEADER_FIXED,
@@ -81,7 +83,10 @@ export class SnapshotStore<N = Snapshot> {
     private readonly logger: SnapshotStoreLogger | undefined,
   ) {}
 
-  /** Opens (creating if needed) a snapshot directory and removes temporary files left by a crash mid-save. */
+  /**
+   * Opens (creating if needed, durably: its parent is fsynced) a snapshot directory and removes temporary files
+   * left by a crash mid-save.
+   */
   static async open<N = Snapshot>(
     dir: string,
     options: SnapshotStoreOptions<N> = {},
@@ -89,11 +94,11 @@ export class SnapshotStore<N = Snapshot> {
     if (typeof dir !== 'string' || dir.length === 0) {
       throw new WalError('ERR_WAL_INVALID_ARGUMENT', 'SnapshotStore.open: dir must be a non-empty string');
     }
-    await mkdir(dir, { recursive: true });
+    await mkdirDurable(dir);
     const codec = options.codec ?? (msgpackCodecs.snapshot as unknown as SnapshotCodec<N>);
     const store = new SnapshotStore<N>(dir, codec, options.logger);
     for (const name of await readdir(dir)) {
-      if (name.endsWith(`${SNAP_SUFFIX}.tmp`)) await unlink(join(dir, name));
+      if (name.endsWith(`${SNAP_SUFFIX}.tmp`)) await fileIo.unlink(join(dir, name));
     }
     return store;
   }
@@ -118,11 +123,13 @@ export class SnapshotStore<N = Snapshot> {
     const file = join(this.dir, name);
     const tmp = `${file}.tmp`;
     const meta = this.codec.encode(metadata);
-    let fh: FileHandle | undefined = await open(tmp, 'w');
+    let fh: FileHandle | undefined = await fileIo.open(tmp, 'w');
     try {
       let crc = crc32cUpdate(0, meta);
       let dataLen = 0;
-      await writeAll(fh, encodeHeader(meta));
+      const header = encodeHeader(meta);
+      await fileIo.write(fh, header, 0);
+      let pos = header.byteLength;
       const chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array> =
         data instanceof Uint8Array ? [data] : data;
       for await (const chunk of chunks) {
@@ -134,18 +141,19 @@ export class SnapshotStore<N = Snapshot> {
         }
         crc = crc32cUpdate(crc, chunk);
         dataLen += chunk.byteLength;
-        await writeAll(fh, chunk);
+        await fileIo.write(fh, chunk, pos);
+        pos += chunk.byteLength;
       }
-      await writeAll(fh, encodeTrailer(dataLen, crc));
-      await fh.datasync();
+      await fileIo.write(fh, encodeTrailer(dataLen, crc), pos);
+      await fileIo.datasync(fh);
       await fh.close();
       fh = undefined;
-      await rename(tmp, file);
-      await fsyncDir(this.dir);
+      await fileIo.rename(tmp, file);
+      await fileIo.fsyncDir(this.dir);
       return file;
     } catch (err) {
       if (fh !== undefined) await fh.close().catch(() => undefined);
-      await unlink(tmp).catch(() => undefined);
+      await fileIo.unlink(tmp).catch(() => undefined);
       throw err;
     }
   }
@@ -177,8 +185,8 @@ export class SnapshotStore<N = Snapshot> {
       );
     }
     const removed = (await this.list()).slice(keep);
-    for (const name of removed) await unlink(join(this.dir, name));
-    if (removed.length > 0) await fsyncDir(this.dir);
+    for (const name of removed) await fileIo.unlink(join(this.dir, name));
+    if (removed.length > 0) await fileIo.fsyncDir(this.dir);
     return removed;
   }
 
@@ -189,8 +197,8 @@ export class SnapshotStore<N = Snapshot> {
       const checked = await this.check(file);
       if (typeof checked !== 'string') return checked;
       this.logger?.warn({ file, reason: checked }, 'corrupt snapshot file set aside as .broken');
-      await rename(file, `${file}.broken`);
-      await fsyncDir(this.dir);
+      await fileIo.rename(file, `${file}.broken`);
+      await fileIo.fsyncDir(this.dir);
     }
     return undefined;
   }
@@ -263,14 +271,6 @@ function cmp(a: bigint, b: bigint): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-async function writeAll(fh: FileHandle, bytes: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < bytes.byteLength) {
-    const { bytesWritten } = await fh.write(bytes, off, bytes.byteLength - off);
-    off += bytesWritten;
-  }
-}
-
 async function readAt(fh: FileHandle, position: number, length: number): Promise<Uint8Array> {
   const out = new Uint8Array(length);
   let got = 0;
@@ -280,16 +280,6 @@ async function readAt(fh: FileHandle, position: number, length: number): Promise
     got += bytesRead;
   }
   return got === length ? out : out.subarray(0, got);
-}
-
-/** fsync a directory so a rename or unlink in it is durable (Linux and macOS). */
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
 
 function crcCheckedStream(

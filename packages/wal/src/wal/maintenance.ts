@@ -1,9 +1,8 @@
-import { copyFile, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Codecs } from '../codec/types.js';
 import { WalError } from '../errors.js';
 import { RecordType } from '../record/record-type.js';
-import { fileIo, fsyncDir } from '../segment/file-io.js';
+import { fileIo } from '../fs/file-io.js';
 import { DirLock } from '../segment/lock.js';
 import { checkConsecutive, listSegments, selectSegments, type SegmentName } from '../segment/names.js';
 import { SegmentScanner } from '../segment/scan.js';
@@ -83,15 +82,15 @@ async function cutTornTail(
     }
     const file = last.path;
     const cutAt = scanner.lastValidOffset;
-    await copyFile(file, `${file}.broken`);
-    const fh = await open(file, 'r+');
+    await fileIo.copyFile(file, `${file}.broken`);
+    const fh = await fileIo.open(file, 'r+');
     try {
       await fileIo.truncate(fh, cutAt);
       await fileIo.datasync(fh);
     } finally {
       await fh.close();
     }
-    await fsyncDir(dirname(file));
+    await fileIo.fsyncDir(dirname(file));
     logger?.warn(
       { file, offset: cutAt, reason: err.message },
       'repaired WAL: torn tail cut, copy kept as .broken',

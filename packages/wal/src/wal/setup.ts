@@ -1,8 +1,9 @@
-import { mkdir, open, readdir, rename, rm, rmdir, unlink, type FileHandle } from 'node:fs/promises';
+import { readdir, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { WalError } from '../errors.js';
 import { RecordType } from '../record/record-type.js';
-import { fileIo, fsyncDir, writeZeros } from '../segment/file-io.js';
+import { mkdirDurable } from '../fs/durable-mkdir.js';
+import { fileIo } from '../fs/file-io.js';
 import { DirLock } from '../segment/lock.js';
 import { listSegments, segmentFileName } from '../segment/names.js';
 import { FrameBuffer } from './frame-buffer.js';
@@ -40,22 +41,22 @@ export async function createWal<E, S, N>(
   }
   const snapBytes = o.codecs.snapshot.encode(o.codecs.snapshot.zero());
   const tmpDir = `${dir}.tmp`;
-  await rm(tmpDir, { recursive: true, force: true });
-  await mkdir(tmpDir, { recursive: true });
+  await fileIo.rmTree(tmpDir);
+  await mkdirDurable(tmpDir); // and the WAL's parent directories, if this creates them
   const name = segmentFileName(0, 0);
-  let fh: FileHandle | undefined = await open(join(tmpDir, name), 'w+');
+  let fh: FileHandle | undefined = await fileIo.open(join(tmpDir, name), 'w+');
   try {
-    if (o.preallocate !== 'none') await writeZeros(fh, 0, o.segmentSizeBytes);
+    if (o.preallocate !== 'none') await fileIo.writeZeros(fh, 0, o.segmentSizeBytes);
     const head = new FrameBuffer(0, false);
     head.append(RecordType.Crc, undefined);
     head.append(RecordType.Metadata, metadata);
     head.append(RecordType.Snapshot, snapBytes);
     fileIo.writeAll(fh, head.buf, 0, head.length, 0);
     await fileIo.datasync(fh);
-    await fsyncDir(tmpDir);
-    if (existing !== undefined) await rmdir(dir); // empty, checked above
-    await rename(tmpDir, dir);
-    await fsyncDir(dirname(dir));
+    await fileIo.fsyncDir(tmpDir);
+    if (existing !== undefined) await fileIo.rmdir(dir); // empty, checked above
+    await fileIo.rename(tmpDir, dir);
+    await fileIo.fsyncDir(dirname(dir));
     const lock = await DirLock.acquire(dir);
     const writer = new SegmentWriter({
       dir,
@@ -74,7 +75,7 @@ export async function createWal<E, S, N>(
   } finally {
     if (fh !== undefined) {
       await fh.close().catch(() => undefined);
-      await rm(tmpDir, { recursive: true, force: true }).catch(() => undefined);
+      await fileIo.rmTree(tmpDir).catch(() => undefined);
     }
   }
 }
@@ -89,18 +90,18 @@ export async function openWriter<E, S, N>(
   o: ResolvedOptions<E, S, N>,
 ): Promise<SegmentWriter> {
   for (const name of await readdir(dir)) {
-    if (/^\d+\.tmp$/.test(name)) await unlink(join(dir, name));
+    if (/^\d+\.tmp$/.test(name)) await fileIo.unlink(join(dir, name));
   }
   const seg = read.lastSegment;
-  const fh = await open(seg.path, 'r+');
+  const fh = await fileIo.open(seg.path, 'r+');
   try {
     // Stale bytes after the last record are zeroed (a later append must never line up with old records), and a
     // tail shorter than a segment (after a repair, or grown) is zero-filled to the segment size again, unless
     // `preallocate: 'none'`.
     const zeroed = read.dirtyEnd > read.lastValidOffset;
-    if (zeroed) await writeZeros(fh, read.lastValidOffset, read.dirtyEnd);
+    if (zeroed) await fileIo.writeZeros(fh, read.lastValidOffset, read.dirtyEnd);
     const grow = o.preallocate !== 'none' && read.lastFileSize < o.segmentSizeBytes;
-    if (grow) await writeZeros(fh, read.lastFileSize, o.segmentSizeBytes);
+    if (grow) await fileIo.writeZeros(fh, read.lastFileSize, o.segmentSizeBytes);
     if (zeroed || grow) await fileIo.datasync(fh);
   } catch (err) {
     await fh.close();

@@ -1,9 +1,9 @@
-import { rename, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { WalError } from '../errors.js';
 import { RecordType } from '../record/record-type.js';
-import { fileIo, fsyncDir } from '../segment/file-io.js';
+import { fileIo } from '../fs/file-io.js';
 import { segmentFileName } from '../segment/names.js';
 import { SegmentPipeline, type PreparedKind } from '../segment/pipeline.js';
 import type { Codec } from '../codec/types.js';
@@ -258,8 +258,8 @@ export class SegmentWriter {
     fileIo.writeAll(prepared.fh, head.buf, 0, head.length, 0);
     await this.sync(prepared.fh);
     const path = join(this.init.dir, segmentFileName(this.seq + 1, this.lastIndex + 1));
-    await rename(prepared.path, path);
-    await fsyncDir(this.init.dir);
+    await fileIo.rename(prepared.path, path);
+    await fileIo.fsyncDir(this.init.dir);
     const old = this.fh;
     this.fh = prepared.fh;
     this.path = path;

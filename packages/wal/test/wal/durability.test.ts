@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { FileHandle } from 'node:fs/promises';
 import { msgpackCodecs, type Entry, type HardState, type Snapshot } from '../../src/codec/msgpack.js';
 import type { Codecs, EntryCodec } from '../../src/codec/types.js';
-import { fileIo } from '../../src/segment/file-io.js';
+import { fileIo } from '../../src/fs/file-io.js';
 import { Wal } from '../../src/wal.js';
 import { SMALL, enc, entries, tempParent } from '../helpers.js';
 
