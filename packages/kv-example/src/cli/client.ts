@@ -39,8 +39,10 @@ export class NoEndpointError extends Error {
 }
 
 /**
- * Sends one request to the first endpoint that answers; connection errors, timeouts and 503 (no leader, not
- * ready) try the next one. Throws {@link NoEndpointError} naming each endpoint and its cause when none answered.
+ * Sends one request to the first endpoint that answers; connection errors, timeouts and 503 (no leader yet, not
+ * ready) try the next one. When a node answered 503, the endpoints are tried again (every 200 ms) until
+ * `timeoutMs` has passed: right after a restart a cluster has no leader for a moment. Throws
+ * {@link NoEndpointError}, naming each endpoint and its last failure, when none answered.
  */
 export async function requestAny(
   endpoints: string[],
@@ -49,29 +51,38 @@ export async function requestAny(
   body?: unknown,
   timeoutMs = 15_000,
 ): Promise<{ status: number; json: unknown }> {
-  const failures: { endpoint: string; reason: string }[] = [];
-  for (const ep of endpoints) {
-    try {
-      const res = await fetch(new URL(path, ep), {
-        method,
-        signal: AbortSignal.timeout(timeoutMs),
-        ...(body !== undefined
-          ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }
-          : {}),
-      });
-      const text = await res.text();
-      const json: unknown =
-        text.length > 0 && (res.headers.get('content-type') ?? '').includes('json') ? JSON.parse(text) : text;
-      if (res.status === 503) {
-        failures.push({ endpoint: ep, reason: `503 ${JSON.stringify(json)}` });
-        continue;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const failures: { endpoint: string; reason: string }[] = [];
+    let unavailable = false;
+    for (const ep of endpoints) {
+      const left = Math.max(1, deadline - Date.now());
+      try {
+        const res = await fetch(new URL(path, ep), {
+          method,
+          signal: AbortSignal.timeout(left),
+          ...(body !== undefined
+            ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }
+            : {}),
+        });
+        const text = await res.text();
+        const json: unknown =
+          text.length > 0 && (res.headers.get('content-type') ?? '').includes('json')
+            ? JSON.parse(text)
+            : text;
+        if (res.status === 503) {
+          unavailable = true;
+          failures.push({ endpoint: ep, reason: `503 ${JSON.stringify(json)}` });
+          continue;
+        }
+        return { status: res.status, json };
+      } catch (err) {
+        failures.push({ endpoint: ep, reason: describeFailure(err, timeoutMs) });
       }
-      return { status: res.status, json };
-    } catch (err) {
-      failures.push({ endpoint: ep, reason: describeFailure(err, timeoutMs) });
     }
+    if (!unavailable || Date.now() + 200 >= deadline) throw new NoEndpointError(failures);
+    await new Promise((r) => setTimeout(r, 200));
   }
-  throw new NoEndpointError(failures);
 }
 
 /** `x-kv put|get|del|cas|members|status|snapshot ...` against `--endpoints`. */

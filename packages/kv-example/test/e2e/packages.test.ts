@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // their dependencies from the registry. A short program then uses both, and the installed `x-wal` bin runs.
 
 const run = promisify(execFile);
-const PACK = fileURLToPath(new URL('../../../../scripts/pack.mjs', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+const PACK = join(ROOT, 'scripts', 'pack.mjs');
 
 let project: string;
 beforeAll(async () => {
@@ -94,5 +95,37 @@ describe('the packed packages, installed with plain npm outside the workspace', 
       },
     );
     expect(['ERR_PACKAGE_PATH_NOT_EXPORTED', 'ERR_REQUIRE_ESM']).toContain(cjs.stdout.trim());
+  }, 300_000);
+
+  it('a file: dependency on a bare clone (no install, no dist) builds itself through prepare', async () => {
+    // A bare clone: the two packages' sources and what their build reads, without node_modules or dist.
+    const clone = join(project, 'clone');
+    const skip = (src: string): boolean => !/[/\\](node_modules|dist)([/\\]|$)|\.tsbuildinfo$/.test(src);
+    for (const part of ['packages/wal', 'packages/raft', 'scripts/prepare-package.mjs', 'tsconfig.base.json'])
+      await cp(join(ROOT, part), join(clone, part), { recursive: true, filter: skip });
+    const app = join(project, 'file-app');
+    await mkdir(app);
+    await writeFile(
+      join(app, 'package.json'),
+      JSON.stringify({ name: 'file-app', private: true, type: 'module' }),
+    );
+    await run(
+      'npm',
+      [
+        'install',
+        '--no-audit',
+        '--no-fund',
+        '--prefer-offline',
+        join(clone, 'packages/wal'),
+        join(clone, 'packages/raft'),
+      ],
+      { cwd: app, timeout: 180_000 },
+    );
+    await writeFile(
+      join(app, 'main.js'),
+      "import { Wal } from '@x/wal'; import { RawNode } from '@x/raft'; console.log(typeof Wal.create, typeof RawNode);",
+    );
+    const out = await run(process.execPath, ['main.js'], { cwd: app });
+    expect(out.stdout.trim()).toBe('function function');
   }, 300_000);
 });
