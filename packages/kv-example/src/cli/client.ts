@@ -40,8 +40,8 @@ export class NoEndpointError extends Error {
 
 /**
  * Sends one request to the first endpoint that answers; connection errors, timeouts and 503 (no leader yet, not
- * ready) try the next one. When a node answered 503, the endpoints are tried again (every 200 ms) until
- * `timeoutMs` has passed: right after a restart a cluster has no leader for a moment. Throws
+ * ready) try the next one; each gets `timeoutMs`. When a node answered 503, the endpoints are tried again (every
+ * 200 ms) for up to `timeoutMs` in all: right after a restart a cluster has no leader for a moment. Throws
  * {@link NoEndpointError}, naming each endpoint and its last failure, when none answered.
  */
 export async function requestAny(
@@ -56,11 +56,10 @@ export async function requestAny(
     const failures: { endpoint: string; reason: string }[] = [];
     let unavailable = false;
     for (const ep of endpoints) {
-      const left = Math.max(1, deadline - Date.now());
       try {
         const res = await fetch(new URL(path, ep), {
           method,
-          signal: AbortSignal.timeout(left),
+          signal: AbortSignal.timeout(timeoutMs),
           ...(body !== undefined
             ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }
             : {}),
