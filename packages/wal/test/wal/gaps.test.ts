@@ -166,7 +166,7 @@ describe('any sequence of calls the WAL accepted, it opens again (property)', ()
         expect((await again.readAll()).entries).toEqual(log.filter((e) => e.index > snap.index));
         await again.close();
       }),
-      { numRuns: Number(process.env.SOAK ?? '') > 0 ? 500 : 40 },
+      { numRuns: Number(process.env.SOAK ?? '') > 0 ? 500 : 25 },
     );
   });
 });
