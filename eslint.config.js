@@ -20,4 +20,63 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
+  {
+    // The pure Raft core: no I/O, no clock, no timers, no ambient randomness (time is tick(), randomness an
+    // injected seeded source). It must not reach into the runtime folders either. The entry point (index.ts)
+    // re-exports the runtime and is left out.
+    files: [
+      'packages/raft/src/{quorum,tracker,confchange,log,raft,raftpb,storage,codec}/**/*.ts',
+      'packages/raft/src/{raw-node,ready,status,config,errors,logger,random}.ts',
+    ],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^node:',
+              message:
+                'The Raft core does no I/O: node:* modules belong in the runtime (src/node, src/transport).',
+            },
+            {
+              regex:
+                '^(fs|net|http|https|os|child_process|worker_threads|timers|dgram|tls|crypto|perf_hooks)(/|$)',
+              message: 'The Raft core does no I/O and reads no clock.',
+            },
+            {
+              regex: '(^|/)(node|transport|testing|linearizability)/',
+              message: 'The core must not import the runtime or the test tools.',
+            },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        ...[
+          'setTimeout',
+          'setInterval',
+          'setImmediate',
+          'clearTimeout',
+          'clearInterval',
+          'clearImmediate',
+        ].map((name) => ({ name, message: 'The Raft core has no timers: time is tick().' })),
+        ...['process', 'performance', 'fetch', 'require', 'Buffer'].map((name) => ({
+          name,
+          message: 'The Raft core does no I/O and reads no clock or environment.',
+        })),
+      ],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Date', property: 'now', message: 'The Raft core reads no clock: time is tick().' },
+        { object: 'Math', property: 'random', message: 'Randomness comes from the injected RandomSource.' },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "NewExpression[callee.name='Date']",
+          message: 'The Raft core reads no clock: time is tick().',
+        },
+      ],
+    },
+  },
 );

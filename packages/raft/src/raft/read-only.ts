@@ -12,7 +12,11 @@ export interface ReadIndexStatus {
 
 /** A read request's context as a map key (binary-safe). */
 export function ctxKey(ctx: Uint8Array | undefined): string {
-  return ctx === undefined ? '' : Buffer.from(ctx.buffer, ctx.byteOffset, ctx.byteLength).toString('latin1');
+  if (ctx === undefined) return '';
+  // One char per byte (latin1), without Node's Buffer: the core runs anywhere. Contexts are a few bytes.
+  let key = '';
+  for (const b of ctx) key += String.fromCharCode(b);
+  return key;
 }
 
 /**

@@ -26,4 +26,4 @@ export {
   type MutexInput,
   type RegisterInput,
   type Edn,
-} from '../linearizability/index.js';
+} from './linearizability/index.js';

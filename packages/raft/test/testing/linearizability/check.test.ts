@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { checkLinearizable } from '../../src/linearizability/check.js';
-import { historyFromEvents } from '../../src/linearizability/history.js';
-import { UNKNOWN, type Operation } from '../../src/linearizability/model.js';
+import { checkLinearizable } from '../../../src/testing/linearizability/check.js';
+import { historyFromEvents } from '../../../src/testing/linearizability/history.js';
+import { UNKNOWN, type Operation } from '../../../src/testing/linearizability/model.js';
 import {
   casRegisterModel,
   kvModel,
   registerModel,
   type KvInput,
   type RegisterInput,
-} from '../../src/linearizability/models.js';
+} from '../../../src/testing/linearizability/models.js';
 
 type RegOp = Operation<RegisterInput<number>, number>;
 const w = (client: number, value: number, call: number, ret: number): RegOp => ({

@@ -2,14 +2,14 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkLinearizable } from '../../src/linearizability/check.js';
+import { checkLinearizable } from '../../../src/testing/linearizability/check.js';
 import {
   casRegisterModel,
   kvModel,
   multiRegisterModel,
   mutexModel,
-} from '../../src/linearizability/models.js';
-import type { Model, Operation } from '../../src/linearizability/model.js';
+} from '../../../src/testing/linearizability/models.js';
+import type { Model, Operation } from '../../../src/testing/linearizability/model.js';
 import {
   readJepsenEtcdLog,
   readKnossosCas,
@@ -18,7 +18,7 @@ import {
   readPorcupineKv,
 } from './oracles.js';
 
-const ORACLES = join(import.meta.dirname, '../../../../../shared/oracles');
+const ORACLES = join(import.meta.dirname, '../../../../../../shared/oracles');
 const present = existsSync(ORACLES);
 if (!present) process.stderr.write(`linearizability oracle tests skipped: ${ORACLES} is absent\n`);
 

@@ -1,10 +1,10 @@
 // Readers for the public histories in ../shared/oracles: porcupine's etcd Jepsen logs and kv logs, and knossos's
 // EDN histories, turned into operations for the checker.
 import { readFileSync } from 'node:fs';
-import { historyFromEvents, type HistoryEvent } from '../../src/linearizability/history.js';
-import { kw, parseEdn, type Edn } from '../../src/linearizability/edn.js';
-import type { CasInput, KvInput, MicroOp, MutexInput } from '../../src/linearizability/models.js';
-import type { Operation } from '../../src/linearizability/model.js';
+import { historyFromEvents, type HistoryEvent } from '../../../src/testing/linearizability/history.js';
+import { kw, parseEdn, type Edn } from '../../../src/testing/linearizability/edn.js';
+import type { CasInput, KvInput, MicroOp, MutexInput } from '../../../src/testing/linearizability/models.js';
+import type { Operation } from '../../../src/testing/linearizability/model.js';
 
 type Phase = HistoryEvent<unknown, unknown>['type'];
 const PHASES = new Set(['invoke', 'ok', 'fail', 'info']);
