@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { reservePort } from '../e2e/ports.js';
+import { reservePort } from '../../../../test-support/ports.js';
 
 // The built `x-kv`, started through a symlink as npm's bin link starts it. What a person reads when something
 // fails: the usage text only for usage mistakes (exit 2); otherwise one message naming what failed (exit 1).

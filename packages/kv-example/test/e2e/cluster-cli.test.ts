@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { http, until } from './harness.js';
-import { reservePortRun } from './ports.js';
+import { reservePortRun } from '../../../../test-support/ports.js';
 
 // `npm start` as a user runs it: scripts/run.mjs starts `x-kv cluster`, which starts the node processes. Its data
 // must survive a restart, and stopping it (a signal to run.mjs, or the cluster process dying) must stop every node.

@@ -12,6 +12,7 @@ import { MessageType, type Message } from '../../src/raftpb/types.js';
 import { FrameKind, encodeFrame } from '../../src/transport/frame.js';
 import { encodeHello } from '../../src/transport/hello.js';
 import { TcpTransport, type TcpTransportOptions } from '../../src/transport/tcp-transport.js';
+import { reservePort } from '../../../../test-support/ports.js';
 
 interface Recorder extends TransportHandler {
   messages: Message[];
@@ -59,14 +60,6 @@ async function until(cond: () => boolean, what: string, ms = 5000): Promise<void
   }
 }
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
 async function pair(extra: Partial<TcpTransportOptions> = {}): Promise<{
   a: TcpTransport;
   b: TcpTransport;
@@ -75,7 +68,7 @@ async function pair(extra: Partial<TcpTransportOptions> = {}): Promise<{
   portB: number;
   logsB: LogLine[];
 }> {
-  const [portA, portB] = [await freePort(), await freePort()];
+  const [portA, portB] = [await reservePort(), await reservePort()];
   const logsB: LogLine[] = [];
   const a = new TcpTransport({
     id: 1,
@@ -185,7 +178,7 @@ describe('TcpTransport', () => {
   });
 
   it('refuses a known id that comes back with another data incarnation, fatally for the wiped node', async () => {
-    const [portA, portB] = [await freePort(), await freePort()];
+    const [portA, portB] = [await reservePort(), await reservePort()];
     const mk = (incarnation: string) =>
       new TcpTransport({
         id: 1,
@@ -232,7 +225,7 @@ describe('TcpTransport', () => {
   it('answers an unknown id of its cluster at the address its handshake advertises (it missed the change adding it)', async () => {
     // Node 2 was cut off while node 3 joined: 2 does not know 3, but 3 leads and must reach 2 (and hear back) for a
     // quorum. Without the advertised address 2 would refuse 3 forever.
-    const [portB, portC] = [await freePort(), await freePort()];
+    const [portB, portC] = [await reservePort(), await reservePort()];
     const logsB: LogLine[] = [];
     const b = new TcpTransport({
       id: 2,

@@ -1,3 +1,4 @@
+// Shared by the packages' tests that run servers (kv-example e2e, raft's TCP transport).
 import net from 'node:net';
 
 // Ports for the e2e tests' servers. Asking the kernel for a free ephemeral port and releasing it (listen(0) and
