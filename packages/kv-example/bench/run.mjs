@@ -5,7 +5,11 @@
 // run (through its JSON gateway) and each row prints the ratio. CPU per process is read from /proc.
 // The load comes from bench/lean-client.mjs (raw keep-alive sockets): node:http's client cost ~80 µs of CPU per
 // request here, on the same two cores as the servers.
-// Env: BENCH_SECONDS (per row, default 5), BENCH_QUICK=1 (2 s rows).
+// Both clusters run for the whole benchmark, both warmed, and they are measured in alternation: each row runs on
+// one system while the other sits idle, then on the other, in BENCH_ROUNDS rounds (the order flips every round).
+// Each row prints the ratio of every round and their median: run back to back, the ratio moved with the shared
+// disk's drift between the two halves.
+// Env: BENCH_SECONDS (per row, default 5), BENCH_QUICK=1 (2 s rows), BENCH_ROUNDS (default 3).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -17,6 +21,7 @@ import { LeanConnection } from './lean-client.mjs';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const seconds = Number(process.env.BENCH_SECONDS ?? (process.env.BENCH_QUICK === '1' ? 2 : 5));
+const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const VALUE = 'v'.repeat(100);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -195,39 +200,57 @@ async function startEtcd(root) {
   };
 }
 
+const ROWS = [
+  ...[1, 16, 64, 256].map((c) => ({ row: `PUT 100 B, ${c} clients`, clients: c, kind: 'put' })),
+  { row: 'linearizable GET, 64 clients', clients: 64, kind: 'get' },
+];
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0
+    ? NaN
+    : s.length % 2 === 1
+      ? s[(s.length - 1) / 2]
+      : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
 const root = mkdtempSync(join(tmpdir(), 'x-kv-bench-'));
-const results = [];
+/** Per system, per row: the measurement of each round. */
+const results = new Map();
+const targets = [];
 try {
-  for (const start of [startXkv, startEtcd]) {
-    const target = await start(root);
-    if (target === undefined) {
-      console.log(
-        'etcd not found on PATH: running x-kv only (apt-get install etcd-server etcd-client for the comparison)',
-      );
-      continue;
+  targets.push(await startXkv(root));
+  const etcdTarget = await startEtcd(root);
+  if (etcdTarget === undefined)
+    console.log(
+      'etcd not found on PATH: running x-kv only (apt-get install etcd-server etcd-client for the comparison)',
+    );
+  else targets.push(etcdTarget);
+  // Let start-up work settle (x-kv zero-fills its first and next 64 MB segments; etcd fallocates) and warm up.
+  await sleep(3000);
+  for (const t of targets) {
+    await load(t, 16, 'put');
+    results.set(
+      t.name,
+      ROWS.map(() => []),
+    );
+  }
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? targets : [...targets].reverse();
+    for (const [i, r] of ROWS.entries()) {
+      for (const t of order) results.get(t.name)[i].push(await load(t, r.clients, r.kind));
     }
-    // Let start-up work settle (x-kv zero-fills its first and next 64 MB segments; etcd fallocates) and warm up.
-    await sleep(3000);
-    await load(target, 16, 'put');
-    const rows = [];
-    for (const c of [1, 16, 64, 256])
-      rows.push({ row: `PUT 100 B, ${c} clients`, ...(await load(target, c, 'put')) });
-    rows.push({ row: 'linearizable GET, 64 clients', ...(await load(target, 64, 'get')) });
-    results.push({ name: target.name, rows });
-    await target.stop();
   }
 } finally {
+  for (const t of targets) await t.stop();
   rmSync(root, { recursive: true, force: true });
 }
 
-const ours = results.find((r) => r.name === 'x-kv');
-const etcd = results.find((r) => r.name === 'etcd');
 const f = (n, d = 0) =>
   Number.isFinite(n)
     ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d })
     : '-';
 console.log(
-  `@x/kv-example bench (node ${process.version}, ${seconds} s per row, 3 nodes on one machine, fsync on)`,
+  `@x/kv-example bench (node ${process.version}, ${seconds} s per row, ${rounds} alternating rounds, 3 nodes on one machine, fsync on)`,
 );
 const head = [
   'load',
@@ -239,12 +262,24 @@ const head = [
   'p50 ms',
   'p99 ms',
   'cpu %',
-  'ratio',
+  'ratio per round',
+  'median',
 ];
-const lines = ours.rows.map((r, i) => {
-  const e = etcd?.rows[i];
+const ours = results.get('x-kv');
+const theirs = results.get('etcd');
+/** A system's row, as the median over rounds of each figure. */
+const med = (ms) => ({
+  ops: median(ms.map((m) => m.ops)),
+  p50: median(ms.map((m) => m.p50)),
+  p99: median(ms.map((m) => m.p99)),
+  cpu: ms[0].cpu.map((_, k) => median(ms.map((m) => m.cpu[k]))),
+});
+const lines = ROWS.map((row, i) => {
+  const r = med(ours[i]);
+  const e = theirs === undefined ? undefined : med(theirs[i]);
+  const ratios = theirs === undefined ? [] : ours[i].map((m, k) => m.ops / theirs[i][k].ops);
   return [
-    r.row,
+    row.row,
     f(r.ops),
     f(r.p50, 2),
     f(r.p99, 2),
@@ -253,11 +288,13 @@ const lines = ours.rows.map((r, i) => {
     e ? f(e.p50, 2) : '-',
     e ? f(e.p99, 2) : '-',
     e ? e.cpu.map((c) => f(c)).join(' ') : '-',
-    e ? `${f(r.ops / e.ops, 2)}x` : '-',
+    e ? ratios.map((x) => `${f(x, 2)}x`).join(' ') : '-',
+    e ? `${f(median(ratios), 2)}x` : '-',
   ];
 });
 const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
 console.log(head.map((h, i) => h.padEnd(widths[i])).join('  '));
 for (const l of lines) console.log(l.map((c, i) => c.padEnd(widths[i])).join('  '));
-const errs = results.flatMap((r) => r.rows.map((x) => x.errors)).reduce((a, b) => a + b, 0);
+console.log('(each figure is the median over rounds; ratio = x-kv ops/s over etcd ops/s in the same round)');
+const errs = [...results.values()].flat(2).reduce((a, m) => a + m.errors, 0);
 if (errs > 0) console.log(`(${errs} failed requests excluded from the figures)`);
