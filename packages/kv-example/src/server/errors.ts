@@ -20,6 +20,8 @@ export function errorFromRaft(err: unknown): ApiError {
   const code = (err as { code?: unknown } | null)?.code;
   const message = err instanceof Error ? err.message : String(err);
   switch (code) {
+    case 'ERR_NO_LEADER':
+      return new ApiError(503, 'NO_LEADER', `no leader: ${message}`);
     case 'ERR_PROPOSAL_DROPPED':
       return new ApiError(503, 'NO_LEADER', `no leader or no quorum: ${message}`);
     case 'ERR_TIMEOUT':

@@ -10,7 +10,6 @@ import {
   ConfChangeType,
   EntryType,
   MessageType,
-  emptyConfState,
   isConfChangeV2,
   isEmptySnapshot,
   type ConfChange,
@@ -22,9 +21,11 @@ import {
   type SnapshotMetadata,
 } from '../raftpb/types.js';
 import { StateType } from '../raft/state-type.js';
-import { MemoryStorage } from '../storage/memory-storage.js';
+import type { MemoryStorage } from '../storage/memory-storage.js';
 import { ProposalIds, unframe } from './proposal-id.js';
-import { toEntry, type RaftNodeEvents, type RaftNodeOptions } from './options.js';
+import type { RaftNodeEvents, RaftNodeOptions } from './options.js';
+import { recover, type Recovery, type StartedAs } from './recovery.js';
+import { LeaderWatch, type LeaderInfo } from './leader-watch.js';
 import { LocalSnapshots } from './local-snapshots.js';
 import { Waiters } from './waiters.js';
 import { ProposalBatch } from './proposal-batch.js';
@@ -42,10 +43,14 @@ const EMPTY = new Uint8Array(0);
  * snapshot record; save entries and hard state (resolves after fdatasync); (followers) send messages only now;
  * restore the snapshot / apply committed entries; `advance`.
  *
+ * Starting reads what the storage holds and restarts from it, or bootstraps a new cluster when it is empty (see
+ * {@link RaftNodeOptions.mode}); it never bootstraps over existing state.
+ *
  * @example
  * ```ts
  * const node = await RaftNode.start({ id: 1, peers: [{ id: 1 }, { id: 2 }, { id: 3 }], storage: wal,
- *   snapshots, stateMachine: kv, transport });
+ *   snapshot, snapshots, stateMachine: kv, transport });
+ * await node.waitForLeader();
  * const index = await node.propose(new TextEncoder().encode('x=1'));
  * await node.read(); // linearizable: local state now reflects every write acknowledged before the call
  * ```
@@ -60,8 +65,10 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   private readonly reads = new ReadBarriers();
   /** The read round that reads invoked in this turn of the event loop join; submitted on the next setImmediate. */
   private pendingRead: Promise<ReadBarrier> | undefined;
+  private readonly leaders = new LeaderWatch();
   private readonly logger: Logger;
   private readonly timeoutMs: number;
+  private readonly waitForLeaderMs: number;
   private ticker: ReturnType<typeof setInterval> | undefined;
   /** True while the Ready loop runs; a new trigger then only sets `again`. */
   private running = false;
@@ -73,25 +80,31 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   private failed: Error | undefined;
   private role: StateType = StateType.Follower;
   private leader = 0;
-  private term = 0;
+  /** The current term as of the last Ready handled (the stored one at start). */
+  private term: number;
   /** Highest index applied to the state machine (invariant: <= commit). */
   private appliedIndex: number;
   private confState: ConfState;
   private readonly snapshots: LocalSnapshots<R>;
   private readSeq = 0;
 
+  /** How this node started: a new cluster, a restart from storage, or an empty member joining one. */
+  readonly startedAs: StartedAs;
+
   private constructor(
     private readonly opts: RaftNodeOptions<R>,
-    memory: MemoryStorage,
-    applied: number,
-    confState: ConfState,
+    recovery: Recovery,
   ) {
     super();
+    const { memory, applied } = recovery;
     this.memory = memory;
+    this.startedAs = recovery.startedAs;
+    this.term = recovery.term;
     this.logger = opts.logger ?? silentLogger;
     this.timeoutMs = opts.requestTimeoutMs ?? 10_000;
+    this.waitForLeaderMs = opts.waitForLeaderMs ?? 0;
     this.appliedIndex = applied;
-    this.confState = confState;
+    this.confState = recovery.confState;
     this.snapshots = new LocalSnapshots(
       opts,
       memory,
@@ -117,51 +130,23 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   }
 
   /**
-   * Starts a node: a brand-new member (with `peers`, or `join`), or a restart from what the WAL and the snapshot
-   * store recovered. The state machine is restored from `snapshot` first and `applied` set to its index, so no
-   * entry is applied twice.
+   * Starts a node. It reads what `opts.storage` holds and, per `opts.mode` (default `'auto'`), restarts from it or,
+   * when it is empty, bootstraps a new cluster of `opts.peers` (or waits to be added, `'join'`). It refuses with
+   * `ERR_STORAGE_NOT_EMPTY` to bootstrap over stored state and with `ERR_STORAGE_EMPTY` to restart from nothing.
+   * On a restart the state machine is restored from `opts.snapshot` first and `applied` set to its index, so no
+   * entry is applied twice; {@link startedAs} tells which start it was.
    */
   static async start<R>(opts: RaftNodeOptions<R>): Promise<RaftNode<R>> {
-    const memory = new MemoryStorage();
-    let applied = 0;
-    let confState: ConfState = {
-      voters: [],
-      learners: [],
-      votersOutgoing: [],
-      learnersNext: [],
-      autoLeave: false,
-    };
-    const restarting =
-      opts.recovered !== undefined &&
-      (opts.recovered.state !== undefined ||
-        opts.recovered.entries.length > 0 ||
-        opts.snapshot !== undefined);
-    if (opts.snapshot !== undefined) {
-      const m = opts.snapshot.metadata;
-      const meta: SnapshotMetadata = {
-        index: m.index,
-        term: m.term,
-        confState: m.confState ?? emptyConfState(),
-      };
-      memory.applySnapshot({ data: EMPTY, metadata: meta });
-      await opts.stateMachine.restore(await opts.snapshot.bytes(), meta);
-      applied = meta.index;
-      confState = meta.confState;
+    const wait = opts.waitForLeaderMs;
+    if (wait !== undefined && !(wait >= 0)) {
+      throw new RaftError(
+        'ERR_CONFIG_INVALID',
+        `waitForLeaderMs must be >= 0, not ${wait}`,
+        'waitForLeaderMs',
+      );
     }
-    if (opts.recovered?.state !== undefined) memory.setHardState(opts.recovered.state);
-    if (opts.recovered !== undefined && opts.recovered.entries.length > 0)
-      memory.append(opts.recovered.entries.map(toEntry));
-    const node = new RaftNode<R>(opts, memory, applied, confState);
-    if (!restarting && opts.join !== true) {
-      const peers = opts.peers ?? [];
-      if (peers.length === 0) {
-        throw new RaftError(
-          'ERR_CONFIG_INVALID',
-          'RaftNode.start: a new cluster needs `peers` (or `join: true`)',
-        );
-      }
-      node.rawNode.bootstrap(peers.map((p) => ({ id: p.id })));
-    }
+    const node = new RaftNode<R>(opts, await recover(opts));
+    if (node.startedAs === 'bootstrap') node.rawNode.bootstrap((opts.peers ?? []).map((p) => ({ id: p.id })));
     for (const p of opts.peers ?? []) {
       if (p.id !== opts.id && p.address !== undefined) opts.transport.addPeer(p.id, p.address);
     }
@@ -188,8 +173,9 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   }
 
   /**
-   * Proposes `data` and resolves with its log index once it is applied on this node. Rejects with
-   * `ERR_PROPOSAL_DROPPED` when raft refuses it (no leader, leader transfer, too many uncommitted bytes),
+   * Proposes `data` and resolves with its log index once it is applied on this node. Rejects with `ERR_NO_LEADER`
+   * when this node knows no leader (at once, or after `waitForLeaderMs`; nothing was proposed, so a retry is safe),
+   * `ERR_PROPOSAL_DROPPED` when raft refuses it otherwise (leader transfer, too many uncommitted bytes),
    * `ERR_LEADERSHIP_LOST` when the leader changed while it was pending, and `ERR_TIMEOUT` after `timeoutMs`. The
    * last two mean the outcome is unknown: the entry may still be committed later.
    */
@@ -199,8 +185,10 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
 
   /** As {@link propose}, and also resolves with what the state machine's `apply` returned for the entry. */
   proposeForResult(data: Uint8Array, timeoutMs = this.timeoutMs): Promise<{ index: number; result: R }> {
-    const stopped = this.stoppedError();
-    if (stopped !== undefined) return Promise.reject(stopped);
+    return this.withLeader(timeoutMs, (left) => this.proposeNow(data, left));
+  }
+
+  private proposeNow(data: Uint8Array, timeoutMs: number): Promise<{ index: number; result: R }> {
     const seq = this.ids.next();
     const done = this.proposals.wait(seq, timeoutMs, 'proposal');
     // Stepped with the others of this turn by the Ready loop (flushProposals), before it takes the next Ready.
@@ -216,15 +204,75 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     try {
       this.rawNode.proposeBatch(data);
     } catch (err) {
-      const e = err instanceof Error ? err : new Error(String(err));
+      const e = this.refusal(err);
       for (const seq of seqs) this.proposals.reject(seq, e);
     }
   }
 
-  /** Proposes a membership change; resolves with the new configuration once it is applied here. */
-  proposeConfChange(cc: ConfChange | ConfChangeV2, timeoutMs = this.timeoutMs): Promise<ConfState> {
+  /** Raft's refusal of a request, as ERR_NO_LEADER when the reason is that no leader is known. */
+  private refusal(err: unknown): Error {
+    if (isRaftError(err, 'ERR_PROPOSAL_DROPPED') && this.currentLeader() === 0)
+      return new RaftError('ERR_NO_LEADER', err.message);
+    return err instanceof Error ? err : new Error(String(err));
+  }
+
+  /** The leader raft knows now (0 = none); may be ahead of the last `leader` event by one Ready. */
+  private currentLeader(): number {
+    return this.rawNode.basicStatus().softState.lead;
+  }
+
+  /**
+   * Runs `request` with the time left of `timeoutMs` once a leader is known: at once when one is, else after
+   * waiting up to `waitForLeaderMs`; rejects with ERR_NO_LEADER if none is by then.
+   */
+  private withLeader<T>(timeoutMs: number, request: (timeLeftMs: number) => Promise<T>): Promise<T> {
     const stopped = this.stoppedError();
     if (stopped !== undefined) return Promise.reject(stopped);
+    if (this.currentLeader() !== 0) return request(timeoutMs);
+    const waitMs = Math.min(this.waitForLeaderMs, timeoutMs);
+    if (waitMs <= 0) {
+      return Promise.reject(
+        new RaftError(
+          'ERR_NO_LEADER',
+          `node ${this.opts.id} knows no leader (term ${this.rawNode.basicStatus().hardState.term}); retry later`,
+        ),
+      );
+    }
+    const began = Date.now();
+    return this.leaders.wait(waitMs).then(() => {
+      const stoppedNow = this.stoppedError();
+      if (stoppedNow !== undefined) throw stoppedNow;
+      return request(Math.max(0, timeoutMs - (Date.now() - began)));
+    });
+  }
+
+  /**
+   * Resolves with the leader and its term once this node knows one (at once if it does); rejects with
+   * `ERR_NO_LEADER` after `timeoutMs` (default `requestTimeoutMs`), or `ERR_STOPPED` if the node stops first.
+   *
+   * @example
+   * ```ts
+   * const node = await RaftNode.start(opts);
+   * const { leader, term } = await node.waitForLeader(5_000);
+   * ```
+   */
+  waitForLeader(timeoutMs = this.timeoutMs): Promise<LeaderInfo> {
+    const stopped = this.stoppedError();
+    if (stopped !== undefined) return Promise.reject(stopped);
+    const leader = this.currentLeader();
+    if (leader !== 0) return Promise.resolve({ leader, term: this.rawNode.basicStatus().hardState.term });
+    return this.leaders.wait(timeoutMs);
+  }
+
+  /**
+   * Proposes a membership change; resolves with the new configuration once it is applied here. Rejects as
+   * {@link propose} does.
+   */
+  proposeConfChange(cc: ConfChange | ConfChangeV2, timeoutMs = this.timeoutMs): Promise<ConfState> {
+    return this.withLeader(timeoutMs, (left) => this.proposeConfChangeNow(cc, left));
+  }
+
+  private proposeConfChangeNow(cc: ConfChange | ConfChangeV2, timeoutMs: number): Promise<ConfState> {
     const seq = this.ids.next();
     const done = this.confChanges.wait(seq, timeoutMs, 'conf change');
     const framed = { ...cc, context: this.ids.frame(seq, cc.context ?? EMPTY) };
@@ -232,7 +280,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     try {
       this.rawNode.proposeConfChange(framed);
     } catch (err) {
-      this.confChanges.reject(seq, err instanceof Error ? err : new Error(String(err)));
+      this.confChanges.reject(seq, this.refusal(err));
     }
     this.kick();
     return done;
@@ -240,11 +288,15 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
 
   /**
    * A linearizable read barrier (ReadIndex): resolves once this node has applied everything that was committed
-   * when the read was confirmed by a quorum, so reading local state afterwards is linearizable.
+   * when the read was confirmed by a quorum, so reading local state afterwards is linearizable. Rejects with
+   * `ERR_NO_LEADER` when this node knows no leader (at once, or after `waitForLeaderMs`): raft would drop the
+   * request, and it would only time out.
    */
   read(timeoutMs = this.timeoutMs): Promise<ReadBarrier> {
-    const stopped = this.stoppedError();
-    if (stopped !== undefined) return Promise.reject(stopped);
+    return this.withLeader(timeoutMs, (left) => this.readNow(left));
+  }
+
+  private readNow(timeoutMs: number): Promise<ReadBarrier> {
     // Reads invoked before the round below is submitted share it (one ReadIndex, one heartbeat round for all of
     // them). That stays linearizable: the round's read index is taken after every one of them was invoked, so each
     // sees every write acknowledged before it began. The round's timeout is its first read's.
@@ -256,10 +308,18 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     setImmediate(() => {
       this.pendingRead = undefined;
       if (this.stopped) return; // stop() rejected the round already
+      if (this.currentLeader() === 0) {
+        // A follower or candidate without a leader drops a ReadIndex request silently (etcd-raft does too).
+        this.reads.reject(
+          ctx,
+          new RaftError('ERR_NO_LEADER', `node ${this.opts.id} lost its leader; retry later`),
+        );
+        return;
+      }
       try {
         this.rawNode.readIndex(ctx);
       } catch (err) {
-        this.reads.reject(ctx, err instanceof Error ? err : new Error(String(err)));
+        this.reads.reject(ctx, this.refusal(err));
       }
       this.kick();
     });
@@ -317,6 +377,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     this.proposals.rejectAll(err);
     this.confChanges.rejectAll(err);
     this.reads.rejectAll(err);
+    this.leaders.rejectAll(err);
   }
 
   private tick(): void {
@@ -381,8 +442,9 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
-    if (rd.softState !== undefined) this.onSoftState(rd.softState.raftState, rd.softState.lead);
+    // The term first: a Ready that elects a leader carries that leader's term in its hard state.
     if (rd.hardState !== undefined) this.term = rd.hardState.term;
+    if (rd.softState !== undefined) this.onSoftState(rd.softState.raftState, rd.softState.lead);
     for (const rs of rd.readStates) this.reads.confirm(rs.requestCtx, rs.index);
 
     const leaderNow = this.role === StateType.Leader;
@@ -437,6 +499,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
       const hadLeader = this.leader !== 0;
       this.leader = lead;
       this.emit('leader', lead, this.term);
+      if (lead !== 0) this.leaders.elected({ leader: lead, term: this.term });
       if (hadLeader) {
         // Entries proposed under the old leader may or may not commit under the new one.
         const err = new RaftError(
