@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   EntryType,
+  MemoryDurableStorage,
+  MemoryNetwork,
+  MemorySnapshotStore,
   MemoryStorage,
   RaftNode,
   RawNode,
@@ -154,6 +157,7 @@ describe('the README RaftNode example', () => {
     expect(await testBlock('RaftNode example')).toBe(await readmeBlock('<!-- RaftNode example -->'));
     expect(await testBlock('RaftNode usage')).toBe(await readmeBlock('<!-- RaftNode usage -->'));
     expect(await testBlock('example')).toBe(await readmeBlock('<!-- Ready loop example -->'));
+    expect(await testBlock('memory example')).toBe(await readmeBlock('<!-- Memory storage example -->'));
   });
 
   it('a node killed (dropped without close) and started again the same way loses no acknowledged write', async () => {
@@ -201,6 +205,44 @@ describe('the README RaftNode example', () => {
     // The leader event names the term the node leads in after the restart, not 0.
     expect(term).toBeGreaterThan(termBefore);
     expect(leaders.at(-1)).toEqual({ leader: 1, term: again.status().hardState.term });
+  });
+
+  it('the in-memory storage example: an acknowledged write survives a power loss', async () => {
+    const network = new MemoryNetwork();
+    const transport = network.transport(1);
+    const stateMachine = new ListMachine();
+    const fresh = new ListMachine();
+    // --- README memory example start ---
+    const storage = new MemoryDurableStorage();
+    const snapshots = new MemorySnapshotStore();
+    const node = await RaftNode.start({
+      id: 1,
+      peers: [{ id: 1 }],
+      storage,
+      snapshots,
+      stateMachine,
+      transport,
+    });
+    await node.waitForLeader();
+    await node.propose(new TextEncoder().encode('x=1')); // acknowledged: it survives a power loss
+    // A power loss, then the stop of the dead node (it syncs nothing now):
+    const [disk, snaps] = [storage.crash(), snapshots.crash()];
+    await node.stop();
+    const snapshot = await snaps.loadNewestAvailable(disk.snapshotRecords());
+    const again = await RaftNode.start({
+      id: 1,
+      mode: 'restart',
+      storage: disk,
+      snapshot,
+      snapshots: snaps,
+      stateMachine: fresh,
+      transport: network.transport(1),
+    });
+    // --- README memory example end ---
+    nodes.push(again);
+    await again.waitForLeader();
+    await again.read();
+    expect(fresh.items).toEqual(['x=1']);
   });
 
   it('refuses to bootstrap over a WAL that holds state, and to restart from an empty one', async () => {
