@@ -17,6 +17,8 @@
  *   proposed or read, so retrying (after `RaftNode.waitForLeader`, or on another node) is safe.
  * - `ERR_STORAGE_NOT_EMPTY`: `RaftNode.start` was told to bootstrap a new cluster but the durable storage
  *   already holds raft state: starting fresh would overwrite acknowledged entries and the node's vote.
+ * - `ERR_APPLY_BACKLOG`: a RaftNode refused a proposal because `maxApplyBacklog` committed entries already wait to
+ *   be applied to its state machine (backpressure for a slow `apply`). Nothing was proposed: retry later.
  * - `ERR_STORAGE_EMPTY`: `RaftNode.start` was told to restart but the durable storage holds no raft state (wrong
  *   directory, or the data was lost).
  *
@@ -45,7 +47,8 @@ export type RaftErrorCode =
   | 'ERR_STOPPED'
   | 'ERR_NO_LEADER'
   | 'ERR_STORAGE_NOT_EMPTY'
-  | 'ERR_STORAGE_EMPTY';
+  | 'ERR_STORAGE_EMPTY'
+  | 'ERR_APPLY_BACKLOG';
 
 /** The one error class of @x/raft. `field` names the offending field for config and decode errors. */
 export class RaftError extends Error {

@@ -33,6 +33,31 @@ export class LeaderWatch {
     });
   }
 
+  /**
+   * Runs `request` with the time left of `timeoutMs` once a leader is known: at once when `leader` is not 0, else
+   * after waiting up to `waitMs` for one. Rejects with `noLeader()` when `waitMs` is 0, with ERR_NO_LEADER when the
+   * wait times out, and with `stopped()` if the node stopped meanwhile.
+   */
+  whenLeader<T>(
+    leader: number,
+    waitMs: number,
+    r: {
+      timeoutMs: number;
+      request: (timeLeftMs: number) => Promise<T>;
+      stopped: () => Error | undefined;
+      noLeader: () => Error;
+    },
+  ): Promise<T> {
+    if (leader !== 0) return r.request(r.timeoutMs);
+    if (waitMs <= 0) return Promise.reject(r.noLeader());
+    const began = Date.now();
+    return this.wait(waitMs).then(() => {
+      const stopped = r.stopped();
+      if (stopped !== undefined) throw stopped;
+      return r.request(Math.max(0, r.timeoutMs - (Date.now() - began)));
+    });
+  }
+
   /** A leader is known now: resolves every waiter. */
   elected(info: LeaderInfo): void {
     for (const w of this.settleAll()) w.resolve(info);

@@ -1,4 +1,5 @@
 import type { Config } from '../config.js';
+import { RaftError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { StateType } from '../raft/state-type.js';
 import type { ConfChangeSingle, ConfState, SnapshotMetadata } from '../raftpb/types.js';
@@ -75,6 +76,14 @@ export interface RaftNodeOptions<R> {
   /** Default for propose/read/conf-change timeouts, in ms. Default 10,000. */
   requestTimeoutMs?: number;
   /**
+   * The bound of the apply queue. Committed entries are applied to the state machine off the Ready loop, so a slow
+   * (e.g. I/O-bound, async) `apply` delays no heartbeat, vote or write; while this many entries wait to be applied
+   * here, `propose` rejects with `ERR_APPLY_BACKLOG` (retryable: nothing was proposed). Entries other nodes
+   * propose still queue beyond it (they are committed; they are also in raft's in-memory log until a snapshot).
+   * Default 5,000 (etcd's maxGapBetweenApplyAndCommitIndex).
+   */
+  maxApplyBacklog?: number;
+  /**
    * How long `propose`, `proposeConfChange` and `read` wait for a leader when this node knows none, before
    * rejecting with `ERR_NO_LEADER` (retryable: nothing was proposed). Default 0: reject at once. The wait counts
    * toward the request's own timeout.
@@ -83,4 +92,22 @@ export interface RaftNodeOptions<R> {
   /** Extra raft configuration (preVote and checkQuorum default to true here). */
   raft?: Partial<Omit<Config, 'id' | 'storage' | 'applied' | 'electionTick' | 'heartbeatTick'>>;
   logger?: Logger;
+}
+
+const MODES = new Set(['auto', 'bootstrap', 'restart', 'join']);
+
+/** Rejects invalid {@link RaftNodeOptions} with ERR_CONFIG_INVALID naming the field (raft's own are checked by raft). */
+export function checkOptions<R>(opts: RaftNodeOptions<R>): void {
+  const bad = (field: string, why: string): never => {
+    throw new RaftError('ERR_CONFIG_INVALID', `RaftNode.start: ${field} ${why}`, field);
+  };
+  if (opts.mode !== undefined && !MODES.has(opts.mode)) {
+    bad('mode', `must be 'auto', 'bootstrap', 'restart' or 'join', not ${JSON.stringify(opts.mode)}`);
+  }
+  const wait = opts.waitForLeaderMs;
+  if (wait !== undefined && !(wait >= 0)) bad('waitForLeaderMs', `must be >= 0, not ${wait}`);
+  const backlog = opts.maxApplyBacklog;
+  if (backlog !== undefined && !(Number.isSafeInteger(backlog) && backlog >= 1)) {
+    bad('maxApplyBacklog', `must be an integer >= 1, not ${backlog}`);
+  }
 }

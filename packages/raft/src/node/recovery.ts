@@ -13,7 +13,6 @@ import type { RaftNodeOptions } from './options.js';
 import type { DurableContents, StoredEntry } from './types.js';
 
 const EMPTY = new Uint8Array(0);
-const MODES = new Set(['auto', 'bootstrap', 'restart', 'join']);
 
 /** How a RaftNode started: a new cluster's first member set, a restart from storage, or an empty joining member. */
 export type StartedAs = 'bootstrap' | 'restart' | 'join';
@@ -45,13 +44,6 @@ export function toEntry(e: StoredEntry): Entry {
  */
 export async function recover<R>(opts: RaftNodeOptions<R>): Promise<Recovery> {
   const mode = opts.mode ?? 'auto';
-  if (!MODES.has(mode)) {
-    throw new RaftError(
-      'ERR_CONFIG_INVALID',
-      `RaftNode.start: mode must be 'auto', 'bootstrap', 'restart' or 'join', not ${JSON.stringify(mode)}`,
-      'mode',
-    );
-  }
   const held = await opts.storage.readAll();
   const state = held.state !== undefined && !isEmptyHardState(held.state) ? held.state : undefined;
   const hasState = state !== undefined || held.entries.length > 0 || opts.snapshot !== undefined;

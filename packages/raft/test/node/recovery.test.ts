@@ -156,7 +156,7 @@ describe('RaftNode.start', () => {
     ).rejects.toMatchObject({ code: 'ERR_CONFIG_INVALID', field: 'peers' });
   });
 
-  it('an unknown mode and a negative waitForLeaderMs are config errors naming the field', async () => {
+  it('an unknown mode, a negative waitForLeaderMs and a maxApplyBacklog below 1 are config errors naming the field', async () => {
     const base = {
       storage: new MemoryDurableStorage(),
       stateMachine: new ListMachine(),
@@ -170,6 +170,10 @@ describe('RaftNode.start', () => {
     await expect(start({ ...base, waitForLeaderMs: -1 })).rejects.toMatchObject({
       code: 'ERR_CONFIG_INVALID',
       field: 'waitForLeaderMs',
+    });
+    await expect(start({ ...base, maxApplyBacklog: 0 })).rejects.toMatchObject({
+      code: 'ERR_CONFIG_INVALID',
+      field: 'maxApplyBacklog',
     });
   });
 
