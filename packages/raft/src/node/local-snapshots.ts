@@ -40,9 +40,12 @@ export class LocalSnapshots<R> {
     this.index = index;
   }
 
-  /** Whether a snapshot is being taken now. */
-  get busy(): boolean {
-    return this.running !== undefined;
+  /** Resolves once the snapshot being taken, if any, succeeded or failed. */
+  settled(): Promise<void> {
+    return (this.running ?? Promise.resolve()).then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   /** Whether the policy (default: `snapshotCount` entries since the last snapshot) asks for one at `appliedIndex`. */

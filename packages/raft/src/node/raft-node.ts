@@ -300,6 +300,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     // The apply running now finishes (the state machine never sees a call cut short); the rest is dropped: it is
     // committed and durable, and replays from the log on the next start.
     await this.applier.stop(err);
+    await this.snapshots.settled(); // its WAL record is written before the WAL closes
     await this.opts.transport.stop();
     if (this.failed === undefined) await this.opts.storage.close();
   }
@@ -513,10 +514,11 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
 
   /** Snapshot-then-release when the policy says so. */
   private maybeSnapshot(): void {
-    if (!this.snapshots.due(this.applier.applied)) return;
-    this.snapshotNow().catch((err: unknown) =>
-      this.fail(err instanceof Error ? err : new Error(String(err))),
-    );
+    if (this.stopped || !this.snapshots.due(this.applier.applied)) return;
+    this.snapshotNow().catch((err: unknown) => {
+      if (this.stopped) return; // stop() cancels a snapshot waiting for its turn between applies
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+    });
   }
 
   /**

@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { isRaftError } from '../../src/errors.js';
 import { MemoryDurableStorage } from '../../src/node/memory-durable-storage.js';
+import { MemorySnapshotStore } from '../../src/node/memory-snapshot-store.js';
 import type { RaftNodeOptions } from '../../src/node/options.js';
 import { RaftNode } from '../../src/node/raft-node.js';
 import type { StateMachine } from '../../src/node/types.js';
@@ -169,5 +170,42 @@ describe('apply off the Ready loop', () => {
     await startMember(net, victim, fresh, disk, { mode: 'restart', maxApplyBacklog: 8 });
     await until(() => fresh.applied.length >= acknowledged.length, 'the restarted victim caught up');
     expect(fresh.applied).toEqual(acknowledged);
+  });
+
+  it('stop() while a snapshot waits for its turn between applies emits no error and closes the storage', async () => {
+    // Each apply waits for the test to let it finish.
+    const turns: (() => void)[] = [];
+    const machine = new SlowMachine();
+    machine.apply = async (data: Uint8Array): Promise<number> => {
+      await new Promise<void>((resolve) => turns.push(resolve));
+      return machine.applied.push(new TextDecoder().decode(data));
+    };
+    const storage = new MemoryDurableStorage();
+    const errors: Error[] = [];
+    const node = await RaftNode.start<number>({
+      id: 1,
+      peers: [{ id: 1 }],
+      storage,
+      snapshots: new MemorySnapshotStore(),
+      stateMachine: machine,
+      transport: new MemoryNetwork().transport(1),
+      tickMs: 5,
+      snapshotCount: 1,
+    });
+    node.on('error', (e) => errors.push(e));
+    await node.waitForLeader();
+    const a = node.propose(enc('a'));
+    await until(() => turns.length === 1, "a's apply");
+    const b = node.propose(enc('b')).catch((e: unknown) => e);
+    await until(() => node.status().applyBacklog === 2, 'b queued behind a');
+    turns.shift()!(); // a is applied: a snapshot is due, and waits behind b
+    await a;
+    await until(() => turns.length === 1, "b's apply");
+    const stopping = node.stop();
+    turns.shift()!(); // b's apply may finish; the snapshot never runs
+    await stopping;
+    expect(await b).toSatisfy((e: unknown) => isRaftError(e, 'ERR_STOPPED'));
+    expect(errors).toEqual([]);
+    await expect(storage.readAll()).rejects.toThrow(/closed/);
   });
 });
