@@ -61,11 +61,15 @@ export interface SnapshotFiles {
  * state.
  */
 export interface StateMachine<R = unknown> {
-  /** Applies one committed entry's payload. The value returned resolves the proposer's promise on this node. */
+  /**
+   * Applies one committed entry's payload. The value returned resolves the proposer's promise on this node. It may
+   * be async and slow (e.g. do I/O): RaftNode applies off its Ready loop, so heartbeats and writes go on meanwhile
+   * (`maxApplyBacklog` bounds how much waits).
+   */
   apply(data: Uint8Array, index: number): R | Promise<R>;
   /**
-   * A snapshot of the state after the last applied entry. Take the view synchronously (or before the promise
-   * settles); the node keeps applying while the returned chunks are written.
+   * A snapshot of the state after the last applied entry (called between two applies). Take the view synchronously
+   * (or before the promise settles); the node keeps applying while the returned chunks are written.
    */
   snapshot(): SnapshotPayload | Promise<SnapshotPayload>;
   /** Replaces the whole state with a snapshot's data. */
