@@ -101,6 +101,10 @@ export function checkOptions<R>(opts: RaftNodeOptions<R>): void {
   const bad = (field: string, why: string): never => {
     throw new RaftError('ERR_CONFIG_INVALID', `RaftNode.start: ${field} ${why}`, field);
   };
+  // Options of earlier versions: ignoring them would silently change how the node starts.
+  if ('recovered' in opts)
+    bad('recovered', 'is no longer an option: RaftNode reads `storage.readAll()` itself');
+  if ('join' in opts) bad('join', "is no longer an option: pass mode 'join'");
   if (opts.mode !== undefined && !MODES.has(opts.mode)) {
     bad('mode', `must be 'auto', 'bootstrap', 'restart' or 'join', not ${JSON.stringify(opts.mode)}`);
   }

@@ -386,6 +386,10 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
+    // Led without a break since the last Ready: same role, same term (a leader's term changes only if it stepped
+    // down, and then it may have taken a new leader's entries into this Ready).
+    const ledThroughout =
+      this.role === StateType.Leader && (rd.hardState === undefined || rd.hardState.term === this.term);
     // The term first: a Ready that elects a leader carries that leader's term in its hard state.
     if (rd.hardState !== undefined) this.term = rd.hardState.term;
     if (rd.softState !== undefined) this.onSoftState(rd.softState.raftState, rd.softState.lead);
@@ -398,11 +402,11 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
 
     const snap = rd.snapshot !== undefined && !isEmptySnapshot(rd.snapshot) ? rd.snapshot : undefined;
     if (snap !== undefined) await this.snapshots.persistIncoming(snap);
-    // The leader's committed entries are already on its own disk: it counts itself toward a commit only after
+    // A leader's committed entries are already on its own disk: it counts itself toward a commit only after
     // advance() of the Ready that saved them, and every earlier Ready was saved before this one was taken. So it
     // queues them for apply now, while its write runs (as etcd's raftNode does). A follower's committed entries may
-    // be in this very Ready: it queues them only after the save.
-    const queueFirst = leaderNow && snap === undefined;
+    // be in this very Ready (so may those of a node elected since the last Ready): it queues them after the save.
+    const queueFirst = leaderNow && ledThroughout && snap === undefined;
     if (queueFirst) this.queueCommitted(rd.committedEntries);
     if (rd.entries.length > 0 || rd.hardState !== undefined) {
       await this.opts.storage.save(rd.hardState, rd.entries);

@@ -175,6 +175,13 @@ describe('RaftNode.start', () => {
       code: 'ERR_CONFIG_INVALID',
       field: 'maxApplyBacklog',
     });
+    // Options of earlier versions are refused, not ignored.
+    const legacy = { ...base, recovered: { state: undefined, entries: [] } } as Opts;
+    await expect(start(legacy)).rejects.toMatchObject({ code: 'ERR_CONFIG_INVALID', field: 'recovered' });
+    await expect(start({ ...base, join: true } as Opts)).rejects.toMatchObject({
+      code: 'ERR_CONFIG_INVALID',
+      field: 'join',
+    });
   });
 
   it('storage whose entries continue past the snapshot given (the wrong one, or none) is refused, naming `snapshot`', async () => {
