@@ -3,7 +3,7 @@
 import { readFile, rm, mkdtemp, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   EntryType,
   MemoryDurableStorage,
@@ -182,12 +182,13 @@ describe('the README RaftNode example', () => {
 
     // Kill: the node stops ticking and sending, but its WAL is never closed (no final sync, lock not released).
     // The page cache keeps what was written, as it does for a SIGKILLed process; the dead holder's lock is stale.
-    const wal = (node as unknown as { opts: { storage: { close(): Promise<void> } } }).opts.storage;
-    const closeLater = wal.close.bind(wal);
-    wal.close = () => Promise.resolve();
-    // Its file handles are closed once the restarted node is gone (only so the test process does not leak them).
-    cleanups.push(closeLater);
+    const skipClose = vi.spyOn(Wal.prototype, 'close').mockImplementationOnce(() => Promise.resolve());
     await node.stop();
+    const killed = skipClose.mock.contexts[0] as Wal | undefined; // the WAL the node did not close
+    skipClose.mockRestore();
+    expect(killed).toBeInstanceOf(Wal);
+    // Its file handles are closed once the restarted node is gone (only so the test process does not leak them).
+    cleanups.push(() => killed!.close());
     nodes.splice(nodes.indexOf(node), 1);
     await unlink(join(dir, 'wal', 'wal.lock'));
 

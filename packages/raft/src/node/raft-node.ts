@@ -287,7 +287,11 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     return this.applier.confState;
   }
 
-  /** Stops ticking, rejects pending requests, waits for the Ready loop, stops the transport, closes storage. */
+  /**
+   * Stops ticking, rejects pending requests, waits for the Ready loop and for the `apply` running now (the rest of
+   * the apply queue is dropped: it is durable and is applied again on the next start), waits for a snapshot being
+   * written, stops the transport, closes storage.
+   */
   async stop(): Promise<void> {
     // After a failure the node is already stopped, but its transport still has to be shut down here.
     if (this.closed) return;
