@@ -13,6 +13,14 @@
  * - `ERR_LOG_CORRUPT`: the log contradicts what the leader knows is committed (data loss on this node).
  * - `ERR_TIMEOUT`, `ERR_LEADERSHIP_LOST`: a RaftNode request whose outcome is unknown.
  * - `ERR_STOPPED`: the RaftNode was stopped or failed.
+ * - `ERR_NO_LEADER`: a RaftNode request found no leader (none elected yet, or an election is running). Nothing was
+ *   proposed or read, so retrying (after `RaftNode.waitForLeader`, or on another node) is safe.
+ * - `ERR_STORAGE_NOT_EMPTY`: `RaftNode.start` was told to bootstrap a new cluster but the durable storage
+ *   already holds raft state: starting fresh would overwrite acknowledged entries and the node's vote.
+ * - `ERR_APPLY_BACKLOG`: a RaftNode refused a proposal because `maxApplyBacklog` committed entries already wait to
+ *   be applied to its state machine (backpressure for a slow `apply`). Nothing was proposed: retry later.
+ * - `ERR_STORAGE_EMPTY`: `RaftNode.start` was told to restart but the durable storage holds no raft state (wrong
+ *   directory, or the data was lost).
  *
  * @example
  * ```ts
@@ -36,7 +44,11 @@ export type RaftErrorCode =
   | 'ERR_LOG_CORRUPT'
   | 'ERR_TIMEOUT'
   | 'ERR_LEADERSHIP_LOST'
-  | 'ERR_STOPPED';
+  | 'ERR_STOPPED'
+  | 'ERR_NO_LEADER'
+  | 'ERR_STORAGE_NOT_EMPTY'
+  | 'ERR_STORAGE_EMPTY'
+  | 'ERR_APPLY_BACKLOG';
 
 /** The one error class of @x/raft. `field` names the offending field for config and decode errors. */
 export class RaftError extends Error {

@@ -44,14 +44,20 @@ export {
 export { seededRandom, type RandomSource } from './random.js';
 export { silentLogger, type Logger } from './logger.js';
 export { RaftNode } from './node/raft-node.js';
-export type { RaftNodeEvents, RaftNodeOptions, StoredEntry } from './node/options.js';
+export type { RaftNodeEvents, RaftNodeOptions } from './node/options.js';
+export type { StartedAs } from './node/recovery.js';
+export type { LeaderInfo } from './node/leader-watch.js';
 export type { ReadBarrier } from './node/read-barriers.js';
+export { MemoryDurableStorage, type MemoryDurableStorageOptions } from './node/memory-durable-storage.js';
+export { MemorySnapshotStore } from './node/memory-snapshot-store.js';
 export type {
+  DurableContents,
   DurableStorage,
   LoadedSnapshot,
   SnapshotFiles,
   SnapshotPayload,
   StateMachine,
+  StoredEntry,
   Transport,
   TransportHandler,
 } from './node/types.js';

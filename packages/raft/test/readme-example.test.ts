@@ -1,6 +1,93 @@
-// The README's Ready-loop example, run as a test so the documentation cannot rot.
-import { expect, it } from 'vitest';
-import { EntryType, MemoryStorage, RawNode, decodeConfChange, type Message } from '../src/index.js';
+// The README's examples, run as tests so the documentation cannot rot: the code between the markers must be the
+// README's code blocks (checked below, ignoring formatting), and it runs.
+import { readFile, rm, mkdtemp, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  EntryType,
+  MemoryDurableStorage,
+  MemoryNetwork,
+  MemorySnapshotStore,
+  MemoryStorage,
+  RaftNode,
+  RawNode,
+  TcpTransport,
+  decodeConfChange,
+  isRaftError,
+  type Message,
+  type StateMachine,
+} from '../src/index.js';
+import { SnapshotStore, Wal } from '../../wal/src/index.js';
+
+// --- README RaftNode example start ---
+/** Starts node `id` of a cluster of `peers`, keeping its data in `dir`: the first time, and after every restart. */
+async function startNode<R>(
+  dir: string,
+  id: number,
+  peers: { id: number; address: string }[],
+  stateMachine: StateMachine<R>,
+): Promise<RaftNode<R>> {
+  const snapshots = await SnapshotStore.open(`${dir}/snap`);
+  const exists = await Wal.exist(`${dir}/wal`);
+  // The WAL is opened at the newest snapshot it has a record of; the node restores the state machine from it.
+  const snapshot = exists
+    ? await snapshots.loadNewestAvailable(await Wal.validSnapshots(`${dir}/wal`))
+    : undefined;
+  const wal = exists
+    ? await Wal.open(`${dir}/wal`, snapshot?.metadata)
+    : await Wal.create(`${dir}/wal`, new TextEncoder().encode('kv'));
+  const address = peers.find((p) => p.id === id)!.address;
+  const transport = new TcpTransport({
+    id,
+    clusterId: 'kv',
+    listen: address,
+    advertise: address,
+    peers: new Map(peers.map((p) => [p.id, p.address])),
+  });
+  // The node reads the WAL itself: empty, it bootstraps a cluster of `peers`; not empty, it restarts from it.
+  return RaftNode.start({ id, peers, storage: wal, snapshot, snapshots, stateMachine, transport });
+}
+// --- README RaftNode example end ---
+
+/** A list of strings; `apply` returns the list's new length. */
+class ListMachine implements StateMachine<number> {
+  items: string[] = [];
+  apply(data: Uint8Array): number {
+    return this.items.push(new TextDecoder().decode(data));
+  }
+  snapshot(): Uint8Array {
+    return new TextEncoder().encode(JSON.stringify(this.items));
+  }
+  restore(data: Uint8Array): void {
+    this.items = JSON.parse(new TextDecoder().decode(data)) as string[];
+  }
+}
+
+/** The README's code blocks following `marker`, without import lines and formatting, to compare with this file's. */
+async function readmeBlock(marker: string): Promise<string> {
+  const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+  const at = readme.indexOf(marker);
+  if (at < 0) throw new Error(`README.md lacks ${marker}`);
+  const start = readme.indexOf('```ts\n', at) + '```ts\n'.length;
+  return normalize(readme.slice(start, readme.indexOf('```', start)));
+}
+async function testBlock(name: string): Promise<string> {
+  const src = await readFile(new URL(import.meta.url), 'utf8');
+  const start = src.indexOf(`// --- README ${name} start ---`);
+  const end = src.indexOf(`// --- README ${name} end ---`);
+  return normalize(src.slice(src.indexOf('\n', start) + 1, end));
+}
+/** Drops imports, comments, whitespace and trailing commas: what prettier may change between the two copies. */
+function normalize(code: string): string {
+  return code
+    .split('\n')
+    .filter((l) => !l.trimStart().startsWith('import '))
+    .map((l) => l.replace(/\/\/.*$/, ''))
+    .join('')
+    .replace(/\s+/g, '')
+    .replace(/,([)\]}])/g, '$1');
+}
 
 it('the README example: three nodes elect a leader and replicate a proposal', () => {
   // --- README example start ---
@@ -54,4 +141,147 @@ it('the README example: three nodes elect a leader and replicate a proposal', ()
   // --- README example end ---
 
   for (const { applied } of nodes.values()) expect(applied).toEqual(['hello']);
+});
+
+describe('the README RaftNode example', () => {
+  const dirs: string[] = [];
+  const nodes: RaftNode<number>[] = [];
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const n of nodes.splice(0)) await n.stop().catch(() => undefined);
+    for (const c of cleanups.splice(0)) await c().catch(() => undefined);
+    for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+  });
+
+  it('is the code in README.md', async () => {
+    expect(await testBlock('RaftNode example')).toBe(await readmeBlock('<!-- RaftNode example -->'));
+    expect(await testBlock('RaftNode usage')).toBe(await readmeBlock('<!-- RaftNode usage -->'));
+    expect(await testBlock('example')).toBe(await readmeBlock('<!-- Ready loop example -->'));
+    expect(await testBlock('memory example')).toBe(await readmeBlock('<!-- Memory storage example -->'));
+  });
+
+  it('a node killed (dropped without close) and started again the same way loses no acknowledged write', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'raft-readme-'));
+    dirs.push(dir);
+    const peers = [{ id: 1, address: '127.0.0.1:0' }];
+    const kv = new ListMachine();
+    // --- README RaftNode usage start ---
+    const node = await startNode(dir, 1, peers, kv);
+    await node.waitForLeader(); // before a leader is known, propose() and read() reject with ERR_NO_LEADER
+    const index = await node.propose(new TextEncoder().encode('x=1')); // resolves once applied here
+    await node.read(); // a linearizable read barrier (ReadIndex): kv now holds every acknowledged write
+    // --- README RaftNode usage end ---
+    nodes.push(node);
+    expect(node.startedAs).toBe('bootstrap');
+    const acked = [index];
+    for (let i = 2; i <= 5; i++) {
+      acked.push(await node.propose(new TextEncoder().encode(`x=${i}`)));
+      if (i === 3) await node.snapshotNow(); // the restart then restores a snapshot and replays the WAL after it
+    }
+    const termBefore = node.status().hardState.term;
+
+    // Kill: the node stops ticking and sending, but its WAL is never closed (no final sync, lock not released).
+    // The page cache keeps what was written, as it does for a SIGKILLed process; the dead holder's lock is stale.
+    const skipClose = vi.spyOn(Wal.prototype, 'close').mockImplementationOnce(() => Promise.resolve());
+    await node.stop();
+    const killed = skipClose.mock.contexts[0] as Wal | undefined; // the WAL the node did not close
+    skipClose.mockRestore();
+    expect(killed).toBeInstanceOf(Wal);
+    // Its file handles are closed once the restarted node is gone (only so the test process does not leak them).
+    cleanups.push(() => killed!.close());
+    nodes.splice(nodes.indexOf(node), 1);
+    await unlink(join(dir, 'wal', 'wal.lock'));
+
+    // Restarted exactly as it was first started: it must not bootstrap over the WAL.
+    const kv2 = new ListMachine();
+    const leaders: { leader: number; term: number }[] = [];
+    const again = await startNode(dir, 1, peers, kv2);
+    nodes.push(again);
+    again.on('leader', (leader, term) => leaders.push({ leader, term }));
+    expect(again.startedAs).toBe('restart');
+    const { term } = await again.waitForLeader();
+    await again.read();
+    expect(kv2.items).toEqual(['x=1', 'x=2', 'x=3', 'x=4', 'x=5']);
+    expect(again.status().appliedIndex).toBeGreaterThanOrEqual(acked[4]!);
+    // The leader event names the term the node leads in after the restart, not 0.
+    expect(term).toBeGreaterThan(termBefore);
+    expect(leaders.at(-1)).toEqual({ leader: 1, term: again.status().hardState.term });
+  });
+
+  it('the in-memory storage example: an acknowledged write survives a power loss', async () => {
+    const network = new MemoryNetwork();
+    const transport = network.transport(1);
+    const stateMachine = new ListMachine();
+    const fresh = new ListMachine();
+    // --- README memory example start ---
+    const storage = new MemoryDurableStorage();
+    const snapshots = new MemorySnapshotStore();
+    const node = await RaftNode.start({
+      id: 1,
+      peers: [{ id: 1 }],
+      storage,
+      snapshots,
+      stateMachine,
+      transport,
+    });
+    await node.waitForLeader();
+    await node.propose(new TextEncoder().encode('x=1')); // acknowledged: it survives a power loss
+    // A power loss, then the stop of the dead node (it syncs nothing now):
+    const [disk, snaps] = [storage.crash(), snapshots.crash()];
+    await node.stop();
+    const snapshot = await snaps.loadNewestAvailable(disk.snapshotRecords());
+    const again = await RaftNode.start({
+      id: 1,
+      mode: 'restart',
+      storage: disk,
+      snapshot,
+      snapshots: snaps,
+      stateMachine: fresh,
+      transport: network.transport(1),
+    });
+    // --- README memory example end ---
+    nodes.push(again);
+    await again.waitForLeader();
+    await again.read();
+    expect(fresh.items).toEqual(['x=1']);
+  });
+
+  it('refuses to bootstrap over a WAL that holds state, and to restart from an empty one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'raft-readme-'));
+    dirs.push(dir);
+    const peers = [{ id: 1, address: '127.0.0.1:0' }];
+    const node = await startNode(dir, 1, peers, new ListMachine());
+    nodes.push(node);
+    await node.waitForLeader();
+    await node.propose(new TextEncoder().encode('kept'));
+    await node.stop();
+    nodes.splice(0);
+
+    const wal = await Wal.open(join(dir, 'wal'));
+    const bootstrap = RaftNode.start({
+      id: 1,
+      peers,
+      mode: 'bootstrap',
+      storage: wal,
+      stateMachine: new ListMachine(),
+      transport: new TcpTransport({ id: 1, clusterId: 'kv', listen: '127.0.0.1:0' }),
+    });
+    await expect(bootstrap).rejects.toSatisfy((e: unknown) => isRaftError(e, 'ERR_STORAGE_NOT_EMPTY'));
+    await wal.close();
+    expect((await Wal.openForRead(join(dir, 'wal')).then((w) => w.readAll())).entries.length).toBeGreaterThan(
+      1,
+    );
+
+    const empty = await Wal.create(join(dir, 'other-wal'), new Uint8Array(0));
+    const restart = RaftNode.start({
+      id: 1,
+      peers,
+      mode: 'restart',
+      storage: empty,
+      stateMachine: new ListMachine(),
+      transport: new TcpTransport({ id: 1, clusterId: 'kv', listen: '127.0.0.1:0' }),
+    });
+    await expect(restart).rejects.toSatisfy((e: unknown) => isRaftError(e, 'ERR_STORAGE_EMPTY'));
+    await empty.close();
+  });
 });

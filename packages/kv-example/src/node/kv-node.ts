@@ -26,8 +26,16 @@ export interface KvNodeOptions {
   advertisePeer?: string;
   /** Initial members (id → addresses), this node included. */
   peers: ReadonlyMap<number, { peer: string; client: string }>;
-  /** Join an existing cluster (added by `POST /members`) instead of bootstrapping a new one. */
+  /**
+   * Join an existing cluster (added by `POST /members`) instead of bootstrapping a new one. Only matters when the
+   * data directory holds no raft state yet; a node with state always restarts from it.
+   */
   join?: boolean;
+  /**
+   * How long a request waits for a leader when this node knows none (after a restart, during an election) before
+   * answering 503 NO_LEADER. Default: two election timeouts.
+   */
+  waitForLeaderMs?: number;
   snapshotCount?: number;
   snapshotCatchUpEntries?: number;
   tickMs?: number;
@@ -73,7 +81,6 @@ export class KvNode {
     const wal = exists
       ? await openRepairing(walDir, snapshot?.metadata, walOptions)
       : await Wal.create(walDir, new TextEncoder().encode(opts.clusterId), walOptions);
-    const recovered = exists ? await wal.readAll() : undefined;
     const incarnation = await dataIncarnation(opts.dataDir);
     const transport = new TcpTransport({
       incarnation,
@@ -94,9 +101,9 @@ export class KvNode {
     const raft = await RaftNode.start<KvResult>({
       id: opts.id,
       peers: [...opts.peers.keys()].map((id) => ({ id })),
-      join: opts.join ?? false,
+      // RaftNode reads the WAL itself: a directory with raft state restarts from it, never bootstraps over it.
+      mode: opts.join === true ? 'join' : 'auto',
       storage: wal,
-      ...(recovered !== undefined ? { recovered } : {}),
       snapshot,
       snapshots,
       stateMachine: {
@@ -107,6 +114,7 @@ export class KvNode {
       transport,
       tickMs: opts.tickMs ?? 100,
       electionTick: opts.electionTick ?? 10,
+      waitForLeaderMs: opts.waitForLeaderMs ?? 2 * (opts.electionTick ?? 10) * (opts.tickMs ?? 100),
       snapshotCount: opts.snapshotCount ?? 10_000,
       snapshotCatchUpEntries: opts.snapshotCatchUpEntries ?? 5_000,
       ...(opts.logger ? { logger: opts.logger } : {}),
@@ -114,7 +122,7 @@ export class KvNode {
     const node = new KvNode(metrics, opts, raft, state, transport);
     node.instrument();
     // The initial members' addresses are replicated too, so nodes added later learn them.
-    if (!exists && opts.join !== true) {
+    if (raft.startedAs === 'bootstrap') {
       raft.once('leader', (leader) => {
         if (leader !== opts.id) return;
         for (const [id, a] of opts.peers)

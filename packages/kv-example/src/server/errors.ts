@@ -12,8 +12,8 @@ export class ApiError extends Error {
 }
 
 /**
- * Maps raft's typed errors to HTTP: no leader / proposal dropped → 503; timeout or leadership lost, whose outcome
- * is unknown → 504; a stopped node → 503; anything else → 500.
+ * Maps raft's typed errors to HTTP: no leader / proposal dropped / apply backlog full → 503 (nothing was written);
+ * timeout or leadership lost, whose outcome is unknown → 504; a stopped node → 503; anything else → 500.
  */
 export function errorFromRaft(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
@@ -21,6 +21,9 @@ export function errorFromRaft(err: unknown): ApiError {
   const message = err instanceof Error ? err.message : String(err);
   switch (code) {
     case 'ERR_NO_LEADER':
+      return new ApiError(503, 'NO_LEADER', `no leader: ${message}`);
+    case 'ERR_APPLY_BACKLOG':
+      return new ApiError(503, 'BUSY', `too many writes waiting to be applied; retry later: ${message}`);
     case 'ERR_PROPOSAL_DROPPED':
       return new ApiError(503, 'NO_LEADER', `no leader or no quorum: ${message}`);
     case 'ERR_TIMEOUT':

@@ -1,17 +1,24 @@
-import type { ConfState, SnapshotMetadata } from '../raftpb/types.js';
+import { RaftError } from '../errors.js';
+import type { ConfState, Message, Snapshot, SnapshotMetadata } from '../raftpb/types.js';
 import type { MemoryStorage } from '../storage/memory-storage.js';
 import type { RaftNodeOptions } from './options.js';
+import type { SnapshotPayload } from './types.js';
 
 const EMPTY = new Uint8Array(0);
 
 /** What taking a snapshot reads from its node, and tells it. */
 export interface SnapshotHost {
-  /** The highest applied index and the membership at it. */
-  applied(): { index: number; confState: ConfState };
+  /**
+   * The state machine's snapshot with the applied index and the membership at it, taken between two applies (so
+   * the three agree).
+   */
+  capture(): Promise<{ index: number; confState: ConfState; data: SnapshotPayload }>;
   /** Whether the node has stopped (a snapshot finishing then leaves memory and the WAL as they are). */
   stopped(): boolean;
   /** The snapshot is durable (file and WAL record) and the in-memory log compacted behind it. */
   taken(metadata: SnapshotMetadata): void;
+  /** Something to log. */
+  warn(message: string, fields: Record<string, unknown>): void;
 }
 
 /**
@@ -33,9 +40,12 @@ export class LocalSnapshots<R> {
     this.index = index;
   }
 
-  /** Whether a snapshot is being taken now. */
-  get busy(): boolean {
-    return this.running !== undefined;
+  /** Resolves once the snapshot being taken, if any, succeeded or failed. */
+  settled(): Promise<void> {
+    return (this.running ?? Promise.resolve()).then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   /** Whether the policy (default: `snapshotCount` entries since the last snapshot) asks for one at `appliedIndex`. */
@@ -60,15 +70,51 @@ export class LocalSnapshots<R> {
     return this.running;
   }
 
+  /**
+   * Sends a MsgSnap with the data of the snapshot file it names: raft's storage holds snapshot metadata only. A
+   * snapshot that predates `m.to` joining is not sent (`reportFailure(m.to)`, later): a fresh one is taken.
+   */
+  send(m: Message, reportFailure: (to: number) => void): void {
+    const want = m.snapshot?.metadata;
+    const cs = want?.confState;
+    if (cs !== undefined && ![...cs.voters, ...cs.learners, ...cs.votersOutgoing].includes(m.to)) {
+      // A follower refuses a snapshot whose configuration lacks it. Raft retries with the fresh snapshot once this
+      // attempt is reported failed.
+      if (this.running === undefined && this.opts.snapshots !== undefined) {
+        this.take().catch((err: unknown) =>
+          this.host.warn('snapshot for a new member failed', { err: String(err) }),
+        );
+      }
+      setImmediate(() => reportFailure(m.to));
+      return;
+    }
+    this.opts.transport.sendSnapshot(m, async () => {
+      const stored = await this.opts.snapshots?.load();
+      if (stored === undefined || want === undefined || stored.metadata.index !== want.index) {
+        throw new RaftError(
+          'ERR_SNAPSHOT_TEMPORARILY_UNAVAILABLE',
+          `snapshot at index ${want?.index ?? 0} is not on disk`,
+        );
+      }
+      return stored.bytes();
+    });
+  }
+
+  /** A snapshot from the leader: the file first, then the WAL record (then entries; release happens later). */
+  async persistIncoming(snap: Snapshot): Promise<void> {
+    if (this.opts.snapshots !== undefined) await this.opts.snapshots.save(snap.metadata, snap.data);
+    await this.opts.storage.saveSnap(snap.metadata);
+  }
+
   private async takeNow(): Promise<SnapshotMetadata> {
     const store = this.opts.snapshots;
-    const { index, confState } = this.host.applied();
-    if (store === undefined || index <= this.index) {
+    if (store === undefined) throw new RaftError('ERR_CONFIG_INVALID', 'no snapshot store configured');
+    // The view is taken between applies; writing it may overlap with further applies.
+    const { index, confState, data } = await this.host.capture();
+    if (index <= this.index) {
       return { index: this.index, term: this.memory.term(this.index), confState };
     }
     const metadata: SnapshotMetadata = { index, term: this.memory.term(index), confState };
-    // The view is taken now, between applies; writing it may overlap with further applies.
-    const data = await this.opts.stateMachine.snapshot();
     await store.save(metadata, data);
     await this.opts.storage.saveSnap(metadata);
     if (this.host.stopped()) return metadata;

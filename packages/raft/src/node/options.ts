@@ -1,15 +1,8 @@
-import { RaftError } from '../errors.js';
 import type { Config } from '../config.js';
+import { RaftError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { StateType } from '../raft/state-type.js';
-import {
-  EntryType,
-  type ConfChangeSingle,
-  type ConfState,
-  type Entry,
-  type HardState,
-  type SnapshotMetadata,
-} from '../raftpb/types.js';
+import type { ConfChangeSingle, ConfState, SnapshotMetadata } from '../raftpb/types.js';
 import type { DurableStorage, LoadedSnapshot, SnapshotFiles, StateMachine, Transport } from './types.js';
 
 /** Events a {@link RaftNode} emits. */
@@ -28,38 +21,36 @@ export interface RaftNodeEvents {
   error: (err: Error) => void;
 }
 
-/** An entry as a durable log returns it (the WAL's `type` is optional; absent means a normal entry). */
-export interface StoredEntry {
-  index: number;
-  term: number;
-  type?: number | undefined;
-  data: Uint8Array;
-}
-
-export function toEntry(e: StoredEntry): Entry {
-  const type = e.type ?? EntryType.Normal;
-  if (type !== EntryType.Normal && type !== EntryType.ConfChange && type !== EntryType.ConfChangeV2) {
-    throw new RaftError('ERR_LOG_CORRUPT', `entry ${e.index} in the durable log has unknown type ${type}`);
-  }
-  return { index: e.index, term: e.term, type, data: e.data };
-}
-
 /** Options of {@link RaftNode.start}. */
 export interface RaftNodeOptions<R> {
   /** This node's id (non-zero, never reused). */
   id: number;
   /**
-   * The initial members of a brand-new cluster, with their transport addresses. Used only when there is no
-   * recovered state and `join` is false.
+   * How to start; default `'auto'`. The node first reads what `storage` holds (`readAll`), then:
+   * - `'auto'`: storage holds raft state → restart from it; empty → bootstrap a new cluster of `peers`.
+   * - `'bootstrap'`: a brand-new cluster of `peers`; refuses with `ERR_STORAGE_NOT_EMPTY` if storage holds state
+   *   (bootstrapping would overwrite acknowledged entries and this node's vote).
+   * - `'restart'`: resume from storage; refuses with `ERR_STORAGE_EMPTY` if it holds nothing (e.g. a wrong or
+   *   wiped data directory), instead of coming back as a new, empty member.
+   * - `'join'`: an empty member that waits for the leader to add it by a conf change (it gets the log or a snapshot
+   *   from the leader); if storage already holds state (it joined before and restarts), it restarts from it.
+   *
+   * Which one it did is {@link RaftNode.startedAs}.
+   */
+  mode?: 'auto' | 'bootstrap' | 'restart' | 'join';
+  /**
+   * Members and transport addresses. On every start, each peer with an `address` (other than this node) is added
+   * to the transport. When the node bootstraps (see `mode`), their ids are the new cluster's voters; on a restart
+   * or join the membership comes from the log and snapshots instead, and the ids here are not used.
    */
   peers?: readonly { id: number; address?: string }[];
-  /** Start empty and wait for the leader to add this node (a member added by a conf change). */
-  join?: boolean;
-  /** The durable log (an `@x/wal` `Wal` opened at `snapshot`). */
+  /** The durable log (an `@x/wal` `Wal` opened at `snapshot`, or a {@link MemoryDurableStorage}). */
   storage: DurableStorage;
-  /** What `wal.readAll()` returned, when restarting. */
-  recovered?: { state: HardState | undefined; entries: readonly StoredEntry[] } | undefined;
-  /** The snapshot the WAL was opened at (from `SnapshotStore.loadNewestAvailable`), when restarting. */
+  /**
+   * The snapshot `storage` was opened at (`SnapshotStore.loadNewestAvailable(await Wal.validSnapshots(dir))`),
+   * when there is one. The state machine is restored from it, and entries at or below its index are skipped. A
+   * storage whose first entry is past `snapshot.index + 1` gets `ERR_CONFIG_INVALID` (field `snapshot`).
+   */
   snapshot?: LoadedSnapshot | undefined;
   /** Where snapshots are saved; without it the node never snapshots (and cannot catch followers up by snapshot). */
   snapshots?: SnapshotFiles;
@@ -84,7 +75,43 @@ export interface RaftNodeOptions<R> {
   keepSnapshots?: number;
   /** Default for propose/read/conf-change timeouts, in ms. Default 10,000. */
   requestTimeoutMs?: number;
+  /**
+   * The bound of the apply queue. Committed entries are applied to the state machine off the Ready loop, so a slow
+   * (e.g. I/O-bound, async) `apply` delays no heartbeat, vote or write; while this many entries wait to be applied
+   * here, `propose` rejects with `ERR_APPLY_BACKLOG` (retryable: nothing was proposed). Entries other nodes
+   * propose still queue beyond it (they are committed; they are also in raft's in-memory log until a snapshot).
+   * Default 5,000 (etcd's maxGapBetweenApplyAndCommitIndex).
+   */
+  maxApplyBacklog?: number;
+  /**
+   * How long `propose`, `proposeConfChange` and `read` wait for a leader when this node knows none, before
+   * rejecting with `ERR_NO_LEADER` (retryable: nothing was proposed). Default 0: reject at once. The wait counts
+   * toward the request's own timeout.
+   */
+  waitForLeaderMs?: number;
   /** Extra raft configuration (preVote and checkQuorum default to true here). */
   raft?: Partial<Omit<Config, 'id' | 'storage' | 'applied' | 'electionTick' | 'heartbeatTick'>>;
   logger?: Logger;
+}
+
+const MODES = new Set(['auto', 'bootstrap', 'restart', 'join']);
+
+/** Rejects invalid {@link RaftNodeOptions} with ERR_CONFIG_INVALID naming the field (raft's own are checked by raft). */
+export function checkOptions<R>(opts: RaftNodeOptions<R>): void {
+  const bad = (field: string, why: string): never => {
+    throw new RaftError('ERR_CONFIG_INVALID', `RaftNode.start: ${field} ${why}`, field);
+  };
+  // Options of earlier versions: ignoring them would silently change how the node starts.
+  if ('recovered' in opts)
+    bad('recovered', 'is no longer an option: RaftNode reads `storage.readAll()` itself');
+  if ('join' in opts) bad('join', "is no longer an option: pass mode 'join'");
+  if (opts.mode !== undefined && !MODES.has(opts.mode)) {
+    bad('mode', `must be 'auto', 'bootstrap', 'restart' or 'join', not ${JSON.stringify(opts.mode)}`);
+  }
+  const wait = opts.waitForLeaderMs;
+  if (wait !== undefined && !(wait >= 0)) bad('waitForLeaderMs', `must be >= 0, not ${wait}`);
+  const backlog = opts.maxApplyBacklog;
+  if (backlog !== undefined && !(Number.isSafeInteger(backlog) && backlog >= 1)) {
+    bad('maxApplyBacklog', `must be an integer >= 1, not ${backlog}`);
+  }
 }

@@ -8,6 +8,11 @@ export class ProposalBatch {
   private data: Uint8Array[] = [];
   private seqs: number[] = [];
 
+  /** Proposals waiting. */
+  get size(): number {
+    return this.seqs.length;
+  }
+
   add(seq: number, framed: Uint8Array): void {
     this.seqs.push(seq);
     this.data.push(framed);

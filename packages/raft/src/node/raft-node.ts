@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
-import { decodeConfChange, decodeConfChangeV2 } from '../codec/conf-change-codec.js';
 import { RaftError, isRaftError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
@@ -8,9 +7,7 @@ import { RawNode } from '../raw-node.js';
 import type { Ready } from '../ready.js';
 import {
   ConfChangeType,
-  EntryType,
   MessageType,
-  emptyConfState,
   isConfChangeV2,
   isEmptySnapshot,
   type ConfChange,
@@ -18,17 +15,18 @@ import {
   type ConfState,
   type Entry,
   type Message,
-  type Snapshot,
   type SnapshotMetadata,
 } from '../raftpb/types.js';
 import { StateType } from '../raft/state-type.js';
-import { MemoryStorage } from '../storage/memory-storage.js';
-import { ProposalIds, unframe } from './proposal-id.js';
-import { toEntry, type RaftNodeEvents, type RaftNodeOptions } from './options.js';
+import type { MemoryStorage } from '../storage/memory-storage.js';
+import { ProposalIds } from './proposal-id.js';
+import { checkOptions, type RaftNodeEvents, type RaftNodeOptions } from './options.js';
+import { recover, type Recovery, type StartedAs } from './recovery.js';
+import { LeaderWatch, type LeaderInfo } from './leader-watch.js';
 import { LocalSnapshots } from './local-snapshots.js';
-import { Waiters } from './waiters.js';
-import { ProposalBatch } from './proposal-batch.js';
-import { ReadBarriers, type ReadBarrier } from './read-barriers.js';
+import { Applier, toQueued, type ApplierHost } from './applier.js';
+import type { ReadBarrier } from './read-barriers.js';
+import { Requests, currentLeader } from './requests.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -40,12 +38,18 @@ const EMPTY = new Uint8Array(0);
  *
  * Order per Ready: (leader) send messages while persisting, thesis §10.2.1; save the snapshot file, then the WAL
  * snapshot record; save entries and hard state (resolves after fdatasync); (followers) send messages only now;
- * restore the snapshot / apply committed entries; `advance`.
+ * queue the snapshot restore and committed entries for the applier (the leader queues them before its save:
+ * they are on its disk already); `advance`. The applier applies them in log order off the loop, so a slow
+ * `apply` delays no heartbeat; `maxApplyBacklog` bounds its queue by refusing proposals.
+ *
+ * Starting reads what the storage holds and restarts from it, or bootstraps a new cluster when it is empty (see
+ * {@link RaftNodeOptions.mode}); it never bootstraps over existing state.
  *
  * @example
  * ```ts
  * const node = await RaftNode.start({ id: 1, peers: [{ id: 1 }, { id: 2 }, { id: 3 }], storage: wal,
- *   snapshots, stateMachine: kv, transport });
+ *   snapshot, snapshots, stateMachine: kv, transport });
+ * await node.waitForLeader();
  * const index = await node.propose(new TextEncoder().encode('x=1'));
  * await node.read(); // linearizable: local state now reflects every write acknowledged before the call
  * ```
@@ -53,15 +57,11 @@ const EMPTY = new Uint8Array(0);
 export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   private readonly rawNode: RawNode;
   private readonly memory: MemoryStorage;
-  private readonly ids: ProposalIds;
-  private readonly proposals = new Waiters<number, { index: number; result: R }>();
-  private readonly pending = new ProposalBatch();
-  private readonly confChanges = new Waiters<number, ConfState>();
-  private readonly reads = new ReadBarriers();
-  /** The read round that reads invoked in this turn of the event loop join; submitted on the next setImmediate. */
-  private pendingRead: Promise<ReadBarrier> | undefined;
+  private readonly requests: Requests<R>;
+  private readonly leaders = new LeaderWatch();
   private readonly logger: Logger;
   private readonly timeoutMs: number;
+  private readonly waitForLeaderMs: number;
   private ticker: ReturnType<typeof setInterval> | undefined;
   /** True while the Ready loop runs; a new trigger then only sets `again`. */
   private running = false;
@@ -73,36 +73,50 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   private failed: Error | undefined;
   private role: StateType = StateType.Follower;
   private leader = 0;
-  private term = 0;
-  /** Highest index applied to the state machine (invariant: <= commit). */
-  private appliedIndex: number;
-  private confState: ConfState;
+  /** The current term as of the last Ready handled (the stored one at start). */
+  private term: number;
+  /** Applies committed entries off the Ready loop; owns the applied index and the applied configuration. */
+  private readonly applier: Applier<R>;
+  /** Highest index handed to the applier (entries at or below it are not queued again). */
+  private queuedIndex: number;
+  private readonly maxApplyBacklog: number;
   private readonly snapshots: LocalSnapshots<R>;
-  private readSeq = 0;
+
+  /** How this node started: a new cluster, a restart from storage, or an empty member joining one. */
+  readonly startedAs: StartedAs;
 
   private constructor(
     private readonly opts: RaftNodeOptions<R>,
-    memory: MemoryStorage,
-    applied: number,
-    confState: ConfState,
+    recovery: Recovery,
   ) {
     super();
+    const { memory, applied } = recovery;
     this.memory = memory;
+    this.startedAs = recovery.startedAs;
+    this.term = recovery.term;
     this.logger = opts.logger ?? silentLogger;
     this.timeoutMs = opts.requestTimeoutMs ?? 10_000;
-    this.appliedIndex = applied;
-    this.confState = confState;
+    this.waitForLeaderMs = opts.waitForLeaderMs ?? 0;
+    this.queuedIndex = applied;
+    this.maxApplyBacklog = opts.maxApplyBacklog ?? 5_000;
+    this.applier = new Applier<R>(this.applierHost(), applied, recovery.confState);
     this.snapshots = new LocalSnapshots(
       opts,
       memory,
       {
-        applied: () => ({ index: this.appliedIndex, confState: this.confState }),
+        // Between two applies, so the state machine's view matches the applied index and configuration.
+        capture: () =>
+          this.applier.between(async () => ({
+            index: this.applier.applied,
+            confState: this.applier.confState,
+            data: await opts.stateMachine.snapshot(),
+          })),
         stopped: () => this.stopped,
         taken: (metadata) => this.emit('snapshot', metadata, 'local'),
+        warn: (message, fields) => this.logger.warn(message, fields),
       },
       applied,
     );
-    this.ids = new ProposalIds(randomBytes(8));
     this.rawNode = new RawNode({
       preVote: true,
       checkQuorum: true,
@@ -114,54 +128,28 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
       applied,
       logger: this.logger,
     });
+    this.requests = new Requests<R>(
+      {
+        id: opts.id,
+        rawNode: this.rawNode,
+        kick: () => this.kick(),
+        stopped: () => this.stopped,
+      },
+      new ProposalIds(randomBytes(8)),
+    );
   }
 
   /**
-   * Starts a node: a brand-new member (with `peers`, or `join`), or a restart from what the WAL and the snapshot
-   * store recovered. The state machine is restored from `snapshot` first and `applied` set to its index, so no
-   * entry is applied twice.
+   * Starts a node. It reads what `opts.storage` holds and, per `opts.mode` (default `'auto'`), restarts from it or,
+   * when it is empty, bootstraps a new cluster of `opts.peers` (or waits to be added, `'join'`). It refuses with
+   * `ERR_STORAGE_NOT_EMPTY` to bootstrap over stored state and with `ERR_STORAGE_EMPTY` to restart from nothing.
+   * On a restart the state machine is restored from `opts.snapshot` first and `applied` set to its index, so no
+   * entry is applied twice; {@link startedAs} tells which start it was.
    */
   static async start<R>(opts: RaftNodeOptions<R>): Promise<RaftNode<R>> {
-    const memory = new MemoryStorage();
-    let applied = 0;
-    let confState: ConfState = {
-      voters: [],
-      learners: [],
-      votersOutgoing: [],
-      learnersNext: [],
-      autoLeave: false,
-    };
-    const restarting =
-      opts.recovered !== undefined &&
-      (opts.recovered.state !== undefined ||
-        opts.recovered.entries.length > 0 ||
-        opts.snapshot !== undefined);
-    if (opts.snapshot !== undefined) {
-      const m = opts.snapshot.metadata;
-      const meta: SnapshotMetadata = {
-        index: m.index,
-        term: m.term,
-        confState: m.confState ?? emptyConfState(),
-      };
-      memory.applySnapshot({ data: EMPTY, metadata: meta });
-      await opts.stateMachine.restore(await opts.snapshot.bytes(), meta);
-      applied = meta.index;
-      confState = meta.confState;
-    }
-    if (opts.recovered?.state !== undefined) memory.setHardState(opts.recovered.state);
-    if (opts.recovered !== undefined && opts.recovered.entries.length > 0)
-      memory.append(opts.recovered.entries.map(toEntry));
-    const node = new RaftNode<R>(opts, memory, applied, confState);
-    if (!restarting && opts.join !== true) {
-      const peers = opts.peers ?? [];
-      if (peers.length === 0) {
-        throw new RaftError(
-          'ERR_CONFIG_INVALID',
-          'RaftNode.start: a new cluster needs `peers` (or `join: true`)',
-        );
-      }
-      node.rawNode.bootstrap(peers.map((p) => ({ id: p.id })));
-    }
+    checkOptions(opts);
+    const node = new RaftNode<R>(opts, await recover(opts));
+    if (node.startedAs === 'bootstrap') node.rawNode.bootstrap((opts.peers ?? []).map((p) => ({ id: p.id })));
     for (const p of opts.peers ?? []) {
       if (p.id !== opts.id && p.address !== undefined) opts.transport.addPeer(p.id, p.address);
     }
@@ -188,8 +176,9 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   }
 
   /**
-   * Proposes `data` and resolves with its log index once it is applied on this node. Rejects with
-   * `ERR_PROPOSAL_DROPPED` when raft refuses it (no leader, leader transfer, too many uncommitted bytes),
+   * Proposes `data` and resolves with its log index once it is applied on this node. Rejects with `ERR_NO_LEADER`
+   * when this node knows no leader (at once, or after `waitForLeaderMs`; nothing was proposed, so a retry is safe),
+   * `ERR_PROPOSAL_DROPPED` when raft refuses it otherwise (leader transfer, too many uncommitted bytes),
    * `ERR_LEADERSHIP_LOST` when the leader changed while it was pending, and `ERR_TIMEOUT` after `timeoutMs`. The
    * last two mean the outcome is unknown: the entry may still be committed later.
    */
@@ -199,71 +188,77 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
 
   /** As {@link propose}, and also resolves with what the state machine's `apply` returned for the entry. */
   proposeForResult(data: Uint8Array, timeoutMs = this.timeoutMs): Promise<{ index: number; result: R }> {
+    return this.withLeader(timeoutMs, (left) => this.proposeNow(data, left));
+  }
+
+  private proposeNow(data: Uint8Array, timeoutMs: number): Promise<{ index: number; result: R }> {
+    const backlog = this.applier.backlog + this.requests.unstepped;
+    if (backlog >= this.maxApplyBacklog) {
+      return Promise.reject(
+        new RaftError(
+          'ERR_APPLY_BACKLOG',
+          `node ${this.opts.id} has ${backlog} entries waiting to be applied (maxApplyBacklog ${this.maxApplyBacklog}); retry later`,
+        ),
+      );
+    }
+    return this.requests.propose(data, timeoutMs);
+  }
+
+  /**
+   * Runs `request` with the time left of `timeoutMs` once a leader is known: at once when one is, else after
+   * waiting up to `waitForLeaderMs`; rejects with ERR_NO_LEADER if none is by then.
+   */
+  private withLeader<T>(timeoutMs: number, request: (timeLeftMs: number) => Promise<T>): Promise<T> {
     const stopped = this.stoppedError();
     if (stopped !== undefined) return Promise.reject(stopped);
-    const seq = this.ids.next();
-    const done = this.proposals.wait(seq, timeoutMs, 'proposal');
-    // Stepped with the others of this turn by the Ready loop (flushProposals), before it takes the next Ready.
-    this.pending.add(seq, this.ids.frame(seq, data));
-    this.kick();
-    return done;
+    return this.leaders.whenLeader(currentLeader(this.rawNode), Math.min(this.waitForLeaderMs, timeoutMs), {
+      timeoutMs,
+      request,
+      stopped: () => this.stoppedError(),
+      noLeader: () => {
+        const { term } = this.rawNode.basicStatus().hardState;
+        return new RaftError(
+          'ERR_NO_LEADER',
+          `node ${this.opts.id} knows no leader (term ${term}); retry later`,
+        );
+      },
+    });
   }
 
-  /** Steps the proposals gathered since the last flush as one MsgProp; a refusal rejects each of them. */
-  private flushProposals(): void {
-    const { data, seqs } = this.pending.take();
-    if (data.length === 0) return;
-    try {
-      this.rawNode.proposeBatch(data);
-    } catch (err) {
-      const e = err instanceof Error ? err : new Error(String(err));
-      for (const seq of seqs) this.proposals.reject(seq, e);
-    }
+  /**
+   * Resolves with the leader and its term once this node knows one (at once if it does); rejects with
+   * `ERR_NO_LEADER` after `timeoutMs` (default `requestTimeoutMs`), or `ERR_STOPPED` if the node stops first.
+   *
+   * @example
+   * ```ts
+   * const node = await RaftNode.start(opts);
+   * const { leader, term } = await node.waitForLeader(5_000);
+   * ```
+   */
+  waitForLeader(timeoutMs = this.timeoutMs): Promise<LeaderInfo> {
+    const stopped = this.stoppedError();
+    if (stopped !== undefined) return Promise.reject(stopped);
+    const leader = currentLeader(this.rawNode);
+    if (leader !== 0) return Promise.resolve({ leader, term: this.rawNode.basicStatus().hardState.term });
+    return this.leaders.wait(timeoutMs);
   }
 
-  /** Proposes a membership change; resolves with the new configuration once it is applied here. */
+  /**
+   * Proposes a membership change; resolves with the new configuration once it is applied here. Rejects as
+   * {@link propose} does.
+   */
   proposeConfChange(cc: ConfChange | ConfChangeV2, timeoutMs = this.timeoutMs): Promise<ConfState> {
-    const stopped = this.stoppedError();
-    if (stopped !== undefined) return Promise.reject(stopped);
-    const seq = this.ids.next();
-    const done = this.confChanges.wait(seq, timeoutMs, 'conf change');
-    const framed = { ...cc, context: this.ids.frame(seq, cc.context ?? EMPTY) };
-    this.flushProposals(); // entries keep call order
-    try {
-      this.rawNode.proposeConfChange(framed);
-    } catch (err) {
-      this.confChanges.reject(seq, err instanceof Error ? err : new Error(String(err)));
-    }
-    this.kick();
-    return done;
+    return this.withLeader(timeoutMs, (left) => this.requests.proposeConfChange(cc, left));
   }
 
   /**
    * A linearizable read barrier (ReadIndex): resolves once this node has applied everything that was committed
-   * when the read was confirmed by a quorum, so reading local state afterwards is linearizable.
+   * when the read was confirmed by a quorum, so reading local state afterwards is linearizable. Rejects with
+   * `ERR_NO_LEADER` when this node knows no leader (at once, or after `waitForLeaderMs`): raft would drop the
+   * request, and it would only time out.
    */
   read(timeoutMs = this.timeoutMs): Promise<ReadBarrier> {
-    const stopped = this.stoppedError();
-    if (stopped !== undefined) return Promise.reject(stopped);
-    // Reads invoked before the round below is submitted share it (one ReadIndex, one heartbeat round for all of
-    // them). That stays linearizable: the round's read index is taken after every one of them was invoked, so each
-    // sees every write acknowledged before it began. The round's timeout is its first read's.
-    if (this.pendingRead !== undefined) return this.pendingRead;
-    this.readSeq = (this.readSeq + 1) >>> 0;
-    const ctx = this.ids.frame(this.readSeq, EMPTY);
-    const done = this.reads.wait(ctx, timeoutMs);
-    this.pendingRead = done;
-    setImmediate(() => {
-      this.pendingRead = undefined;
-      if (this.stopped) return; // stop() rejected the round already
-      try {
-        this.rawNode.readIndex(ctx);
-      } catch (err) {
-        this.reads.reject(ctx, err instanceof Error ? err : new Error(String(err)));
-      }
-      this.kick();
-    });
-    return done;
+    return this.withLeader(timeoutMs, (left) => this.requests.read(left));
   }
 
   /** Asks the leader to hand leadership to `to` (raft's leader transfer). */
@@ -274,20 +269,29 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   }
 
   /** Raft status: role, term, leader, commit, applied and (on the leader) every follower's progress. */
-  status(): ReturnType<RawNode['status']> & { appliedIndex: number; snapshotIndex: number } {
+  status(): ReturnType<RawNode['status']> & {
+    appliedIndex: number;
+    snapshotIndex: number;
+    applyBacklog: number;
+  } {
     return {
       ...this.rawNode.status(),
-      appliedIndex: this.appliedIndex,
+      appliedIndex: this.applier.applied,
       snapshotIndex: this.snapshots.index,
+      applyBacklog: this.applier.backlog,
     };
   }
 
   /** The current configuration as last applied. */
   membership(): ConfState {
-    return this.confState;
+    return this.applier.confState;
   }
 
-  /** Stops ticking, rejects pending requests, waits for the Ready loop, stops the transport, closes storage. */
+  /**
+   * Stops ticking, rejects pending requests, waits for the Ready loop and for the `apply` running now (the rest of
+   * the apply queue is dropped: it is durable and is applied again on the next start), waits for a snapshot being
+   * written, stops the transport, closes storage.
+   */
   async stop(): Promise<void> {
     // After a failure the node is already stopped, but its transport still has to be shut down here.
     if (this.closed) return;
@@ -297,6 +301,10 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     const err = new RaftError('ERR_STOPPED', 'the raft node was stopped');
     this.rejectAll(err);
     await this.loopDone;
+    // The apply running now finishes (the state machine never sees a call cut short); the rest is dropped: it is
+    // committed and durable, and replays from the log on the next start.
+    await this.applier.stop(err);
+    await this.snapshots.settled(); // its WAL record is written before the WAL closes
     await this.opts.transport.stop();
     if (this.failed === undefined) await this.opts.storage.close();
   }
@@ -314,9 +322,8 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   }
 
   private rejectAll(err: Error): void {
-    this.proposals.rejectAll(err);
-    this.confChanges.rejectAll(err);
-    this.reads.rejectAll(err);
+    this.requests.rejectAll(err);
+    this.leaders.rejectAll(err);
   }
 
   private tick(): void {
@@ -359,7 +366,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
         this.again = false;
         // Yield once so that proposals made in the same turn of the event loop join this Ready (batching).
         await new Promise<void>((resolve) => setImmediate(resolve));
-        while (!this.stopped && (this.flushProposals(), this.rawNode.hasReady())) {
+        while (!this.stopped && (this.requests.flush(), this.rawNode.hasReady())) {
           await this.handleReady(this.rawNode.ready());
         }
       } while (this.again && !this.stopped);
@@ -376,14 +383,21 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     this.stopped = true;
     if (this.ticker !== undefined) clearInterval(this.ticker);
     this.logger.error('raft node failed; stopping', { err: err.message });
-    this.rejectAll(new RaftError('ERR_STOPPED', `the raft node failed: ${err.message}`));
+    const stopped = new RaftError('ERR_STOPPED', `the raft node failed: ${err.message}`);
+    this.rejectAll(stopped);
+    void this.applier.stop(stopped);
     this.emit('error', err);
   }
 
   private async handleReady(rd: Ready): Promise<void> {
-    if (rd.softState !== undefined) this.onSoftState(rd.softState.raftState, rd.softState.lead);
+    // Led without a break since the last Ready: same role, same term (a leader's term changes only if it stepped
+    // down, and then it may have taken a new leader's entries into this Ready).
+    const ledThroughout =
+      this.role === StateType.Leader && (rd.hardState === undefined || rd.hardState.term === this.term);
+    // The term first: a Ready that elects a leader carries that leader's term in its hard state.
     if (rd.hardState !== undefined) this.term = rd.hardState.term;
-    for (const rs of rd.readStates) this.reads.confirm(rs.requestCtx, rs.index);
+    if (rd.softState !== undefined) this.onSoftState(rd.softState.raftState, rd.softState.lead);
+    for (const rs of rd.readStates) this.requests.confirmRead(rs.requestCtx, rs.index);
 
     const leaderNow = this.role === StateType.Leader;
     // Thesis §10.2.1: the leader may send its appends while its own write runs; it counts itself toward the
@@ -391,21 +405,15 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     if (leaderNow) this.send(rd.messages);
 
     const snap = rd.snapshot !== undefined && !isEmptySnapshot(rd.snapshot) ? rd.snapshot : undefined;
-    if (snap !== undefined) await this.persistIncomingSnapshot(snap);
-    let applied = false;
+    if (snap !== undefined) await this.snapshots.persistIncoming(snap);
+    // A leader's committed entries are already on its own disk: it counts itself toward a commit only after
+    // advance() of the Ready that saved them, and every earlier Ready was saved before this one was taken. So it
+    // queues them for apply now, while its write runs (as etcd's raftNode does). A follower's committed entries may
+    // be in this very Ready (so may those of a node elected since the last Ready): it queues them after the save.
+    const queueFirst = leaderNow && ledThroughout && snap === undefined;
+    if (queueFirst) this.queueCommitted(rd.committedEntries);
     if (rd.entries.length > 0 || rd.hardState !== undefined) {
-      const saving = this.opts.storage.save(rd.hardState, rd.entries);
-      if (leaderNow && snap === undefined && rd.committedEntries.length > 0) {
-        // The leader applies while its write runs (as etcd's raftNode does): its committed entries are already on
-        // its own disk, because it counts itself toward a commit only after advance() of the Ready that saved them,
-        // and every earlier Ready was saved before this one was taken. A follower's committed entries may be in
-        // this very Ready, so a follower applies only after the save.
-        const applying = this.applyEntries(rd.committedEntries);
-        const [saved, appliedResult] = await Promise.allSettled([saving, applying]);
-        if (saved.status === 'rejected') throw saved.reason;
-        if (appliedResult.status === 'rejected') throw appliedResult.reason;
-        applied = true;
-      } else await saving;
+      await this.opts.storage.save(rd.hardState, rd.entries);
     }
     if (snap !== undefined) this.memory.applySnapshot({ data: EMPTY, metadata: snap.metadata });
     if (rd.hardState !== undefined) this.memory.setHardState(rd.hardState);
@@ -415,16 +423,14 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     if (!leaderNow) this.send(rd.messages);
 
     if (snap !== undefined) {
-      await this.opts.stateMachine.restore(snap.data, snap.metadata);
-      this.appliedIndex = snap.metadata.index;
-      this.snapshots.index = snap.metadata.index;
-      this.confState = snap.metadata.confState;
-      this.emit('snapshot', snap.metadata, 'leader');
+      // Restored in log order by the applier; entries queued before it that it covers are skipped.
+      this.queuedIndex = Math.max(this.queuedIndex, snap.metadata.index);
+      this.applier.enqueueRestore(snap);
     }
-    if (!applied) await this.applyEntries(rd.committedEntries);
+    if (!queueFirst) this.queueCommitted(rd.committedEntries);
+    // The loop does not wait for apply: a slow state machine delays no heartbeat, vote or acknowledgement.
     this.rawNode.advance(rd);
-    this.reads.serve(this.appliedIndex);
-    this.maybeSnapshot();
+    this.requests.serveReads(this.applier.applied);
   }
 
   private onSoftState(role: StateType, lead: number): void {
@@ -437,15 +443,14 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
       const hadLeader = this.leader !== 0;
       this.leader = lead;
       this.emit('leader', lead, this.term);
+      if (lead !== 0) this.leaders.elected({ leader: lead, term: this.term });
       if (hadLeader) {
         // Entries proposed under the old leader may or may not commit under the new one.
         const err = new RaftError(
           'ERR_LEADERSHIP_LOST',
           'the leader changed while the request was pending; its outcome is unknown',
         );
-        this.proposals.rejectAll(err);
-        this.confChanges.rejectAll(err);
-        this.reads.rejectAll(err);
+        this.requests.rejectAll(err);
       }
     }
   }
@@ -456,100 +461,72 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     for (const m of messages) {
       if (m.type === MessageType.MsgSnap) {
         plain ??= messages.filter((x) => x.type !== MessageType.MsgSnap);
-        this.sendSnapshot(m);
+        this.snapshots.send(m, (to) => {
+          if (this.stopped) return;
+          this.rawNode.reportSnapshot(to, 'failure');
+          this.kick();
+        });
       }
     }
     this.opts.transport.send(plain ?? messages);
   }
 
-  /** Raft's storage holds snapshot metadata only; the data is read from the snapshot file when it is sent. */
-  private sendSnapshot(m: Message): void {
-    const want = m.snapshot?.metadata;
-    const cs = want?.confState;
-    if (cs !== undefined && ![...cs.voters, ...cs.learners, ...cs.votersOutgoing].includes(m.to)) {
-      // The newest snapshot predates the member (it was added after it): a follower refuses a snapshot whose
-      // configuration lacks it. Take a fresh one; raft retries with it once this attempt is reported failed.
-      if (!this.snapshots.busy) {
-        this.snapshotNow().catch((err: unknown) =>
-          this.logger.warn('snapshot for a new member failed', { err: String(err) }),
-        );
-      }
-      setImmediate(() => {
-        if (this.stopped) return;
-        this.rawNode.reportSnapshot(m.to, 'failure');
-        this.kick();
-      });
-      return;
-    }
-    this.opts.transport.sendSnapshot(m, async () => {
-      const stored = await this.opts.snapshots?.load();
-      if (stored === undefined || want === undefined || stored.metadata.index !== want.index) {
-        throw new RaftError(
-          'ERR_SNAPSHOT_TEMPORARILY_UNAVAILABLE',
-          `snapshot at index ${want?.index ?? 0} is not on disk`,
-        );
-      }
-      return stored.bytes();
-    });
+  /**
+   * Hands committed entries to the applier, in log order. A conf change is applied to raft here, in the loop (raft
+   * needs it before it may campaign or accept the next one, and the loop must not wait for the state machine);
+   * the applier reports it to the application when the state machine reaches it.
+   */
+  private queueCommitted(entries: readonly Entry[]): void {
+    const fresh = entries.filter((e) => e.index > this.queuedIndex);
+    if (fresh.length === 0) return;
+    this.queuedIndex = fresh[fresh.length - 1]!.index;
+    this.applier.enqueue(
+      fresh.map((e) =>
+        toQueued(e, this.requests.ids, (cc) => {
+          const cs = this.rawNode.applyConfChange(cc);
+          for (const ch of isConfChangeV2(cc) ? cc.changes : [cc]) {
+            if (ch.type === ConfChangeType.RemoveNode && ch.nodeId !== this.opts.id)
+              this.opts.transport.removePeer(ch.nodeId);
+          }
+          return cs;
+        }),
+      ),
+    );
   }
 
-  /** A snapshot from the leader: the file first, then the WAL record (then entries; release happens later). */
-  private async persistIncomingSnapshot(snap: Snapshot): Promise<void> {
-    if (this.opts.snapshots !== undefined) await this.opts.snapshots.save(snap.metadata, snap.data);
-    await this.opts.storage.saveSnap(snap.metadata);
-  }
-
-  private async applyEntries(entries: readonly Entry[]): Promise<void> {
-    if (entries.length === 0) return;
-    for (const e of entries) {
-      if (e.index <= this.appliedIndex) continue;
-      switch (e.type) {
-        case EntryType.Normal:
-          await this.applyNormal(e);
-          break;
-        case EntryType.ConfChange:
-          this.applyConf(e.data.byteLength === 0 ? undefined : decodeConfChange(e.data));
-          break;
-        case EntryType.ConfChangeV2:
-          this.applyConf(e.data.byteLength === 0 ? undefined : decodeConfChangeV2(e.data));
-          break;
-      }
-      this.appliedIndex = e.index;
-    }
-    this.emit('applied', this.appliedIndex);
-  }
-
-  private async applyNormal(e: Entry): Promise<void> {
-    if (e.data.byteLength === 0) return; // a new leader's empty entry
-    const payload = unframe(e.data) ?? e.data;
-    const result = await this.opts.stateMachine.apply(payload, e.index);
-    const seq = this.ids.ownSeq(e.data);
-    if (seq !== undefined) this.proposals.resolve(seq, { index: e.index, result });
-  }
-
-  private applyConf(cc: ConfChange | ConfChangeV2 | undefined): void {
-    if (cc === undefined) return;
-    const cs = this.rawNode.applyConfChange(cc);
-    this.confState = cs;
-    const ctx = cc.context ?? EMPTY;
-    const changes = isConfChangeV2(cc) ? cc.changes : [{ type: cc.type, nodeId: cc.nodeId }];
-    for (const ch of changes) {
-      if (ch.type === ConfChangeType.RemoveNode && ch.nodeId !== this.opts.id)
-        this.opts.transport.removePeer(ch.nodeId);
-    }
-    // Peer addresses are the application's to know (it keeps them in its state machine); it adds them to the
-    // transport when it sees this event.
-    this.emit('confChange', cs, changes, unframe(ctx) ?? ctx);
-    const seq = this.ids.ownSeq(ctx);
-    if (seq !== undefined) this.confChanges.resolve(seq, cs);
+  /** How the applier reports back: resolve proposers, emit events, serve reads, snapshot when due. */
+  private applierHost(): ApplierHost<R> {
+    return {
+      stateMachine: this.opts.stateMachine,
+      appliedNormal: (e, result) => {
+        if (e.seq !== undefined) this.requests.applied(e.seq, e.index, result);
+      },
+      appliedConf: (e) => {
+        // Peer addresses are the application's to know (it keeps them in its state machine); it adds them to the
+        // transport when it sees this event.
+        this.emit('confChange', e.confState, e.changes, e.context);
+        if (e.seq !== undefined) this.requests.confApplied(e.seq, e.confState);
+      },
+      restored: (metadata) => {
+        this.snapshots.index = metadata.index;
+        this.emit('snapshot', metadata, 'leader');
+      },
+      progressed: (applied) => {
+        this.emit('applied', applied);
+        this.requests.serveReads(applied);
+        this.maybeSnapshot();
+      },
+      failed: (err) => this.fail(err),
+    };
   }
 
   /** Snapshot-then-release when the policy says so. */
   private maybeSnapshot(): void {
-    if (!this.snapshots.due(this.appliedIndex)) return;
-    this.snapshotNow().catch((err: unknown) =>
-      this.fail(err instanceof Error ? err : new Error(String(err))),
-    );
+    if (this.stopped || !this.snapshots.due(this.applier.applied)) return;
+    this.snapshotNow().catch((err: unknown) => {
+      if (this.stopped) return; // stop() cancels a snapshot waiting for its turn between applies
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+    });
   }
 
   /**

@@ -1,11 +1,33 @@
 import type { ConfState, Entry, HardState, Message, SnapshotMetadata } from '../raftpb/types.js';
 
+/** An entry as a durable log returns it (the WAL's `type` is optional; absent means a normal entry). */
+export interface StoredEntry {
+  index: number;
+  term: number;
+  type?: number | undefined;
+  data: Uint8Array;
+}
+
+/** What a {@link DurableStorage} holds when it is opened: the last hard state and the entries after its snapshot. */
+export interface DurableContents {
+  /** The last hard state saved; undefined when none was. */
+  state: HardState | undefined;
+  /** The entries after the snapshot the storage was opened at, in index order. */
+  entries: readonly StoredEntry[];
+}
+
 /**
- * The durable log a {@link RaftNode} persists through: the project's `Storage` contract, which `@x/wal`'s `Wal`
- * implements structurally (`@x/raft` takes no runtime dependency on `@x/wal`). Every promise must resolve only once
- * what it wrote is on disk, except a commit-only hard-state change, which may stay unsynced (etcd's MustSync).
+ * The durable log a {@link RaftNode} persists through: the project's `Storage` contract plus `readAll`, which
+ * `@x/wal`'s `Wal` implements structurally (`@x/raft` takes no runtime dependency on `@x/wal`);
+ * `MemoryDurableStorage` is the in-memory one for tests. Every promise must resolve only once what it wrote
+ * is on disk, except a commit-only hard-state change, which may stay unsynced (etcd's MustSync).
  */
 export interface DurableStorage {
+  /**
+   * What the storage held when it was opened. `RaftNode.start` calls it once, before any write, and decides
+   * from it whether the node starts fresh or restarts (so a restart can never bootstrap over existing state).
+   */
+  readAll(): Promise<DurableContents>;
   save(state: HardState | undefined, entries: readonly Entry[]): Promise<void>;
   saveSnap(snap: SnapshotMetadata): Promise<void>;
   release(snap: SnapshotMetadata): Promise<void>;
@@ -39,11 +61,15 @@ export interface SnapshotFiles {
  * state.
  */
 export interface StateMachine<R = unknown> {
-  /** Applies one committed entry's payload. The value returned resolves the proposer's promise on this node. */
+  /**
+   * Applies one committed entry's payload. The value returned resolves the proposer's promise on this node. It may
+   * be async and slow (e.g. do I/O): RaftNode applies off its Ready loop, so heartbeats and writes go on meanwhile
+   * (`maxApplyBacklog` bounds how much waits).
+   */
   apply(data: Uint8Array, index: number): R | Promise<R>;
   /**
-   * A snapshot of the state after the last applied entry. Take the view synchronously (or before the promise
-   * settles); the node keeps applying while the returned chunks are written.
+   * A snapshot of the state after the last applied entry (called between two applies). Take the view synchronously
+   * (or before the promise settles); the node keeps applying while the returned chunks are written.
    */
   snapshot(): SnapshotPayload | Promise<SnapshotPayload>;
   /** Replaces the whole state with a snapshot's data. */

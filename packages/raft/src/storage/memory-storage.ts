@@ -14,7 +14,8 @@ const EMPTY = new Uint8Array(0);
 /**
  * An in-memory {@link Storage} (etcd's MemoryStorage): the log after the last snapshot, the snapshot, and the hard
  * state. The application appends each Ready's entries after persisting them durably elsewhere (the WAL), and
- * compacts after taking a snapshot.
+ * compacts after taking a snapshot. It is raft's view of the log, not a durable log: a `RaftNode` in tests takes a
+ * `MemoryDurableStorage` (and a `MemorySnapshotStore`) instead.
  *
  * @example
  * ```ts

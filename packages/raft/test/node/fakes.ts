@@ -2,6 +2,7 @@
 // snapshot store in memory, and a counting state machine.
 import type { Entry, HardState, SnapshotMetadata } from '../../src/raftpb/types.js';
 import type {
+  DurableContents,
   DurableStorage,
   LoadedSnapshot,
   SnapshotFiles,
@@ -56,10 +57,9 @@ export class FakeWal implements DurableStorage {
     this.closed = true;
   }
 
-  /** What `wal.readAll()` would give after a restart at `snap`. */
-  recovered(snap?: { index: number }): { state: HardState | undefined; entries: Entry[] } {
-    const after = snap?.index ?? 0;
-    return { state: this.state, entries: this.entries.filter((e) => e.index > after) };
+  /** What a reopened WAL gives: everything acknowledged (the node skips entries its snapshot covers). */
+  async readAll(): Promise<DurableContents> {
+    return { state: this.state, entries: this.entries.map((e) => ({ ...e })) };
   }
 }
 

@@ -1,0 +1,224 @@
+import { decodeConfChange, decodeConfChangeV2 } from '../codec/conf-change-codec.js';
+import { RaftError } from '../errors.js';
+import {
+  EntryType,
+  isConfChangeV2,
+  type ConfChange,
+  type ConfChangeSingle,
+  type ConfChangeV2,
+  type ConfState,
+  type Entry,
+  type Snapshot,
+  type SnapshotMetadata,
+} from '../raftpb/types.js';
+import { unframe, type ProposalIds } from './proposal-id.js';
+import type { StateMachine } from './types.js';
+
+const EMPTY = new Uint8Array(0);
+
+/** A committed entry waiting to be applied (its conf change, if any, is already applied to raft). */
+export type QueuedEntry =
+  | {
+      kind: 'normal';
+      index: number;
+      /** The application's payload (without the proposal header); undefined for a new leader's empty entry. */
+      payload: Uint8Array | undefined;
+      /** The proposal's sequence number when this node (this incarnation) proposed it. */
+      seq: number | undefined;
+    }
+  | {
+      kind: 'conf';
+      index: number;
+      /** The configuration raft adopted when the entry was queued. */
+      confState: ConfState;
+      changes: readonly ConfChangeSingle[];
+      /** The proposer's context bytes (without the proposal header). */
+      context: Uint8Array;
+      seq: number | undefined;
+    };
+
+/**
+ * A committed entry as the applier queues it: the payload without the proposal header and who proposed it; a conf
+ * change is decoded and applied to raft by `applyConfChange` now (its result is queued).
+ */
+export function toQueued(
+  e: Entry,
+  ids: ProposalIds,
+  applyConfChange: (cc: ConfChange | ConfChangeV2) => ConfState,
+): QueuedEntry {
+  if (e.type === EntryType.Normal || e.data.byteLength === 0) {
+    // An empty entry (a new leader's, or an empty conf change) is not the application's.
+    const payload = e.data.byteLength === 0 ? undefined : (unframe(e.data) ?? e.data);
+    return { kind: 'normal', index: e.index, payload, seq: ids.ownSeq(e.data) };
+  }
+  const cc = e.type === EntryType.ConfChange ? decodeConfChange(e.data) : decodeConfChangeV2(e.data);
+  const confState = applyConfChange(cc);
+  const changes = isConfChangeV2(cc) ? cc.changes : [{ type: cc.type, nodeId: cc.nodeId }];
+  const ctx = cc.context ?? EMPTY;
+  return {
+    kind: 'conf',
+    index: e.index,
+    confState,
+    changes,
+    context: unframe(ctx) ?? ctx,
+    seq: ids.ownSeq(ctx),
+  };
+}
+
+type Item =
+  | { kind: 'entries'; entries: QueuedEntry[] }
+  | { kind: 'restore'; snapshot: Snapshot }
+  | { kind: 'task'; run: () => Promise<void>; cancel: (err: Error) => void };
+
+/** What the applier reports to its node. */
+export interface ApplierHost<R> {
+  readonly stateMachine: StateMachine<R>;
+  /** A normal entry was applied; `result` is what `apply` returned. */
+  appliedNormal(entry: Extract<QueuedEntry, { kind: 'normal' }>, result: R): void;
+  /** A conf change entry was reached in log order (the state machine's view now includes it). */
+  appliedConf(entry: Extract<QueuedEntry, { kind: 'conf' }>): void;
+  /** The state machine was restored from a snapshot the leader sent. */
+  restored(metadata: SnapshotMetadata): void;
+  /** One queued batch is applied: everything up to `applied`. */
+  progressed(applied: number): void;
+  /** Applying threw: the node must stop. */
+  failed(err: Error): void;
+}
+
+/**
+ * Applies committed entries to the state machine off the Ready loop, in log order, one call at a time: the loop
+ * queues each Ready's committed entries (once they are durable here) and goes on persisting, sending and
+ * heartbeating while a slow `apply` runs. Snapshot restores and snapshot captures are queued too, so the state
+ * machine never sees two calls at once.
+ *
+ * Invariants: `applied` only grows (a restore sets it to the snapshot's index); `backlog` counts queued entries not
+ * yet applied (the node refuses proposals while it is at its bound).
+ */
+export class Applier<R> {
+  /** Highest index applied to the state machine (invariant: <= commit). */
+  applied: number;
+  /** The configuration as of `applied`. */
+  confState: ConfState;
+  private readonly items: Item[] = [];
+  private queued = 0;
+  private draining: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly host: ApplierHost<R>,
+    applied: number,
+    confState: ConfState,
+  ) {
+    this.applied = applied;
+    this.confState = confState;
+  }
+
+  /** Entries queued and not yet applied (the one being applied included). */
+  get backlog(): number {
+    return this.queued;
+  }
+
+  /** Queues committed entries (in log order, after those already queued). */
+  enqueue(entries: QueuedEntry[]): void {
+    if (entries.length === 0 || this.stopped) return;
+    this.items.push({ kind: 'entries', entries });
+    this.queued += entries.length;
+    this.pump();
+  }
+
+  /** Queues a restore of the leader's snapshot (its data), after the entries already queued. */
+  enqueueRestore(snapshot: Snapshot): void {
+    if (this.stopped) return;
+    this.items.push({ kind: 'restore', snapshot });
+    this.pump();
+  }
+
+  /**
+   * Runs `fn` between two applies, after everything queued so far (e.g. taking a snapshot of the state machine:
+   * no apply runs meanwhile). Rejects with ERR_STOPPED if the applier stops first.
+   */
+  between<T>(fn: () => Promise<T> | T): Promise<T> {
+    if (this.stopped) return Promise.reject(new RaftError('ERR_STOPPED', 'the raft node was stopped'));
+    return new Promise<T>((resolve, reject) => {
+      this.items.push({
+        kind: 'task',
+        run: async () => resolve(await fn()),
+        cancel: reject,
+      });
+      this.pump();
+    });
+  }
+
+  /** Stops after the item being applied now; queued items are dropped (queued tasks reject with `err`). */
+  stop(err: Error): Promise<void> {
+    this.stopped = true;
+    for (const item of this.items.splice(0)) if (item.kind === 'task') item.cancel(err);
+    this.queued = 0;
+    return this.draining ?? Promise.resolve();
+  }
+
+  private pump(): void {
+    if (this.draining !== undefined || this.stopped) return;
+    this.draining = this.drain().finally(() => {
+      this.draining = undefined;
+      // Items queued after drain() saw the queue empty, but before this ran, are still waiting.
+      if (this.items.length > 0) this.pump();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    for (let item = this.items.shift(); item !== undefined && !this.stopped; item = this.items.shift()) {
+      try {
+        await this.run(item);
+      } catch (err) {
+        if (item.kind === 'task') {
+          item.cancel(err instanceof Error ? err : new Error(String(err)));
+          continue;
+        }
+        this.stopped = true;
+        this.host.failed(err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
+    }
+  }
+
+  private async run(item: Item): Promise<void> {
+    switch (item.kind) {
+      case 'task':
+        await item.run();
+        return;
+      case 'restore': {
+        const { data, metadata } = item.snapshot;
+        if (metadata.index <= this.applied) return; // every entry it covers is applied already
+        await this.host.stateMachine.restore(data, metadata);
+        this.applied = metadata.index;
+        this.confState = metadata.confState;
+        this.host.restored(metadata);
+        this.host.progressed(this.applied);
+        return;
+      }
+      case 'entries':
+        for (const e of item.entries) {
+          if (this.stopped) return;
+          if (e.index <= this.applied) {
+            this.queued--; // covered by a restored snapshot
+            continue;
+          }
+          if (e.kind === 'normal') {
+            if (e.payload !== undefined) {
+              const result = await this.host.stateMachine.apply(e.payload, e.index);
+              this.applied = e.index;
+              this.host.appliedNormal(e, result);
+            }
+          } else {
+            this.confState = e.confState;
+            this.host.appliedConf(e);
+          }
+          this.applied = e.index;
+          this.queued--;
+        }
+        this.host.progressed(this.applied);
+        return;
+    }
+  }
+}
