@@ -22,11 +22,11 @@ export default tseslint.config(
   },
   {
     // The pure Raft core: no I/O, no clock, no timers, no ambient randomness (time is tick(), randomness an
-    // injected seeded source). It must not reach into the runtime folders either. The entry point (index.ts)
-    // re-exports the runtime and is left out.
+    // injected seeded source). It must not reach into the runtime folders either, and neither may the core's entry
+    // point (index.ts, `@x/raft`): the runtime is exported from `@x/raft/node` (src/node/index.ts).
     files: [
       'packages/raft/src/{quorum,tracker,confchange,log,raft,raftpb,storage,codec}/**/*.ts',
-      'packages/raft/src/{raw-node,ready,status,config,errors,logger,random}.ts',
+      'packages/raft/src/{index,raw-node,ready,status,config,errors,logger,random}.ts',
     ],
     rules: {
       'no-restricted-imports': [

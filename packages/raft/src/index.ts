@@ -1,4 +1,6 @@
-// @x/raft: the public API. Everything not listed here is internal.
+// @x/raft: the pure Raft core's public API (no I/O, no clock, no timers). The Node.js runtime (RaftNode, the
+// transports, the in-memory ports) is `@x/raft/node` (src/node/index.ts); the simulator is `@x/raft/testing`.
+// Everything not listed here is internal.
 export { RawNode, SnapshotStatus, type Peer } from './raw-node.js';
 export { ReadOnlyOption, type Config } from './config.js';
 export { StateType } from './raft/state-type.js';
@@ -43,23 +45,3 @@ export {
 } from './codec/conf-change-codec.js';
 export { seededRandom, type RandomSource } from './random.js';
 export { silentLogger, type Logger } from './logger.js';
-export { RaftNode } from './node/raft-node.js';
-export type { RaftNodeEvents, RaftNodeOptions } from './node/options.js';
-export type { StartedAs } from './node/recovery.js';
-export type { LeaderInfo } from './node/leader-watch.js';
-export type { ReadBarrier } from './node/read-barriers.js';
-export { MemoryDurableStorage, type MemoryDurableStorageOptions } from './node/memory-durable-storage.js';
-export { MemorySnapshotStore } from './node/memory-snapshot-store.js';
-export type {
-  DurableContents,
-  DurableStorage,
-  LoadedSnapshot,
-  SnapshotFiles,
-  SnapshotPayload,
-  StateMachine,
-  StoredEntry,
-  Transport,
-  TransportHandler,
-} from './node/types.js';
-export { TcpTransport, type PeerTlsOptions, type TcpTransportOptions } from './transport/tcp-transport.js';
-export { MemoryNetwork, MemoryTransport } from './transport/memory-transport.js';

@@ -39,6 +39,14 @@ describe('the pure core (lint)', () => {
     }
   }, 60_000);
 
+  it("keeps the runtime out of the core's entry point (`@x/raft`): it is exported from `@x/raft/node`", async () => {
+    const reexport =
+      "export { RaftNode } from './node/raft-node.js';\nexport { TcpTransport } from './transport/tcp-transport.js';";
+    const ids = await ruleIds('packages/raft/src/index.ts', reexport);
+    expect(ids.filter((id) => id === 'no-restricted-imports')).toHaveLength(2);
+    expect(await ruleIds('packages/raft/src/node/index.ts', reexport)).toEqual([]);
+  }, 60_000);
+
   it('leaves the runtime free to do I/O', async () => {
     const ids = await ruleIds('packages/raft/src/node/raft-node.ts', IMPURE);
     expect(ids.filter((id) => id.startsWith('no-restricted'))).toEqual([]);

@@ -3,21 +3,25 @@
 import { readFile, rm, mkdtemp, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   EntryType,
-  MemoryDurableStorage,
-  MemoryNetwork,
-  MemorySnapshotStore,
   MemoryStorage,
-  RaftNode,
   RawNode,
-  TcpTransport,
   decodeConfChange,
   isRaftError,
   type Message,
-  type StateMachine,
 } from '../src/index.js';
+import {
+  MemoryDurableStorage,
+  MemoryNetwork,
+  MemorySnapshotStore,
+  RaftNode,
+  TcpTransport,
+  type StateMachine,
+} from '../src/node/index.js';
 import { SnapshotStore, Wal } from '../../wal/src/index.js';
 
 // --- README RaftNode example start ---
@@ -158,6 +162,35 @@ describe('the README RaftNode example', () => {
     expect(await testBlock('RaftNode usage')).toBe(await readmeBlock('<!-- RaftNode usage -->'));
     expect(await testBlock('example')).toBe(await readmeBlock('<!-- Ready loop example -->'));
     expect(await testBlock('memory example')).toBe(await readmeBlock('<!-- Memory storage example -->'));
+  });
+
+  it("imports every name in the README's snippets from the entry point that exports it", async () => {
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+    const entries: Record<string, string> = {
+      '@x/raft': fileURLToPath(new URL('../src/index.ts', import.meta.url)),
+      '@x/raft/node': fileURLToPath(new URL('../src/node/index.ts', import.meta.url)),
+      '@x/raft/testing': fileURLToPath(new URL('../src/testing/index.ts', import.meta.url)),
+    };
+    // The compiler's view of each entry's exports: values and types alike.
+    const program = ts.createProgram(Object.values(entries), {
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      target: ts.ScriptTarget.ES2022,
+      noEmit: true,
+    });
+    const checker = program.getTypeChecker();
+    const exportsOf = (file: string): string[] =>
+      checker
+        .getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(file)!)!)
+        .map((e) => e.name);
+    const imports = [...readme.matchAll(/^import \{([^}]*)\} from '(@x\/raft[^']*)';/gm)];
+    expect(new Set(imports.map((m) => m[2]))).toEqual(new Set(Object.keys(entries)));
+    for (const [, list, specifier] of imports) {
+      const exported = exportsOf(entries[specifier!]!);
+      const names = list!.split(',').map((n) => n.trim().replace(/^type\s+/, ''));
+      for (const name of names.filter((n) => n !== ''))
+        expect(exported, `${name} from ${specifier}`).toContain(name);
+    }
   });
 
   it('a node killed (dropped without close) and started again the same way loses no acknowledged write', async () => {

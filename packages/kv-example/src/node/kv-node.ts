@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RaftNode, TcpTransport, type ConfState, type Logger } from '@x/raft';
+import type { ConfState, Logger } from '@x/raft';
+import { RaftNode, TcpTransport } from '@x/raft/node';
 import { SnapshotStore, Wal, WalError } from '@x/wal';
 import { encodeCommand } from '../store/commands.js';
 import { KvState, type KvResult } from '../store/kv-state.js';

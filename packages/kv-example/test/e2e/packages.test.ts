@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // The packages as a user outside this repository gets them: `npm pack` (which runs each package's `prepare`
 // build) makes the tarballs, and plain npm installs them into an empty project in the temporary directory, with
-// their dependencies from the registry. A short program then uses both, and the installed `x-wal` bin runs.
+// their dependencies from the registry. A short program then uses both (and @x/raft's runtime entry,
+// `@x/raft/node`), and the installed `x-wal` bin runs.
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -22,7 +23,9 @@ afterAll(() => rm(project, { recursive: true, force: true }));
 
 const PROGRAM = `
 import { Wal, WalError } from '@x/wal';
+import * as core from '@x/raft';
 import { EntryType, MemoryStorage, RawNode } from '@x/raft';
+import { MemoryDurableStorage, MemoryNetwork, RaftNode } from '@x/raft/node';
 
 // @x/wal: append durably, reopen, read back.
 const wal = await Wal.create('wal', new TextEncoder().encode('installed'));
@@ -51,7 +54,22 @@ for (let i = 0; i < 40 && applied.length === 0; i++) {
     node.advance(rd);
   }
 }
-console.log(JSON.stringify({ indexes: entries.map((e) => e.index), gap, applied }));
+
+// @x/raft/node: a one-node RaftNode over the in-memory ports; the core entry exports none of the runtime.
+const counter = { n: 0, apply() { return ++this.n; }, snapshot() { return new Uint8Array(0); }, restore() {} };
+const raftNode = await RaftNode.start({
+  id: 1,
+  peers: [{ id: 1 }],
+  storage: new MemoryDurableStorage(),
+  stateMachine: counter,
+  transport: new MemoryNetwork().transport(1),
+});
+await raftNode.waitForLeader(30_000);
+const { result } = await raftNode.proposeForResult(new TextEncoder().encode('one'));
+await raftNode.stop();
+const runtimeInCore = ['RaftNode', 'TcpTransport', 'MemoryNetwork', 'MemoryDurableStorage'].filter((n) => n in core);
+
+console.log(JSON.stringify({ indexes: entries.map((e) => e.index), gap, applied, result, runtimeInCore }));
 `;
 
 describe('the packed packages, installed with plain npm outside the workspace', () => {
@@ -76,6 +94,8 @@ describe('the packed packages, installed with plain npm outside the workspace', 
       indexes: [1, 2, 3],
       gap: 'ERR_WAL_INDEX_GAP',
       applied: ['hello'],
+      result: 1,
+      runtimeInCore: [],
     });
 
     // npm's bin link (a symlink in node_modules/.bin) and npx.
@@ -123,9 +143,9 @@ describe('the packed packages, installed with plain npm outside the workspace', 
     );
     await writeFile(
       join(app, 'main.js'),
-      "import { Wal } from '@x/wal'; import { RawNode } from '@x/raft'; console.log(typeof Wal.create, typeof RawNode);",
+      "import { Wal } from '@x/wal'; import { RawNode } from '@x/raft'; import { RaftNode } from '@x/raft/node'; console.log(typeof Wal.create, typeof RawNode, typeof RaftNode);",
     );
     const out = await run(process.execPath, ['main.js'], { cwd: app });
-    expect(out.stdout.trim()).toBe('function function');
+    expect(out.stdout.trim()).toBe('function function function');
   }, 300_000);
 });

@@ -1,0 +1,23 @@
+// @x/raft/node: the runtime that runs the pure core (`@x/raft`) on Node.js: `RaftNode` (the Ready loop with
+// timers, durable storage, snapshots and a transport), the transports, and in-memory ports for tests.
+// Everything not listed here is internal.
+export { RaftNode } from './raft-node.js';
+export type { RaftNodeEvents, RaftNodeOptions } from './options.js';
+export type { StartedAs } from './recovery.js';
+export type { LeaderInfo } from './leader-watch.js';
+export type { ReadBarrier } from './read-barriers.js';
+export { MemoryDurableStorage, type MemoryDurableStorageOptions } from './memory-durable-storage.js';
+export { MemorySnapshotStore } from './memory-snapshot-store.js';
+export type {
+  DurableContents,
+  DurableStorage,
+  LoadedSnapshot,
+  SnapshotFiles,
+  SnapshotPayload,
+  StateMachine,
+  StoredEntry,
+  Transport,
+  TransportHandler,
+} from './types.js';
+export { TcpTransport, type PeerTlsOptions, type TcpTransportOptions } from '../transport/tcp-transport.js';
+export { MemoryNetwork, MemoryTransport } from '../transport/memory-transport.js';
