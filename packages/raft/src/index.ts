@@ -48,6 +48,15 @@ export type { RaftNodeEvents, RaftNodeOptions } from './node/options.js';
 export type { StartedAs } from './node/recovery.js';
 export type { LeaderInfo } from './node/leader-watch.js';
 export type { ReadBarrier } from './node/read-barriers.js';
+export {
+  Histogram,
+  LATENCY_BUCKETS_SECONDS,
+  type HistogramSnapshot,
+  type PeerTraffic,
+  type RaftNodeMetrics,
+} from './node/metrics.js';
+export type { HealthOptions, RaftNodeHealth } from './node/health.js';
+export { PrometheusText, renderRaftMetrics, type PrometheusLabels } from './node/prometheus.js';
 export { MemoryDurableStorage, type MemoryDurableStorageOptions } from './node/memory-durable-storage.js';
 export { MemorySnapshotStore } from './node/memory-snapshot-store.js';
 export type {
