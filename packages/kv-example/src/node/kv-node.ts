@@ -8,7 +8,7 @@ import { encodeCommand } from '../store/commands.js';
 import { KvState, type KvResult } from '../store/kv-state.js';
 import { createHttpApi } from '../server/http-api.js';
 import type { Http1Server } from '../server/http1.js';
-import { Metrics } from './metrics.js';
+import { KvMetrics } from './metrics.js';
 
 /** Options of {@link KvNode.start}. */
 export interface KvNodeOptions {
@@ -49,29 +49,19 @@ export interface KvNodeOptions {
  */
 export class KvNode {
   private server: Http1Server | undefined;
-  /** Counters the HTTP API bumps. */
-  readonly counters: { proposals: { inc(by?: number): void }; failedProposals: { inc(by?: number): void } };
-
   private constructor(
-    readonly metrics: Metrics,
+    /** The HTTP API bumps its counters; `GET /metrics` renders it with the raft node's metrics. */
+    readonly metrics: KvMetrics,
     readonly opts: KvNodeOptions,
     readonly raft: RaftNode<KvResult>,
     readonly state: KvState,
     private readonly transport: TcpTransport,
-  ) {
-    this.counters = {
-      proposals: metrics.counter('kv_proposals_total', 'Writes proposed through this node.'),
-      failedProposals: metrics.counter(
-        'kv_proposals_failed_total',
-        'Proposals that were dropped, timed out or lost leadership.',
-      ),
-    };
-  }
+  ) {}
 
   static async start(opts: KvNodeOptions): Promise<KvNode> {
     const state = new KvState();
-    const metrics = new Metrics();
-    const walOptions = { onFsync: (ms: number) => metrics.observeFsync(ms) };
+    const metrics = new KvMetrics();
+    const walOptions = { onFsync: (ms: number) => metrics.walFsync.observe(ms / 1000) };
     const walDir = join(opts.dataDir, 'wal');
     // The wiring: snapshot store, WAL (created or reopened at the newest snapshot it knows), transport, node.
     const snapshots = await SnapshotStore.open(join(opts.dataDir, 'snap'));
@@ -121,7 +111,6 @@ export class KvNode {
       ...(opts.logger ? { logger: opts.logger } : {}),
     });
     const node = new KvNode(metrics, opts, raft, state, transport);
-    node.instrument();
     // The initial members' addresses are replicated too, so nodes added later learn them.
     if (raft.startedAs === 'bootstrap') {
       raft.once('leader', (leader) => {
@@ -138,29 +127,9 @@ export class KvNode {
     return node;
   }
 
-  private instrument(): void {
-    const m = this.metrics;
-    const leaderChanges = m.counter('kv_leader_changes_total', 'Leader changes seen by this node.');
-    const snapshots = m.counter('kv_snapshots_total', 'Snapshots taken or installed.');
-    const applied = m.counter('kv_applied_entries_total', 'Log entries applied to the state machine.');
-    let lastApplied = this.raft.status().appliedIndex;
-    this.raft.on('applied', (index) => {
-      applied.inc(index - lastApplied);
-      lastApplied = index;
-    });
-    m.gauge('kv_applied_index', 'Highest log index applied.', () => this.raft.status().appliedIndex);
-    m.gauge(
-      'kv_commit_index',
-      'Highest log index known committed.',
-      () => this.raft.status().hardState.commit,
-    );
-    m.gauge('kv_term', 'Current raft term.', () => this.raft.status().hardState.term);
-    m.gauge('kv_is_leader', '1 when this node leads.', () =>
-      this.raft.status().softState.lead === this.opts.id ? 1 : 0,
-    );
-    m.gauge('kv_keys', 'Keys in the store.', () => this.state.size);
-    this.raft.on('leader', () => leaderChanges.inc());
-    this.raft.on('snapshot', () => snapshots.inc());
+  /** The Prometheus text `GET /metrics` serves. */
+  renderMetrics(): string {
+    return this.metrics.render(this.raft, this.state.size);
   }
 
   /** Members with addresses and roles. */

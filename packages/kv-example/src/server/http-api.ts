@@ -63,7 +63,7 @@ async function handle(node: KvNode, req: Http1Request): Promise<Http1Response> {
   }
   if (path === '/status' && method === 'GET') return json(200, await node.statusReport());
   if (path === '/metrics' && method === 'GET')
-    return { status: 200, contentType: 'text/plain; version=0.0.4', body: node.metrics.render() };
+    return { status: 200, contentType: 'text/plain; version=0.0.4', body: node.renderMetrics() };
   if (path === '/snapshot' && method === 'POST') return json(200, await node.snapshotNow());
   throw new ApiError(404, 'NOT_FOUND', `no route for ${method} ${path}`);
 }
@@ -109,11 +109,11 @@ async function putKey(node: KvNode, key: string, body: Record<string, unknown>):
 }
 
 async function propose(node: KvNode, cmd: KvCommand): Promise<KvResult> {
-  node.counters.proposals.inc();
+  node.metrics.proposals++;
   try {
     return (await node.raft.proposeForResult(encodeCommand(cmd))).result;
   } catch (err) {
-    node.counters.failedProposals.inc();
+    node.metrics.failedProposals++;
     throw err;
   }
 }

@@ -1,6 +1,8 @@
 // End-to-end: real node processes, real TCP and real WALs in temporary directories.
 import { afterEach, describe, expect, it } from 'vitest';
+import { parsePrometheusText } from '@x/raft/testing';
 import { ProcCluster, http, leaderOf, until } from './harness.js';
+import { promtoolCheckMetrics } from './promtool.js';
 
 let cluster: ProcCluster | undefined;
 afterEach(async (ctx) => {
@@ -65,9 +67,47 @@ describe('x-kv cluster (processes, TCP, WAL)', () => {
     const status = (await http(`${c.url(1)}/status`, 'GET')).json;
     expect(status).toMatchObject({ id: 1, walSegments: 1 });
     expect(status.appliedIndex).toBeGreaterThan(0);
-    const metrics = await fetch(`${c.url(1)}/metrics`).then((r) => r.text());
-    expect(metrics).toContain('kv_applied_index');
-    expect(metrics).toContain('kv_wal_fsync_duration_seconds_bucket');
+  });
+
+  it('GET /metrics is valid Prometheus text (our strict parser and promtool) built from RaftNode.metrics()', async () => {
+    cluster = await ProcCluster.start(3);
+    const c = cluster;
+    const leader = await leaderOf(c, [1, 2, 3]);
+    for (let i = 0; i < 5; i++) expect(await putOk(c, leader, `m${i}`, 'v')).toBe(200);
+    const status = (await http(`${c.url(leader)}/status`, 'GET')).json;
+    for (const id of [1, 2, 3]) {
+      // Every node has applied the writes before its metrics are read (a linearizable read waits for that).
+      expect((await get(c, id, 'm4')).json.value).toBe('v');
+      const res = await fetch(`${c.url(id)}/metrics`);
+      expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4');
+      const text = await res.text();
+      const families = parsePrometheusText(text);
+      const value = (name: string, labels: Record<string, string> = {}) =>
+        families.get(name)?.samples.find((s) => JSON.stringify(s.labels) === JSON.stringify(labels))?.value;
+      expect(value('raft_is_leader')).toBe(id === leader ? 1 : 0);
+      expect(value('raft_has_leader')).toBe(1);
+      // Health depends on disk speed (a save over 1 s is unhealthy): only its presence is deterministic here.
+      expect([0, 1]).toContain(value('raft_healthy'));
+      expect(value('raft_applied_index')).toBeGreaterThanOrEqual(status.commitIndex ?? Infinity);
+      expect(value('raft_entries_applied_total')).toBe(value('raft_applied_index'));
+      expect(value('raft_leader_changes_total')).toBeGreaterThanOrEqual(1);
+      expect(value('kv_keys')).toBe(5);
+      // putOk retries a 503/504, so the leader may have proposed a write more than once.
+      if (id === leader) expect(value('kv_proposals_total')).toBeGreaterThanOrEqual(5);
+      else expect(value('kv_proposals_total')).toBe(0);
+      // Both histograms saw every save / fsync of this node's WAL, and counted them in the +Inf bucket.
+      for (const h of ['raft_storage_save_duration_seconds', 'kv_wal_fsync_duration_seconds']) {
+        expect(families.get(h)?.type).toBe('histogram');
+        const count = families.get(h)?.samples.find((s) => s.name === `${h}_count`)?.value;
+        expect(count).toBeGreaterThan(0);
+      }
+      // The leader sends to every follower; a follower at least answers the leader.
+      for (const peer of (id === leader ? [1, 2, 3].filter((p) => p !== id) : [leader]).map(String))
+        expect(value('raft_peer_messages_sent_total', { peer })).toBeGreaterThan(0);
+      const lint = promtoolCheckMetrics(text);
+      expect(lint.output).toBe('');
+      expect(lint.ok).toBe(true);
+    }
   });
 
   it('survives kill -9 of the leader while writing: new leader, no acknowledged write lost, the node catches up', async () => {

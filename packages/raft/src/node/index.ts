@@ -6,6 +6,15 @@ export type { RaftNodeEvents, RaftNodeOptions } from './options.js';
 export type { StartedAs } from './recovery.js';
 export type { LeaderInfo } from './leader-watch.js';
 export type { ReadBarrier } from './read-barriers.js';
+export {
+  Histogram,
+  LATENCY_BUCKETS_SECONDS,
+  type HistogramSnapshot,
+  type PeerTraffic,
+  type RaftNodeMetrics,
+} from './metrics.js';
+export type { HealthOptions, RaftNodeHealth } from './health.js';
+export { PrometheusText, renderRaftMetrics, type PrometheusLabels } from './prometheus.js';
 export { MemoryDurableStorage, type MemoryDurableStorageOptions } from './memory-durable-storage.js';
 export { MemorySnapshotStore } from './memory-snapshot-store.js';
 export type {

@@ -3,6 +3,7 @@ import { RaftError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { StateType } from '../raft/state-type.js';
 import type { ConfChangeSingle, ConfState, SnapshotMetadata } from '../raftpb/types.js';
+import { healthThresholds, type HealthOptions } from './health.js';
 import type { DurableStorage, LoadedSnapshot, SnapshotFiles, StateMachine, Transport } from './types.js';
 
 /** Events a {@link RaftNode} emits. */
@@ -89,6 +90,8 @@ export interface RaftNodeOptions<R> {
    * toward the request's own timeout.
    */
   waitForLeaderMs?: number;
+  /** When {@link RaftNode.health} reports a problem (defaults in {@link HealthOptions}). */
+  health?: HealthOptions;
   /** Extra raft configuration (preVote and checkQuorum default to true here). */
   raft?: Partial<Omit<Config, 'id' | 'storage' | 'applied' | 'electionTick' | 'heartbeatTick'>>;
   logger?: Logger;
@@ -114,4 +117,5 @@ export function checkOptions<R>(opts: RaftNodeOptions<R>): void {
   if (backlog !== undefined && !(Number.isSafeInteger(backlog) && backlog >= 1)) {
     bad('maxApplyBacklog', `must be an integer >= 1, not ${backlog}`);
   }
+  healthThresholds(opts.health, opts.electionTick ?? 10);
 }

@@ -27,6 +27,8 @@ import { LocalSnapshots } from './local-snapshots.js';
 import { Applier, toQueued, type ApplierHost } from './applier.js';
 import type { ReadBarrier } from './read-barriers.js';
 import { Requests, currentLeader } from './requests.js';
+import { NodeMetrics, type RaftNodeMetrics } from './metrics.js';
+import { healthThresholds, judgeHealth, type HealthOptions, type RaftNodeHealth } from './health.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -81,6 +83,9 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   private queuedIndex: number;
   private readonly maxApplyBacklog: number;
   private readonly snapshots: LocalSnapshots<R>;
+  /** Counters and histograms behind {@link metrics}; the hooks below only bump them. */
+  private readonly stats: NodeMetrics;
+  private readonly healthLimits: Required<HealthOptions>;
 
   /** How this node started: a new cluster, a restart from storage, or an empty member joining one. */
   readonly startedAs: StartedAs;
@@ -99,6 +104,8 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     this.waitForLeaderMs = opts.waitForLeaderMs ?? 0;
     this.queuedIndex = applied;
     this.maxApplyBacklog = opts.maxApplyBacklog ?? 5_000;
+    this.stats = new NodeMetrics(applied);
+    this.healthLimits = healthThresholds(opts.health, opts.electionTick ?? 10);
     this.applier = new Applier<R>(this.applierHost(), applied, recovery.confState);
     this.snapshots = new LocalSnapshots(
       opts,
@@ -112,7 +119,10 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
             data: await opts.stateMachine.snapshot(),
           })),
         stopped: () => this.stopped,
-        taken: (metadata) => this.emit('snapshot', metadata, 'local'),
+        taken: (metadata) => {
+          this.stats.snapshotsTaken++;
+          this.emit('snapshot', metadata, 'local');
+        },
         warn: (message, fields) => this.logger.warn(message, fields),
       },
       applied,
@@ -156,10 +166,12 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     await opts.transport.start({
       onMessage: (m) => node.onMessage(m),
       reportUnreachable: (id) => {
+        node.stats.dropped(id);
         if (!node.stopped) node.rawNode.reportUnreachable(id);
       },
       fatal: (err) => node.fail(err),
       reportSnapshot: (id, status) => {
+        if (status === 'failure') node.stats.snapshotFailed(id);
         if (node.stopped) return;
         node.rawNode.reportSnapshot(id, status);
         node.kick();
@@ -194,6 +206,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   private proposeNow(data: Uint8Array, timeoutMs: number): Promise<{ index: number; result: R }> {
     const backlog = this.applier.backlog + this.requests.unstepped;
     if (backlog >= this.maxApplyBacklog) {
+      this.stats.proposalsRefusedBacklog++;
       return Promise.reject(
         new RaftError(
           'ERR_APPLY_BACKLOG',
@@ -201,6 +214,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
         ),
       );
     }
+    this.stats.proposals++;
     return this.requests.propose(data, timeoutMs);
   }
 
@@ -248,7 +262,10 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
    * {@link propose} does.
    */
   proposeConfChange(cc: ConfChange | ConfChangeV2, timeoutMs = this.timeoutMs): Promise<ConfState> {
-    return this.withLeader(timeoutMs, (left) => this.requests.proposeConfChange(cc, left));
+    return this.withLeader(timeoutMs, (left) => {
+      this.stats.proposals++;
+      return this.requests.proposeConfChange(cc, left);
+    });
   }
 
   /**
@@ -280,6 +297,45 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
       snapshotIndex: this.snapshots.index,
       applyBacklog: this.applier.backlog,
     };
+  }
+
+  /**
+   * Counters, gauges and latency histograms of this node, as a plain-data copy (see {@link RaftNodeMetrics});
+   * `renderPrometheus` turns it into Prometheus text.
+   *
+   * @example
+   * ```ts
+   * const m = node.metrics();
+   * console.log(m.commitIndex - m.appliedIndex, m.storageSaveSeconds.count, m.peers);
+   * ```
+   */
+  metrics(): RaftNodeMetrics {
+    const { hardState } = this.rawNode.basicStatus();
+    return this.stats.snapshot({
+      id: this.opts.id,
+      role: this.role,
+      term: this.term,
+      leader: this.leader,
+      commitIndex: hardState.commit,
+      appliedIndex: this.applier.applied,
+      snapshotIndex: this.snapshots.index,
+      applyBacklog: this.applier.backlog,
+      maxApplyBacklog: this.maxApplyBacklog,
+    });
+  }
+
+  /**
+   * Whether this node is serving well, with a reason per problem: failed or stopped, no leader for longer than
+   * `health.maxLeaderlessTicks`, the apply backlog near `maxApplyBacklog`, a slow last `storage.save`.
+   *
+   * @example
+   * ```ts
+   * const { ok, reasons } = node.health();
+   * if (!ok) logger.warn('raft unhealthy', { reasons });
+   * ```
+   */
+  health(): RaftNodeHealth {
+    return judgeHealth(this.metrics(), this.healthLimits, { failed: this.failed, stopped: this.stopped });
   }
 
   /** The current configuration as last applied. */
@@ -328,6 +384,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
 
   private tick(): void {
     if (this.stopped) return;
+    this.stats.ticked(this.leader);
     this.rawNode.tick();
     this.kick();
   }
@@ -390,6 +447,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
+    const began = performance.now();
     // Led without a break since the last Ready: same role, same term (a leader's term changes only if it stepped
     // down, and then it may have taken a new leader's entries into this Ready).
     const ledThroughout =
@@ -413,7 +471,9 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     const queueFirst = leaderNow && ledThroughout && snap === undefined;
     if (queueFirst) this.queueCommitted(rd.committedEntries);
     if (rd.entries.length > 0 || rd.hardState !== undefined) {
+      const saving = performance.now();
       await this.opts.storage.save(rd.hardState, rd.entries);
+      this.stats.saved((performance.now() - saving) / 1000);
     }
     if (snap !== undefined) this.memory.applySnapshot({ data: EMPTY, metadata: snap.metadata });
     if (rd.hardState !== undefined) this.memory.setHardState(rd.hardState);
@@ -431,17 +491,20 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     // The loop does not wait for apply: a slow state machine delays no heartbeat, vote or acknowledgement.
     this.rawNode.advance(rd);
     this.requests.serveReads(this.applier.applied);
+    this.stats.readyLoop.observe((performance.now() - began) / 1000);
   }
 
   private onSoftState(role: StateType, lead: number): void {
     const leaderChanged = lead !== this.leader;
     if (role !== this.role) {
       this.role = role;
+      this.stats.roleChanged(role);
       this.emit('role', role, this.term);
     }
     if (leaderChanged) {
       const hadLeader = this.leader !== 0;
       this.leader = lead;
+      this.stats.leaderChanged(lead);
       this.emit('leader', lead, this.term);
       if (lead !== 0) this.leaders.elected({ leader: lead, term: this.term });
       if (hadLeader) {
@@ -459,9 +522,12 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     if (messages.length === 0) return;
     let plain: Message[] | undefined;
     for (const m of messages) {
+      this.stats.sent(m.to);
       if (m.type === MessageType.MsgSnap) {
         plain ??= messages.filter((x) => x.type !== MessageType.MsgSnap);
+        this.stats.snapshotsSent++;
         this.snapshots.send(m, (to) => {
+          this.stats.snapshotFailed(to);
           if (this.stopped) return;
           this.rawNode.reportSnapshot(to, 'failure');
           this.kick();
@@ -480,6 +546,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     const fresh = entries.filter((e) => e.index > this.queuedIndex);
     if (fresh.length === 0) return;
     this.queuedIndex = fresh[fresh.length - 1]!.index;
+    this.stats.entriesCommitted += fresh.length;
     this.applier.enqueue(
       fresh.map((e) =>
         toQueued(e, this.requests.ids, (cc) => {
@@ -508,10 +575,12 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
         if (e.seq !== undefined) this.requests.confApplied(e.seq, e.confState);
       },
       restored: (metadata) => {
+        this.stats.restored(metadata.index);
         this.snapshots.index = metadata.index;
         this.emit('snapshot', metadata, 'leader');
       },
       progressed: (applied) => {
+        this.stats.applied(applied);
         this.emit('applied', applied);
         this.requests.serveReads(applied);
         this.maybeSnapshot();

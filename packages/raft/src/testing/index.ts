@@ -27,3 +27,9 @@ export {
   type RegisterInput,
   type Edn,
 } from './linearizability/index.js';
+export {
+  parsePrometheusText,
+  PrometheusTextError,
+  type PrometheusFamily,
+  type PrometheusSample,
+} from './prometheus-text.js';
