@@ -48,6 +48,9 @@ export type { RaftNodeEvents, RaftNodeOptions } from './node/options.js';
 export type { StartedAs } from './node/recovery.js';
 export type { LeaderInfo } from './node/leader-watch.js';
 export type { ReadBarrier } from './node/read-barriers.js';
+export type { NewMember, PromoteOptions } from './node/membership.js';
+export type { MemberStatus } from './node/member-book.js';
+export type { MemberInfo } from './node/member-codec.js';
 export { MemoryDurableStorage, type MemoryDurableStorageOptions } from './node/memory-durable-storage.js';
 export { MemorySnapshotStore } from './node/memory-snapshot-store.js';
 export type {

@@ -6,7 +6,6 @@ import { silentLogger } from '../logger.js';
 import { RawNode } from '../raw-node.js';
 import type { Ready } from '../ready.js';
 import {
-  ConfChangeType,
   MessageType,
   isConfChangeV2,
   isEmptySnapshot,
@@ -27,6 +26,10 @@ import { LocalSnapshots } from './local-snapshots.js';
 import { Applier, toQueued, type ApplierHost } from './applier.js';
 import type { ReadBarrier } from './read-barriers.js';
 import { Requests, currentLeader } from './requests.js';
+import { unframe } from './proposal-id.js';
+import { MemberBook, type MemberStatus } from './member-book.js';
+import { encodeMemberContext } from './member-codec.js';
+import * as membership from './membership.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -81,6 +84,8 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   private queuedIndex: number;
   private readonly maxApplyBacklog: number;
   private readonly snapshots: LocalSnapshots<R>;
+  /** The replicated member addresses (carried in conf-change contexts and snapshot envelopes). */
+  private readonly book: MemberBook;
 
   /** How this node started: a new cluster, a restart from storage, or an empty member joining one. */
   readonly startedAs: StartedAs;
@@ -88,8 +93,10 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   private constructor(
     private readonly opts: RaftNodeOptions<R>,
     recovery: Recovery,
+    book: MemberBook,
   ) {
     super();
+    this.book = book;
     const { memory, applied } = recovery;
     this.memory = memory;
     this.startedAs = recovery.startedAs;
@@ -120,6 +127,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     this.rawNode = new RawNode({
       preVote: true,
       checkQuorum: true,
+      stepDownOnRemoval: true,
       ...opts.raft,
       id: opts.id,
       electionTick: opts.electionTick ?? 10,
@@ -148,11 +156,29 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
    */
   static async start<R>(opts: RaftNodeOptions<R>): Promise<RaftNode<R>> {
     checkOptions(opts);
-    const node = new RaftNode<R>(opts, await recover(opts));
-    if (node.startedAs === 'bootstrap') node.rawNode.bootstrap((opts.peers ?? []).map((p) => ({ id: p.id })));
-    for (const p of opts.peers ?? []) {
+    const peers = opts.peers ?? [];
+    const book = new MemberBook(
+      opts.id,
+      opts.transport,
+      new Set(peers.filter((p) => p.address !== undefined).map((p) => p.id)),
+    );
+    // Snapshots carry the member table in an envelope around the state machine's data (see member-codec.ts).
+    const wrapped: RaftNodeOptions<R> = { ...opts, stateMachine: book.wrap(opts.stateMachine) };
+    const node = new RaftNode<R>(wrapped, await recover(wrapped), book);
+    if (node.startedAs === 'bootstrap') {
+      // The first members' addresses go into their conf-change entries, so nodes added later learn them too.
+      node.rawNode.bootstrap(
+        peers.map((p) =>
+          p.address === undefined
+            ? { id: p.id }
+            : { id: p.id, context: encodeMemberContext({ address: p.address, ...metadataOf(p) }) },
+        ),
+      );
+    }
+    for (const p of peers) {
       if (p.id !== opts.id && p.address !== undefined) opts.transport.addPeer(p.id, p.address);
     }
+    book.connectAll(); // the addresses the restored snapshot carried (entries after it follow as they replay)
     await opts.transport.start({
       onMessage: (m) => node.onMessage(m),
       reportUnreachable: (id) => {
@@ -261,11 +287,83 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     return this.withLeader(timeoutMs, (left) => this.requests.read(left));
   }
 
-  /** Asks the leader to hand leadership to `to` (raft's leader transfer). */
-  transferLeadership(to: number): void {
-    this.assertRunning();
-    this.rawNode.transferLeader(to);
-    this.kick();
+  /**
+   * Adds a member, as a voter or (`asLearner`) a learner, with its address (and optional `metadata`) carried in
+   * the conf change: every node gives it to its transport when raft applies the change, and the address is part
+   * of the replicated configuration from then on (log and snapshots), so a restarted node knows it without
+   * application code. Resolves with the new configuration once applied here. Rejects with ERR_CONFIG_INVALID when
+   * the id is already a member or the address is empty, and otherwise as {@link proposeConfChange}.
+   *
+   * @example
+   * ```ts
+   * await leader.addMember({ id: 4, address: '10.0.0.4:7000', asLearner: true });
+   * await leader.promote(4); // once it is within maxLagEntries of the leader
+   * ```
+   */
+  addMember(member: membership.NewMember, timeoutMs = this.timeoutMs): Promise<ConfState> {
+    return this.guard(() => membership.addMember(this.membershipHost(), member, timeoutMs));
+  }
+
+  /**
+   * Makes learner `id` a voter once its log is within `maxLagEntries` (default 1,000) of the leader's: polls raft's
+   * progress every tick, then proposes the change. Call it on the leader (else ERR_NOT_LEADER, naming it).
+   * Rejects with ERR_LEARNER_NOT_CAUGHT_UP if the learner is still behind at `timeoutMs` (nothing was proposed),
+   * ERR_CONFIG_INVALID if `id` is not a learner; resolves at once if it is a voter already.
+   */
+  promote(id: number, opts: membership.PromoteOptions = {}): Promise<ConfState> {
+    return this.guard(() => membership.promote(this.membershipHost(), id, opts));
+  }
+
+  /**
+   * Removes member `id`; resolves with the new configuration once applied here. A leader that removes itself
+   * steps down once the change is applied (`stepDownOnRemoval`, on by default here). Rejects with
+   * ERR_CONFIG_INVALID if `id` is not a member, otherwise as {@link proposeConfChange}.
+   */
+  removeMember(id: number, timeoutMs = this.timeoutMs): Promise<ConfState> {
+    return this.guard(() => membership.removeMember(this.membershipHost(), id, timeoutMs));
+  }
+
+  /**
+   * Hands leadership to voter `to` (from any node: a follower forwards it to the leader), or, without `to` and on
+   * the leader, to the voter whose log is most up to date (highest match). Resolves when this node sees the
+   * target lead; rejects with ERR_LEADER_TRANSFER_TIMEOUT if it does not within `timeoutMs` (default
+   * `requestTimeoutMs`), ERR_NOT_LEADER without a target on a follower, ERR_CONFIG_INVALID if `to` is not a voter.
+   * Proposals are refused while the transfer runs (raft drops them).
+   *
+   * @example
+   * ```ts
+   * const { leader } = await node.transferLeadership(); // e.g. before taking the leader down for maintenance
+   * ```
+   */
+  transferLeadership(to?: number, timeoutMs = this.timeoutMs): Promise<LeaderInfo> {
+    return this.guard(() => membership.transferLeadership(this.membershipHost(), to, timeoutMs));
+  }
+
+  /** The members as applied here (voters, then learners), with the addresses the configuration replicates. */
+  members(): MemberStatus[] {
+    return this.book.list(this.applier.confState);
+  }
+
+  private guard<T>(op: () => Promise<T>): Promise<T> {
+    const stopped = this.stoppedError();
+    if (stopped !== undefined) return Promise.reject(stopped);
+    return op();
+  }
+
+  private membershipHost(): membership.MembershipHost {
+    return {
+      id: this.opts.id,
+      pollMs: this.opts.tickMs ?? 100,
+      timeoutMs: this.timeoutMs,
+      stoppedError: () => this.stoppedError(),
+      status: () => this.rawNode.status(),
+      membership: () => this.applier.confState,
+      proposeConfChange: (cc, timeoutMs) => this.proposeConfChange(cc, timeoutMs),
+      transferLeader: (to) => {
+        this.rawNode.transferLeader(to);
+        this.kick();
+      },
+    };
   }
 
   /** Raft status: role, term, leader, commit, applied and (on the leader) every follower's progress. */
@@ -314,11 +412,6 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
       return new RaftError('ERR_STOPPED', `the raft node failed: ${this.failed.message}`);
     if (this.stopped) return new RaftError('ERR_STOPPED', 'the raft node was stopped');
     return undefined;
-  }
-
-  private assertRunning(): void {
-    const err = this.stoppedError();
-    if (err !== undefined) throw err;
   }
 
   private rejectAll(err: Error): void {
@@ -423,6 +516,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     if (!leaderNow) this.send(rd.messages);
 
     if (snap !== undefined) {
+      this.book.raftRestored(snap.data, snap.metadata); // before the entries after it update the transport
       // Restored in log order by the applier; entries queued before it that it covers are skipped.
       this.queuedIndex = Math.max(this.queuedIndex, snap.metadata.index);
       this.applier.enqueueRestore(snap);
@@ -484,10 +578,9 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
       fresh.map((e) =>
         toQueued(e, this.requests.ids, (cc) => {
           const cs = this.rawNode.applyConfChange(cc);
-          for (const ch of isConfChangeV2(cc) ? cc.changes : [cc]) {
-            if (ch.type === ConfChangeType.RemoveNode && ch.nodeId !== this.opts.id)
-              this.opts.transport.removePeer(ch.nodeId);
-          }
+          const ctx = cc.context ?? EMPTY;
+          const changes = isConfChangeV2(cc) ? cc.changes : [{ type: cc.type, nodeId: cc.nodeId }];
+          this.book.raftApplied(changes, unframe(ctx) ?? ctx, e.index);
           return cs;
         }),
       ),
@@ -502,8 +595,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
         if (e.seq !== undefined) this.requests.applied(e.seq, e.index, result);
       },
       appliedConf: (e) => {
-        // Peer addresses are the application's to know (it keeps them in its state machine); it adds them to the
-        // transport when it sees this event.
+        this.book.applied(e.changes, e.context, e.index); // before listeners look at members()
         this.emit('confChange', e.confState, e.changes, e.context);
         if (e.seq !== undefined) this.requests.confApplied(e.seq, e.confState);
       },
@@ -541,4 +633,10 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
       return Promise.reject(new RaftError('ERR_CONFIG_INVALID', 'no snapshot store configured'));
     return this.snapshots.take();
   }
+}
+
+function metadataOf(p: { metadata?: Readonly<Record<string, string>> }): {
+  metadata?: Readonly<Record<string, string>>;
+} {
+  return p.metadata === undefined ? {} : { metadata: p.metadata };
 }
