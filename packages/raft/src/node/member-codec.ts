@@ -68,12 +68,16 @@ export function decodeMemberContext(context: Uint8Array, index: number): MemberI
   const where = `conf change at index ${index}: member context`;
   const value = parseJson(context.subarray(MEMBER_MAGIC.byteLength), where);
   const info = asMemberInfo(value, where);
-  if (info === undefined) throw new RaftError('ERR_DECODE', `${where} is not {address, metadata?}`, 'context');
+  if (info === undefined)
+    throw new RaftError('ERR_DECODE', `${where} is not {address, metadata?}`, 'context');
   return info;
 }
 
 /** `data` (the state machine's snapshot) behind an envelope holding `members`. */
-export function wrapSnapshot(members: ReadonlyMap<number, MemberInfo>, data: SnapshotPayload): SnapshotPayload {
+export function wrapSnapshot(
+  members: ReadonlyMap<number, MemberInfo>,
+  data: SnapshotPayload,
+): SnapshotPayload {
   const rows = [...members].map(([id, m]) =>
     m.metadata === undefined ? [id, m.address] : [id, m.address, m.metadata],
   );

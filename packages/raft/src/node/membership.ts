@@ -57,7 +57,8 @@ function invalid(field: string, message: string): RaftError {
 }
 
 function checkId(id: number, field: string, where: string): void {
-  if (!Number.isSafeInteger(id) || id <= 0) throw invalid(field, `${where}: ${field} must be a positive integer`);
+  if (!Number.isSafeInteger(id) || id <= 0)
+    throw invalid(field, `${where}: ${field} must be a positive integer`);
 }
 
 /** Proposes adding `m` (with its address in the change's context); resolves once applied here. */
@@ -66,7 +67,8 @@ export async function addMember(host: MembershipHost, m: NewMember, timeoutMs: n
   checkMemberInfo(m, 'addMember');
   const cs = host.status().config;
   if (isMember(cs, m.id)) throw invalid('id', `addMember: ${m.id} is already a member`);
-  const info = m.metadata === undefined ? { address: m.address } : { address: m.address, metadata: m.metadata };
+  const info =
+    m.metadata === undefined ? { address: m.address } : { address: m.address, metadata: m.metadata };
   return host.proposeConfChange(
     {
       type: m.asLearner === true ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode,
@@ -88,7 +90,11 @@ export async function removeMember(host: MembershipHost, id: number, timeoutMs: 
  * Waits (on the leader) until learner `id` is within `maxLagEntries` of the leader's log, then proposes making it
  * a voter; resolves with the configuration once applied here.
  */
-export async function promote(host: MembershipHost, id: number, opts: PromoteOptions = {}): Promise<ConfState> {
+export async function promote(
+  host: MembershipHost,
+  id: number,
+  opts: PromoteOptions = {},
+): Promise<ConfState> {
   checkId(id, 'id', 'promote');
   const maxLag = opts.maxLagEntries ?? DEFAULT_MAX_LAG;
   if (!Number.isSafeInteger(maxLag) || maxLag < 0) {
@@ -99,23 +105,28 @@ export async function promote(host: MembershipHost, id: number, opts: PromoteOpt
   const first = host.status();
   if (first.config.voters.includes(id)) return host.membership(); // already a voter: nothing to do
   if (!first.config.learners.includes(id)) throw invalid('id', `promote: ${id} is not a learner`);
-  await pollUntil(host, timeoutMs, () => {
-    const s = host.status();
-    const self = s.progress.get(host.id);
-    const learner = s.progress.get(id);
-    if (s.softState.raftState !== StateType.Leader || self === undefined) {
-      throw notLeader(s, `promote(${id})`);
-    }
-    if (learner === undefined) throw invalid('id', `promote: ${id} is no longer a learner`);
-    return self.match - learner.match <= maxLag ? true : undefined;
-  }, () => {
-    const s = host.status();
-    const lag = (s.progress.get(host.id)?.match ?? 0) - (s.progress.get(id)?.match ?? 0);
-    return new RaftError(
-      'ERR_LEARNER_NOT_CAUGHT_UP',
-      `promote: learner ${id} is still ${lag} entries behind the leader (maxLagEntries ${maxLag}) after ${timeoutMs} ms`,
-    );
-  });
+  await pollUntil(
+    host,
+    timeoutMs,
+    () => {
+      const s = host.status();
+      const self = s.progress.get(host.id);
+      const learner = s.progress.get(id);
+      if (s.softState.raftState !== StateType.Leader || self === undefined) {
+        throw notLeader(s, `promote(${id})`);
+      }
+      if (learner === undefined) throw invalid('id', `promote: ${id} is no longer a learner`);
+      return self.match - learner.match <= maxLag ? true : undefined;
+    },
+    () => {
+      const s = host.status();
+      const lag = (s.progress.get(host.id)?.match ?? 0) - (s.progress.get(id)?.match ?? 0);
+      return new RaftError(
+        'ERR_LEARNER_NOT_CAUGHT_UP',
+        `promote: learner ${id} is still ${lag} entries behind the leader (maxLagEntries ${maxLag}) after ${timeoutMs} ms`,
+      );
+    },
+  );
   const left = Math.max(1, timeoutMs - (Date.now() - started));
   return host.proposeConfChange({ type: ConfChangeType.AddNode, nodeId: id }, left);
 }
@@ -148,7 +159,8 @@ export async function transferLeadership(
       if (now.softState.lead === target) return { leader: target, term: now.hardState.term };
       // Raft gives a transfer one election timeout, then aborts it (e.g. the target lagged or was unreachable):
       // ask again while time is left.
-      if (now.softState.raftState === StateType.Leader && now.leadTransferee === 0) host.transferLeader(target);
+      if (now.softState.raftState === StateType.Leader && now.leadTransferee === 0)
+        host.transferLeader(target);
       return undefined;
     },
     () =>
