@@ -3,7 +3,6 @@ import { open, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RaftNode, TcpTransport, type ConfState, type Logger } from '@x/raft';
 import { SnapshotStore, Wal, WalError } from '@x/wal';
-import { encodeCommand } from '../store/commands.js';
 import { KvState, type KvResult } from '../store/kv-state.js';
 import { createHttpApi } from '../server/http-api.js';
 import type { Http1Server } from '../server/http1.js';
@@ -91,16 +90,11 @@ export class KvNode {
       peers: new Map([...opts.peers].map(([id, a]) => [id, a.peer])),
       ...(opts.logger ? { logger: opts.logger } : {}),
     });
-    state.onMembers = (id, address) => {
-      // Addresses given on this node's command line win over the replicated table (each node may reach a peer
-      // through its own route, e.g. a proxy).
-      if (id === opts.id || opts.peers.has(id)) return;
-      if (address === undefined) transport.removePeer(id);
-      else transport.addPeer(id, address.peer);
-    };
     const raft = await RaftNode.start<KvResult>({
       id: opts.id,
-      peers: [...opts.peers.keys()].map((id) => ({ id })),
+      // RaftNode replicates each member's address (and client URL, as metadata) in the configuration: nodes added
+      // later and restarted ones learn them from the log or a snapshot. Addresses given here win on this node.
+      peers: [...opts.peers].map(([id, a]) => ({ id, address: a.peer, metadata: { client: a.client } })),
       // RaftNode reads the WAL itself: a directory with raft state restarts from it, never bootstraps over it.
       mode: opts.join === true ? 'join' : 'auto',
       storage: wal,
@@ -121,16 +115,6 @@ export class KvNode {
     });
     const node = new KvNode(metrics, opts, raft, state, transport);
     node.instrument();
-    // The initial members' addresses are replicated too, so nodes added later learn them.
-    if (raft.startedAs === 'bootstrap') {
-      raft.once('leader', (leader) => {
-        if (leader !== opts.id) return;
-        for (const [id, a] of opts.peers)
-          void raft
-            .propose(encodeCommand({ op: 'member', id, peer: a.peer, client: a.client }))
-            .catch(() => undefined);
-      });
-    }
     node.server = createHttpApi(node);
     const [host, port] = splitHostPort(opts.listenClient);
     await node.server.listen(port, host);
@@ -162,23 +146,28 @@ export class KvNode {
     this.raft.on('snapshot', () => snapshots.inc());
   }
 
-  /** Members with addresses and roles. */
+  /** Members with addresses and roles, from the configuration RaftNode replicates. */
   members(): { id: number; peer?: string; client?: string; role: 'voter' | 'learner' }[] {
-    const cs: ConfState = this.raft.membership();
-    const row = (id: number, role: 'voter' | 'learner') => ({ id, ...this.state.members.get(id), role });
-    return [...cs.voters.map((id) => row(id, 'voter')), ...cs.learners.map((id) => row(id, 'learner'))];
+    return this.raft.members().map((m) => ({
+      id: m.id,
+      ...(m.address !== undefined ? { peer: m.address } : {}),
+      ...(m.metadata?.client !== undefined ? { client: m.metadata.client } : {}),
+      role: m.role,
+    }));
   }
 
-  /** Records the new member's addresses, then adds it (as a learner or a voter). */
-  async addMember(id: number, peer: string, client: string, learner: boolean): Promise<ConfState> {
-    await this.raft.propose(encodeCommand({ op: 'member', id, peer, client }));
-    return this.raft.proposeConfChange({ type: learner ? 3 : 0, nodeId: id });
+  /** Adds a member (as a learner or a voter); its addresses are replicated with the change. */
+  addMember(id: number, peer: string, client: string, learner: boolean): Promise<ConfState> {
+    return this.raft.addMember({ id, address: peer, asLearner: learner, metadata: { client } });
   }
 
-  async removeMember(id: number): Promise<ConfState> {
-    const cs = await this.raft.proposeConfChange({ type: 1, nodeId: id });
-    await this.raft.propose(encodeCommand({ op: 'unmember', id }));
-    return cs;
+  /** Makes learner `id` a voter once it has caught up (on the leader). */
+  promote(id: number): Promise<ConfState> {
+    return this.raft.promote(id);
+  }
+
+  removeMember(id: number): Promise<ConfState> {
+    return this.raft.removeMember(id);
   }
 
   async snapshotNow(): Promise<unknown> {
