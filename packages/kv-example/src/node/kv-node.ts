@@ -156,8 +156,14 @@ export class KvNode {
     }));
   }
 
-  /** Adds a member (as a learner or a voter); its addresses are replicated with the change. */
-  addMember(id: number, peer: string, client: string, learner: boolean): Promise<ConfState> {
+  /**
+   * Adds a member (as a learner or a voter); its addresses are replicated with the change. Idempotent for clients
+   * that retry after an unknown outcome: the same id with the same peer address, already in the configuration,
+   * answers with the configuration (another address is refused: ids are never reused).
+   */
+  async addMember(id: number, peer: string, client: string, learner: boolean): Promise<ConfState> {
+    const known = this.raft.members().find((m) => m.id === id);
+    if (known !== undefined && known.address === peer) return this.raft.membership();
     return this.raft.addMember({ id, address: peer, asLearner: learner, metadata: { client } });
   }
 
@@ -166,7 +172,9 @@ export class KvNode {
     return this.raft.promote(id);
   }
 
-  removeMember(id: number): Promise<ConfState> {
+  /** Removes member `id`; idempotent (an id not in the configuration answers with the configuration). */
+  async removeMember(id: number): Promise<ConfState> {
+    if (!this.raft.members().some((m) => m.id === id)) return this.raft.membership();
     return this.raft.removeMember(id);
   }
 
