@@ -30,6 +30,7 @@ import { unframe } from './proposal-id.js';
 import { MemberBook, type MemberStatus } from './member-book.js';
 import { encodeMemberContext } from './member-codec.js';
 import * as membership from './membership.js';
+import { ConfChangeGate } from './conf-change-gate.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -84,20 +85,8 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   private queuedIndex: number;
   private readonly maxApplyBacklog: number;
   private readonly snapshots: LocalSnapshots<R>;
-  /**
-   * Conf changes this node proposed that the applier reached before raft counted them applied (the leader's
-   * advance() runs after its own save, and the applier may get there first): their promises resolve after that
-   * advance, because raft ignores a new conf change while an earlier one is not applied in its own view. In index
-   * order.
-   */
-  private readonly confAwaitingAdvance: { index: number; seq: number; cs: ConfState }[] = [];
-  /**
-   * While this node leads: the index of its term's first entry. Raft ignores a conf change (turns it into an
-   * empty entry, and its promise would only time out) until raft has applied that entry, so conf changes proposed
-   * here wait for it ({@link termStartApplied}).
-   */
-  private leaderSince = 0;
-  private termStartWaiters: (() => void)[] = [];
+  /** Keeps conf-change promises in step with raft's applied index (see conf-change-gate.ts). */
+  private readonly confGate: ConfChangeGate;
   /** The replicated member addresses (carried in conf-change contexts and snapshot envelopes). */
   private readonly book: MemberBook;
 
@@ -111,6 +100,11 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   ) {
     super();
     this.book = book;
+    this.confGate = new ConfChangeGate({
+      raftApplied: () => this.rawNode.basicStatus().applied,
+      isLeader: () => this.role === StateType.Leader,
+      resolve: (seq, cs) => this.requests.confApplied(seq, cs),
+    });
     const { memory, applied } = recovery;
     this.memory = memory;
     this.startedAs = recovery.startedAs;
@@ -290,26 +284,11 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   proposeConfChange(cc: ConfChange | ConfChangeV2, timeoutMs = this.timeoutMs): Promise<ConfState> {
     return this.withLeader(timeoutMs, async (left) => {
       const started = Date.now();
-      await this.termStartApplied();
+      await this.confGate.ready();
       const stopped = this.stoppedError();
       if (stopped !== undefined) throw stopped;
       return this.requests.proposeConfChange(cc, Math.max(1, left - (Date.now() - started)));
     });
-  }
-
-  /** Resolves at once unless this node leads and raft has not applied its term's first entry yet; then after. */
-  private termStartApplied(): Promise<void> {
-    if (this.role !== StateType.Leader || this.rawNode.basicStatus().applied >= this.leaderSince) {
-      return Promise.resolve();
-    }
-    // Released after the advance() that applies it, or when this node stops leading (the change is forwarded).
-    return new Promise((resolve) => this.termStartWaiters.push(resolve));
-  }
-
-  private releaseTermStartWaiters(): void {
-    if (this.termStartWaiters.length === 0) return;
-    if (this.role === StateType.Leader && this.rawNode.basicStatus().applied < this.leaderSince) return;
-    for (const w of this.termStartWaiters.splice(0)) w();
   }
 
   /**
@@ -450,8 +429,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   }
 
   private rejectAll(err: Error): void {
-    for (const w of this.termStartWaiters.splice(0)) w(); // their requests see the node stopped and reject
-
+    this.confGate.releaseAll(); // their requests see the node stopped and reject
     this.requests.rejectAll(err);
     this.leaders.rejectAll(err);
   }
@@ -529,7 +507,8 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     if (rd.softState !== undefined) this.onSoftState(rd.softState.raftState, rd.softState.lead);
     if (!ledThroughout && this.role === StateType.Leader) {
       // Elected in this Ready: its entries end with (or go past) the term's first, empty entry.
-      this.leaderSince = rd.entries[rd.entries.length - 1]?.index ?? this.leaderSince;
+      const last = rd.entries[rd.entries.length - 1];
+      if (last !== undefined) this.confGate.elected(last.index);
     }
     for (const rs of rd.readStates) this.requests.confirmRead(rs.requestCtx, rs.index);
 
@@ -566,8 +545,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     // The loop does not wait for apply: a slow state machine delays no heartbeat, vote or acknowledgement.
     this.rawNode.advance(rd);
     this.requests.serveReads(this.applier.applied);
-    this.resolveConfChanges();
-    this.releaseTermStartWaiters();
+    this.confGate.advanced();
   }
 
   private onSoftState(role: StateType, lead: number): void {
@@ -641,8 +619,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
         this.book.applied(e.changes, e.context, e.index); // before listeners look at members()
         this.emit('confChange', e.confState, e.changes, e.context);
         if (e.seq !== undefined) {
-          this.confAwaitingAdvance.push({ index: e.index, seq: e.seq, cs: e.confState });
-          this.resolveConfChanges();
+          this.confGate.applied(e.index, e.seq, e.confState);
         }
       },
       restored: (metadata) => {
@@ -656,15 +633,6 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
       },
       failed: (err) => this.fail(err),
     };
-  }
-
-  /** Resolves the conf changes in {@link confAwaitingAdvance} that raft now counts applied. */
-  private resolveConfChanges(): void {
-    const applied = this.rawNode.basicStatus().applied;
-    while (this.confAwaitingAdvance.length > 0 && this.confAwaitingAdvance[0]!.index <= applied) {
-      const { seq, cs } = this.confAwaitingAdvance.shift()!;
-      this.requests.confApplied(seq, cs);
-    }
   }
 
   /** Snapshot-then-release when the policy says so. */
