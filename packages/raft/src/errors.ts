@@ -21,6 +21,12 @@
  *   be applied to its state machine (backpressure for a slow `apply`). Nothing was proposed: retry later.
  * - `ERR_STORAGE_EMPTY`: `RaftNode.start` was told to restart but the durable storage holds no raft state (wrong
  *   directory, or the data was lost).
+ * - `ERR_NOT_LEADER`: a RaftNode call that needs the leader's view of replication (`promote`, `transferLeadership`
+ *   without a target) ran on a follower; the message names the leader to call instead.
+ * - `ERR_LEARNER_NOT_CAUGHT_UP`: `RaftNode.promote` gave up: the learner stayed more than `maxLagEntries` behind
+ *   the leader until the timeout. Nothing was proposed; retry later.
+ * - `ERR_LEADER_TRANSFER_TIMEOUT`: `RaftNode.transferLeadership`'s target did not become leader in time (it may
+ *   still: raft retries the transfer only while asked).
  *
  * @example
  * ```ts
@@ -48,7 +54,10 @@ export type RaftErrorCode =
   | 'ERR_NO_LEADER'
   | 'ERR_STORAGE_NOT_EMPTY'
   | 'ERR_STORAGE_EMPTY'
-  | 'ERR_APPLY_BACKLOG';
+  | 'ERR_APPLY_BACKLOG'
+  | 'ERR_NOT_LEADER'
+  | 'ERR_LEARNER_NOT_CAUGHT_UP'
+  | 'ERR_LEADER_TRANSFER_TIMEOUT';
 
 /** The one error class of @x/raft. `field` names the offending field for config and decode errors. */
 export class RaftError extends Error {

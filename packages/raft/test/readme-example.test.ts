@@ -162,6 +162,48 @@ describe('the README RaftNode example', () => {
     expect(await testBlock('RaftNode usage')).toBe(await readmeBlock('<!-- RaftNode usage -->'));
     expect(await testBlock('example')).toBe(await readmeBlock('<!-- Ready loop example -->'));
     expect(await testBlock('memory example')).toBe(await readmeBlock('<!-- Memory storage example -->'));
+    expect(await testBlock('membership example')).toBe(await readmeBlock('<!-- Membership example -->'));
+  });
+
+  it('the membership example: add a learner, promote it, hand leadership over, remove the old leader', async () => {
+    const network = new MemoryNetwork();
+    const ids = [1, 2, 3];
+    const started = await Promise.all(
+      ids.map((id) =>
+        RaftNode.start({
+          id,
+          peers: ids.map((p) => ({ id: p, address: `10.0.0.${p}:7000` })),
+          storage: new MemoryDurableStorage(),
+          stateMachine: new ListMachine(),
+          transport: network.transport(id),
+          tickMs: 10,
+        }),
+      ),
+    );
+    nodes.push(...started);
+    const { leader: leaderId } = await started[0]!.waitForLeader();
+    const leader = started[leaderId - 1]!;
+    await leader.waitForLeader();
+    await leader.propose(new TextEncoder().encode('x=1'));
+    const storage = new MemoryDurableStorage();
+    const stateMachine = new ListMachine();
+    const transport = network.transport(4);
+    // --- README membership example start ---
+    // On the leader: node 4 joins as a learner; its address travels in the conf change and stays in the replicated
+    // configuration (log and snapshots), so every node, also after a restart, knows it without your code.
+    await leader.addMember({ id: 4, address: '10.0.0.4:7000', asLearner: true });
+    const node4 = await RaftNode.start({ id: 4, mode: 'join', storage, stateMachine, transport });
+    await leader.promote(4); // waits until node 4 is within maxLagEntries (default 1,000), then makes it a voter
+    const { leader: next } = await leader.transferLeadership(); // to the most up-to-date voter; resolves once it leads
+    await leader.removeMember(leader.id); // the old leader leaves; its peers drop it from their transports
+    // --- README membership example end ---
+    nodes.push(node4);
+    expect(next).not.toBe(leader.id);
+    expect(leader.members()).toEqual(
+      [1, 2, 3, 4]
+        .filter((id) => id !== leader.id)
+        .map((id) => ({ id, role: 'voter', address: `10.0.0.${id}:7000` })),
+    );
   });
 
   it("imports every name in the README's snippets from the entry point that exports it", async () => {

@@ -148,6 +148,7 @@ export async function runClient(cmd: string, argv: string[]): Promise<number> {
           learner: values.learner,
         });
       else if (sub === 'remove') r = await request('DELETE', `/members/${Number(key(1))}`);
+      else if (sub === 'promote') r = await request('POST', `/members/${Number(key(1))}/promote`);
       else throw new UsageError(`unknown members subcommand ${sub}`);
       break;
     }

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import type { ConfState, Logger } from '@x/raft';
 import { RaftNode, TcpTransport } from '@x/raft/node';
 import { SnapshotStore, Wal, WalError } from '@x/wal';
-import { encodeCommand } from '../store/commands.js';
 import { KvState, type KvResult } from '../store/kv-state.js';
 import { createHttpApi } from '../server/http-api.js';
 import type { Http1Server } from '../server/http1.js';
@@ -82,16 +81,11 @@ export class KvNode {
       peers: new Map([...opts.peers].map(([id, a]) => [id, a.peer])),
       ...(opts.logger ? { logger: opts.logger } : {}),
     });
-    state.onMembers = (id, address) => {
-      // Addresses given on this node's command line win over the replicated table (each node may reach a peer
-      // through its own route, e.g. a proxy).
-      if (id === opts.id || opts.peers.has(id)) return;
-      if (address === undefined) transport.removePeer(id);
-      else transport.addPeer(id, address.peer);
-    };
     const raft = await RaftNode.start<KvResult>({
       id: opts.id,
-      peers: [...opts.peers.keys()].map((id) => ({ id })),
+      // RaftNode replicates each member's address (and client URL, as metadata) in the configuration: nodes added
+      // later and restarted ones learn them from the log or a snapshot. Addresses given here win on this node.
+      peers: [...opts.peers].map(([id, a]) => ({ id, address: a.peer, metadata: { client: a.client } })),
       // RaftNode reads the WAL itself: a directory with raft state restarts from it, never bootstraps over it.
       mode: opts.join === true ? 'join' : 'auto',
       storage: wal,
@@ -111,16 +105,6 @@ export class KvNode {
       ...(opts.logger ? { logger: opts.logger } : {}),
     });
     const node = new KvNode(metrics, opts, raft, state, transport);
-    // The initial members' addresses are replicated too, so nodes added later learn them.
-    if (raft.startedAs === 'bootstrap') {
-      raft.once('leader', (leader) => {
-        if (leader !== opts.id) return;
-        for (const [id, a] of opts.peers)
-          void raft
-            .propose(encodeCommand({ op: 'member', id, peer: a.peer, client: a.client }))
-            .catch(() => undefined);
-      });
-    }
     node.server = createHttpApi(node);
     const [host, port] = splitHostPort(opts.listenClient);
     await node.server.listen(port, host);
@@ -132,23 +116,36 @@ export class KvNode {
     return this.metrics.render(this.raft, this.state.size);
   }
 
-  /** Members with addresses and roles. */
+  /** Members with addresses and roles, from the configuration RaftNode replicates. */
   members(): { id: number; peer?: string; client?: string; role: 'voter' | 'learner' }[] {
-    const cs: ConfState = this.raft.membership();
-    const row = (id: number, role: 'voter' | 'learner') => ({ id, ...this.state.members.get(id), role });
-    return [...cs.voters.map((id) => row(id, 'voter')), ...cs.learners.map((id) => row(id, 'learner'))];
+    return this.raft.members().map((m) => ({
+      id: m.id,
+      ...(m.address !== undefined ? { peer: m.address } : {}),
+      ...(m.metadata?.client !== undefined ? { client: m.metadata.client } : {}),
+      role: m.role,
+    }));
   }
 
-  /** Records the new member's addresses, then adds it (as a learner or a voter). */
+  /**
+   * Adds a member (as a learner or a voter); its addresses are replicated with the change. Idempotent for clients
+   * that retry after an unknown outcome: the same id with the same peer address, already in the configuration,
+   * answers with the configuration (another address is refused: ids are never reused).
+   */
   async addMember(id: number, peer: string, client: string, learner: boolean): Promise<ConfState> {
-    await this.raft.propose(encodeCommand({ op: 'member', id, peer, client }));
-    return this.raft.proposeConfChange({ type: learner ? 3 : 0, nodeId: id });
+    const known = this.raft.members().find((m) => m.id === id);
+    if (known !== undefined && known.address === peer) return this.raft.membership();
+    return this.raft.addMember({ id, address: peer, asLearner: learner, metadata: { client } });
   }
 
+  /** Makes learner `id` a voter once it has caught up (on the leader). */
+  promote(id: number): Promise<ConfState> {
+    return this.raft.promote(id);
+  }
+
+  /** Removes member `id`; idempotent (an id not in the configuration answers with the configuration). */
   async removeMember(id: number): Promise<ConfState> {
-    const cs = await this.raft.proposeConfChange({ type: 1, nodeId: id });
-    await this.raft.propose(encodeCommand({ op: 'unmember', id }));
-    return cs;
+    if (!this.raft.members().some((m) => m.id === id)) return this.raft.membership();
+    return this.raft.removeMember(id);
   }
 
   async snapshotNow(): Promise<unknown> {

@@ -13,7 +13,8 @@ export class ApiError extends Error {
 
 /**
  * Maps raft's typed errors to HTTP: no leader / proposal dropped / apply backlog full → 503 (nothing was written);
- * timeout or leadership lost, whose outcome is unknown → 504; a stopped node → 503; anything else → 500.
+ * timeout or leadership lost, whose outcome is unknown → 504; a stopped node → 503; an invalid membership request
+ * → 400; promote on a follower or before the learner caught up → 503; anything else → 500.
  */
 export function errorFromRaft(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
@@ -36,6 +37,14 @@ export function errorFromRaft(err: unknown): ApiError {
       );
     case 'ERR_STOPPED':
       return new ApiError(503, 'STOPPED', message);
+    case 'ERR_CONFIG_INVALID':
+      return new ApiError(400, 'BAD_REQUEST', message);
+    case 'ERR_NOT_LEADER':
+      return new ApiError(503, 'NOT_LEADER', message);
+    case 'ERR_LEARNER_NOT_CAUGHT_UP':
+      return new ApiError(503, 'LEARNER_NOT_READY', message);
+    case 'ERR_LEADER_TRANSFER_TIMEOUT':
+      return new ApiError(504, 'TIMEOUT', message);
     default:
       return new ApiError(500, 'INTERNAL', message);
   }

@@ -16,7 +16,8 @@ export const LIMITS = { keyBytes: 1024, valueBytes: 1024 * 1024, bodyBytes: 1024
  *   is a compare-and-swap: 409 `{error:{code:"CAS_FAILED"}, current}` when it does not match.
  * - `GET /kv/:key[?consistency=serializable]` → `{key, value, modRevision, createRevision}` (linearizable by default)
  * - `DELETE /kv/:key` → `{deleted, revision}`
- * - `GET /members`, `POST /members` `{id, peer, client, learner?}`, `DELETE /members/:id`
+ * - `GET /members`, `POST /members` `{id, peer, client, learner?}`, `POST /members/:id/promote` (on the leader),
+ *   `DELETE /members/:id`
  * - `GET /status`, `GET /metrics` (Prometheus text), `POST /snapshot`
  */
 export function createHttpApi(node: KvNode): Http1Server {
@@ -55,6 +56,10 @@ async function handle(node: KvNode, req: Http1Request): Promise<Http1Response> {
     }
     const confState = await node.addMember(id, body.peer, body.client, body.learner === true);
     return json(200, { confState });
+  }
+  const promoteMatch = /^\/members\/(\d+)\/promote$/.exec(path);
+  if (promoteMatch !== null && method === 'POST') {
+    return json(200, { confState: await node.promote(Number(promoteMatch[1])) });
   }
   const memberMatch = /^\/members\/(\d+)$/.exec(path);
   if (memberMatch !== null && method === 'DELETE') {

@@ -14,14 +14,11 @@ export type KvCommand =
       value: string;
       prevValue?: string | undefined;
       prevRevision?: number | undefined;
-    }
-  /** Records a member's addresses (proposed before the conf change that adds it). */
-  | { op: 'member'; id: number; peer: string; client: string }
-  /** Forgets a member's addresses (after the conf change that removes it). */
-  | { op: 'unmember'; id: number };
+    };
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: false });
-const OP = { put: 1, del: 2, cas: 3, member: 4, unmember: 5 } as const;
+// 4 and 5 recorded member addresses in earlier versions; RaftNode replicates them itself now (addMember).
+const OP = { put: 1, del: 2, cas: 3 } as const;
 
 export function encodeCommand(c: KvCommand): Uint8Array {
   switch (c.op) {
@@ -31,10 +28,6 @@ export function encodeCommand(c: KvCommand): Uint8Array {
       return packr.pack([OP.del, c.key]);
     case 'cas':
       return packr.pack([OP.cas, c.key, c.value, c.prevValue ?? null, c.prevRevision ?? null]);
-    case 'member':
-      return packr.pack([OP.member, String(c.id), c.peer, c.client]);
-    case 'unmember':
-      return packr.pack([OP.unmember, String(c.id)]);
   }
 }
 
@@ -66,18 +59,6 @@ export function decodeCommand(bytes: Uint8Array): KvCommand {
         ...(prevValue !== null ? { prevValue } : {}),
         ...(prevRevision !== null ? { prevRevision } : {}),
       };
-    case OP.member: {
-      const id = Number(key);
-      if (!Number.isSafeInteger(id) || id <= 0) throw new Error('member id is not a positive integer');
-      if (typeof value !== 'string' || typeof prevValue !== 'string')
-        throw new Error('member addresses are not strings');
-      return { op: 'member', id, peer: value, client: prevValue };
-    }
-    case OP.unmember: {
-      const id = Number(key);
-      if (!Number.isSafeInteger(id) || id <= 0) throw new Error('member id is not a positive integer');
-      return { op: 'unmember', id };
-    }
     default:
       throw new Error(`unknown command op ${String(op)}`);
   }

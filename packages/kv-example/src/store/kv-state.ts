@@ -14,14 +14,7 @@ export interface KvValue {
 export type KvResult =
   | { op: 'put'; revision: number; previous?: KvValue | undefined }
   | { op: 'del'; revision: number; deleted: boolean }
-  | { op: 'cas'; revision: number; ok: boolean; current?: KvValue | undefined }
-  | { op: 'member' | 'unmember'; revision: number };
-
-/** A member's addresses: raft peer traffic and the HTTP client API. */
-export interface MemberAddress {
-  peer: string;
-  client: string;
-}
+  | { op: 'cas'; revision: number; ok: boolean; current?: KvValue | undefined };
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: false });
 
@@ -31,10 +24,6 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: false });
  */
 export class KvState {
   private readonly map = new Map<string, KvValue>();
-  /** Addresses of members, replicated so every node (and a restarted one) knows them. */
-  readonly members = new Map<number, MemberAddress>();
-  /** Called when a member's address is recorded or forgotten. */
-  onMembers: ((id: number, address: MemberAddress | undefined) => void) | undefined;
   /** Highest log index applied. */
   appliedIndex = 0;
 
@@ -77,47 +66,27 @@ export class KvState {
         });
         return { op: 'cas', revision: index, ok: true };
       }
-      case 'member':
-        this.members.set(cmd.id, { peer: cmd.peer, client: cmd.client });
-        this.onMembers?.(cmd.id, { peer: cmd.peer, client: cmd.client });
-        return { op: 'member', revision: index };
-      case 'unmember':
-        this.members.delete(cmd.id);
-        this.onMembers?.(cmd.id, undefined);
-        return { op: 'unmember', revision: index };
     }
   }
 
-  /** The whole map and the member table, msgpack-encoded. */
+  /** The whole map, msgpack-encoded (member addresses travel in RaftNode's snapshot envelope, not here). */
   snapshot(): Uint8Array {
     const rows: unknown[] = [this.appliedIndex];
     for (const [k, v] of this.map) rows.push(k, v.value, v.modRevision, v.createRevision);
-    const members: unknown[] = [];
-    for (const [id, a] of this.members) members.push(id, a.peer, a.client);
-    return packr.pack([rows, members]);
+    return packr.pack([rows]);
   }
 
   /** Replaces the state with a snapshot's. */
   restore(data: Uint8Array): void {
     const top: unknown = packr.unpack(data);
-    const [rows, members] = Array.isArray(top) ? (top as unknown[]) : [];
-    if (!Array.isArray(rows) || (rows.length - 1) % 4 !== 0 || typeof rows[0] !== 'number') {
+    const [rows, extra] = Array.isArray(top) ? (top as unknown[]) : [];
+    if (
+      !Array.isArray(rows) ||
+      (rows.length - 1) % 4 !== 0 ||
+      typeof rows[0] !== 'number' ||
+      extra !== undefined
+    ) {
       throw new Error('KV snapshot is malformed');
-    }
-    if (!Array.isArray(members) || members.length % 3 !== 0)
-      throw new Error('KV snapshot member table is malformed');
-    for (let i = 0; i < members.length; i += 3) {
-      const [id, peer, client] = members.slice(i, i + 3) as unknown[];
-      if (typeof id !== 'number' || typeof peer !== 'string' || typeof client !== 'string') {
-        throw new Error(`KV snapshot member row ${i / 3} is malformed`);
-      }
-    }
-    this.members.clear();
-    for (let i = 0; i < members.length; i += 3) {
-      const id = members[i] as number;
-      const address = { peer: members[i + 1] as string, client: members[i + 2] as string };
-      this.members.set(id, address);
-      this.onMembers?.(id, address);
     }
     this.map.clear();
     this.appliedIndex = rows[0];

@@ -193,6 +193,16 @@ describe('x-kv cluster (processes, TCP, WAL)', () => {
       'member list',
     );
     expect(members.map((m) => m.id)).toContain(4);
+    // Node 4 got the addresses from the replicated configuration (the leader's snapshot and the log after it).
+    const listed = (await http(`${c.url(4)}/members`, 'GET')).json.members as {
+      id: number;
+      peer?: string;
+      client?: string;
+    }[];
+    for (const id of [1, 2, 4]) {
+      const n = c.nodes.get(id)!;
+      expect(listed.find((m) => m.id === id)).toMatchObject({ peer: n.peer, client: n.client });
+    }
     expect(await putOk(c, 4, 'after-remove', 'ok')).toBe(200);
   });
 

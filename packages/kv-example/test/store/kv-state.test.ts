@@ -76,6 +76,7 @@ describe('KvState', () => {
     expect(() => decodeCommand(new Uint8Array([0xc1]))).toThrow();
     expect(() => decodeCommand(encodeCommand({ op: 'put', key: 'a', value: 'b' }).subarray(0, 3))).toThrow();
     expect(() => new KvState().restore(new Uint8Array([0x93, 1, 2, 3]))).toThrow(/malformed/);
-    expect(() => new KvState().restore(new Uint8Array([0x92, 0x91, 0x01, 0x91, 0x01]))).toThrow(/member/);
+    // A second element (the member table of earlier versions) is not this format.
+    expect(() => new KvState().restore(new Uint8Array([0x92, 0x91, 0x01, 0x91, 0x01]))).toThrow(/malformed/);
   });
 });

@@ -6,6 +6,9 @@ export type { RaftNodeEvents, RaftNodeOptions } from './options.js';
 export type { StartedAs } from './recovery.js';
 export type { LeaderInfo } from './leader-watch.js';
 export type { ReadBarrier } from './read-barriers.js';
+export type { NewMember, PromoteOptions } from './membership.js';
+export type { MemberStatus } from './member-book.js';
+export type { MemberInfo } from './member-codec.js';
 export {
   Histogram,
   LATENCY_BUCKETS_SECONDS,

@@ -4,6 +4,7 @@ import type { Logger } from '../logger.js';
 import type { StateType } from '../raft/state-type.js';
 import type { ConfChangeSingle, ConfState, SnapshotMetadata } from '../raftpb/types.js';
 import { healthThresholds, type HealthOptions } from './health.js';
+import { checkMemberInfo } from './member-codec.js';
 import type { DurableStorage, LoadedSnapshot, SnapshotFiles, StateMachine, Transport } from './types.js';
 
 /** Events a {@link RaftNode} emits. */
@@ -41,10 +42,12 @@ export interface RaftNodeOptions<R> {
   mode?: 'auto' | 'bootstrap' | 'restart' | 'join';
   /**
    * Members and transport addresses. On every start, each peer with an `address` (other than this node) is added
-   * to the transport. When the node bootstraps (see `mode`), their ids are the new cluster's voters; on a restart
-   * or join the membership comes from the log and snapshots instead, and the ids here are not used.
+   * to the transport; for these ids the address given here wins over the replicated one (a node may reach a peer
+   * by its own route). When the node bootstraps (see `mode`), their ids are the new cluster's voters and their
+   * addresses (and `metadata`) go into the replicated configuration; on a restart or join the membership and the
+   * addresses come from the log and snapshots instead (see {@link RaftNode.members}), and the ids here are not used.
    */
-  peers?: readonly { id: number; address?: string }[];
+  peers?: readonly { id: number; address?: string; metadata?: Readonly<Record<string, string>> }[];
   /** The durable log (an `@x/wal` `Wal` opened at `snapshot`, or a {@link MemoryDurableStorage}). */
   storage: DurableStorage;
   /**
@@ -92,7 +95,7 @@ export interface RaftNodeOptions<R> {
   waitForLeaderMs?: number;
   /** When {@link RaftNode.health} reports a problem (defaults in {@link HealthOptions}). */
   health?: HealthOptions;
-  /** Extra raft configuration (preVote and checkQuorum default to true here). */
+  /** Extra raft configuration (preVote, checkQuorum and stepDownOnRemoval default to true here). */
   raft?: Partial<Omit<Config, 'id' | 'storage' | 'applied' | 'electionTick' | 'heartbeatTick'>>;
   logger?: Logger;
 }
@@ -110,6 +113,11 @@ export function checkOptions<R>(opts: RaftNodeOptions<R>): void {
   if ('join' in opts) bad('join', "is no longer an option: pass mode 'join'");
   if (opts.mode !== undefined && !MODES.has(opts.mode)) {
     bad('mode', `must be 'auto', 'bootstrap', 'restart' or 'join', not ${JSON.stringify(opts.mode)}`);
+  }
+  for (const p of opts.peers ?? []) {
+    if (p.address !== undefined || p.metadata !== undefined) {
+      checkMemberInfo({ address: p.address ?? '', ...p }, `RaftNode.start: peers[${p.id}]`);
+    }
   }
   const wait = opts.waitForLeaderMs;
   if (wait !== undefined && !(wait >= 0)) bad('waitForLeaderMs', `must be >= 0, not ${wait}`);

@@ -6,7 +6,6 @@ import { silentLogger } from '../logger.js';
 import { RawNode } from '../raw-node.js';
 import type { Ready } from '../ready.js';
 import {
-  ConfChangeType,
   MessageType,
   isConfChangeV2,
   isEmptySnapshot,
@@ -29,6 +28,11 @@ import type { ReadBarrier } from './read-barriers.js';
 import { Requests, currentLeader } from './requests.js';
 import { NodeMetrics, type RaftNodeMetrics } from './metrics.js';
 import { healthThresholds, judgeHealth, type HealthOptions, type RaftNodeHealth } from './health.js';
+import { unframe } from './proposal-id.js';
+import { MemberBook, type MemberStatus } from './member-book.js';
+import { encodeMemberContext } from './member-codec.js';
+import * as membership from './membership.js';
+import { ConfChangeGate } from './conf-change-gate.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -86,6 +90,10 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   /** Counters and histograms behind {@link metrics}; the hooks below only bump them. */
   private readonly stats: NodeMetrics;
   private readonly healthLimits: Required<HealthOptions>;
+  /** Keeps conf-change promises in step with raft's applied index (see conf-change-gate.ts). */
+  private readonly confGate: ConfChangeGate;
+  /** The replicated member addresses (carried in conf-change contexts and snapshot envelopes). */
+  private readonly book: MemberBook;
 
   /** How this node started: a new cluster, a restart from storage, or an empty member joining one. */
   readonly startedAs: StartedAs;
@@ -93,8 +101,15 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   private constructor(
     private readonly opts: RaftNodeOptions<R>,
     recovery: Recovery,
+    book: MemberBook,
   ) {
     super();
+    this.book = book;
+    this.confGate = new ConfChangeGate({
+      raftApplied: () => this.rawNode.basicStatus().applied,
+      isLeader: () => this.role === StateType.Leader,
+      resolve: (seq, cs) => this.requests.confApplied(seq, cs),
+    });
     const { memory, applied } = recovery;
     this.memory = memory;
     this.startedAs = recovery.startedAs;
@@ -130,6 +145,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     this.rawNode = new RawNode({
       preVote: true,
       checkQuorum: true,
+      stepDownOnRemoval: true,
       ...opts.raft,
       id: opts.id,
       electionTick: opts.electionTick ?? 10,
@@ -158,11 +174,29 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
    */
   static async start<R>(opts: RaftNodeOptions<R>): Promise<RaftNode<R>> {
     checkOptions(opts);
-    const node = new RaftNode<R>(opts, await recover(opts));
-    if (node.startedAs === 'bootstrap') node.rawNode.bootstrap((opts.peers ?? []).map((p) => ({ id: p.id })));
-    for (const p of opts.peers ?? []) {
+    const peers = opts.peers ?? [];
+    const book = new MemberBook(
+      opts.id,
+      opts.transport,
+      new Set(peers.filter((p) => p.address !== undefined).map((p) => p.id)),
+    );
+    // Snapshots carry the member table in an envelope around the state machine's data (see member-codec.ts).
+    const wrapped: RaftNodeOptions<R> = { ...opts, stateMachine: book.wrap(opts.stateMachine) };
+    const node = new RaftNode<R>(wrapped, await recover(wrapped), book);
+    if (node.startedAs === 'bootstrap') {
+      // The first members' addresses go into their conf-change entries, so nodes added later learn them too.
+      node.rawNode.bootstrap(
+        peers.map((p) =>
+          p.address === undefined
+            ? { id: p.id }
+            : { id: p.id, context: encodeMemberContext({ address: p.address, ...metadataOf(p) }) },
+        ),
+      );
+    }
+    for (const p of peers) {
       if (p.id !== opts.id && p.address !== undefined) opts.transport.addPeer(p.id, p.address);
     }
+    book.connectAll(); // the addresses the restored snapshot carried (entries after it follow as they replay)
     await opts.transport.start({
       onMessage: (m) => node.onMessage(m),
       reportUnreachable: (id) => {
@@ -262,9 +296,13 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
    * {@link propose} does.
    */
   proposeConfChange(cc: ConfChange | ConfChangeV2, timeoutMs = this.timeoutMs): Promise<ConfState> {
-    return this.withLeader(timeoutMs, (left) => {
+    return this.withLeader(timeoutMs, async (left) => {
+      const started = Date.now();
+      await this.confGate.ready();
+      const stopped = this.stoppedError();
+      if (stopped !== undefined) throw stopped;
       this.stats.proposals++;
-      return this.requests.proposeConfChange(cc, left);
+      return this.requests.proposeConfChange(cc, Math.max(1, left - (Date.now() - started)));
     });
   }
 
@@ -278,11 +316,83 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     return this.withLeader(timeoutMs, (left) => this.requests.read(left));
   }
 
-  /** Asks the leader to hand leadership to `to` (raft's leader transfer). */
-  transferLeadership(to: number): void {
-    this.assertRunning();
-    this.rawNode.transferLeader(to);
-    this.kick();
+  /**
+   * Adds a member, as a voter or (`asLearner`) a learner, with its address (and optional `metadata`) carried in
+   * the conf change: every node gives it to its transport when raft applies the change, and the address is part
+   * of the replicated configuration from then on (log and snapshots), so a restarted node knows it without
+   * application code. Resolves with the new configuration once applied here. Rejects with ERR_CONFIG_INVALID when
+   * the id is already a member or the address is empty, and otherwise as {@link proposeConfChange}.
+   *
+   * @example
+   * ```ts
+   * await leader.addMember({ id: 4, address: '10.0.0.4:7000', asLearner: true });
+   * await leader.promote(4); // once it is within maxLagEntries of the leader
+   * ```
+   */
+  addMember(member: membership.NewMember, timeoutMs = this.timeoutMs): Promise<ConfState> {
+    return this.guard(() => membership.addMember(this.membershipHost(), member, timeoutMs));
+  }
+
+  /**
+   * Makes learner `id` a voter once its log is within `maxLagEntries` (default 1,000) of the leader's: polls raft's
+   * progress every tick, then proposes the change. Call it on the leader (else ERR_NOT_LEADER, naming it).
+   * Rejects with ERR_LEARNER_NOT_CAUGHT_UP if the learner is still behind at `timeoutMs` (nothing was proposed),
+   * ERR_CONFIG_INVALID if `id` is not a learner; resolves at once if it is a voter already.
+   */
+  promote(id: number, opts: membership.PromoteOptions = {}): Promise<ConfState> {
+    return this.guard(() => membership.promote(this.membershipHost(), id, opts));
+  }
+
+  /**
+   * Removes member `id`; resolves with the new configuration once applied here. A leader that removes itself
+   * steps down once the change is applied (`stepDownOnRemoval`, on by default here). Rejects with
+   * ERR_CONFIG_INVALID if `id` is not a member, otherwise as {@link proposeConfChange}.
+   */
+  removeMember(id: number, timeoutMs = this.timeoutMs): Promise<ConfState> {
+    return this.guard(() => membership.removeMember(this.membershipHost(), id, timeoutMs));
+  }
+
+  /**
+   * Hands leadership to voter `to` (from any node: a follower forwards it to the leader), or, without `to` and on
+   * the leader, to the voter whose log is most up to date (highest match). Resolves when this node sees the
+   * target lead; rejects with ERR_LEADER_TRANSFER_TIMEOUT if it does not within `timeoutMs` (default
+   * `requestTimeoutMs`), ERR_NOT_LEADER without a target on a follower, ERR_CONFIG_INVALID if `to` is not a voter.
+   * Proposals are refused while the transfer runs (raft drops them).
+   *
+   * @example
+   * ```ts
+   * const { leader } = await node.transferLeadership(); // e.g. before taking the leader down for maintenance
+   * ```
+   */
+  transferLeadership(to?: number, timeoutMs = this.timeoutMs): Promise<LeaderInfo> {
+    return this.guard(() => membership.transferLeadership(this.membershipHost(), to, timeoutMs));
+  }
+
+  /** The members as applied here (voters, then learners), with the addresses the configuration replicates. */
+  members(): MemberStatus[] {
+    return this.book.list(this.applier.confState);
+  }
+
+  private guard<T>(op: () => Promise<T>): Promise<T> {
+    const stopped = this.stoppedError();
+    if (stopped !== undefined) return Promise.reject(stopped);
+    return op();
+  }
+
+  private membershipHost(): membership.MembershipHost {
+    return {
+      id: this.opts.id,
+      pollMs: this.opts.tickMs ?? 100,
+      timeoutMs: this.timeoutMs,
+      stoppedError: () => this.stoppedError(),
+      status: () => this.rawNode.status(),
+      membership: () => this.applier.confState,
+      proposeConfChange: (cc, timeoutMs) => this.proposeConfChange(cc, timeoutMs),
+      transferLeader: (to) => {
+        this.rawNode.transferLeader(to);
+        this.kick();
+      },
+    };
   }
 
   /** Raft status: role, term, leader, commit, applied and (on the leader) every follower's progress. */
@@ -372,12 +482,8 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     return undefined;
   }
 
-  private assertRunning(): void {
-    const err = this.stoppedError();
-    if (err !== undefined) throw err;
-  }
-
   private rejectAll(err: Error): void {
+    this.confGate.releaseAll(); // their requests see the node stopped and reject
     this.requests.rejectAll(err);
     this.leaders.rejectAll(err);
   }
@@ -455,6 +561,11 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     // The term first: a Ready that elects a leader carries that leader's term in its hard state.
     if (rd.hardState !== undefined) this.term = rd.hardState.term;
     if (rd.softState !== undefined) this.onSoftState(rd.softState.raftState, rd.softState.lead);
+    if (!ledThroughout && this.role === StateType.Leader) {
+      // Elected in this Ready: its entries end with (or go past) the term's first, empty entry.
+      const last = rd.entries[rd.entries.length - 1];
+      if (last !== undefined) this.confGate.elected(last.index);
+    }
     for (const rs of rd.readStates) this.requests.confirmRead(rs.requestCtx, rs.index);
 
     const leaderNow = this.role === StateType.Leader;
@@ -483,6 +594,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     if (!leaderNow) this.send(rd.messages);
 
     if (snap !== undefined) {
+      this.book.raftRestored(snap.data, snap.metadata); // before the entries after it update the transport
       // Restored in log order by the applier; entries queued before it that it covers are skipped.
       this.queuedIndex = Math.max(this.queuedIndex, snap.metadata.index);
       this.applier.enqueueRestore(snap);
@@ -491,6 +603,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     // The loop does not wait for apply: a slow state machine delays no heartbeat, vote or acknowledgement.
     this.rawNode.advance(rd);
     this.requests.serveReads(this.applier.applied);
+    this.confGate.advanced();
     this.stats.readyLoop.observe((performance.now() - began) / 1000);
   }
 
@@ -551,10 +664,9 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
       fresh.map((e) =>
         toQueued(e, this.requests.ids, (cc) => {
           const cs = this.rawNode.applyConfChange(cc);
-          for (const ch of isConfChangeV2(cc) ? cc.changes : [cc]) {
-            if (ch.type === ConfChangeType.RemoveNode && ch.nodeId !== this.opts.id)
-              this.opts.transport.removePeer(ch.nodeId);
-          }
+          const ctx = cc.context ?? EMPTY;
+          const changes = isConfChangeV2(cc) ? cc.changes : [{ type: cc.type, nodeId: cc.nodeId }];
+          this.book.raftApplied(changes, unframe(ctx) ?? ctx, e.index);
           return cs;
         }),
       ),
@@ -569,10 +681,11 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
         if (e.seq !== undefined) this.requests.applied(e.seq, e.index, result);
       },
       appliedConf: (e) => {
-        // Peer addresses are the application's to know (it keeps them in its state machine); it adds them to the
-        // transport when it sees this event.
+        this.book.applied(e.changes, e.context, e.index); // before listeners look at members()
         this.emit('confChange', e.confState, e.changes, e.context);
-        if (e.seq !== undefined) this.requests.confApplied(e.seq, e.confState);
+        if (e.seq !== undefined) {
+          this.confGate.applied(e.index, e.seq, e.confState);
+        }
       },
       restored: (metadata) => {
         this.stats.restored(metadata.index);
@@ -610,4 +723,10 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
       return Promise.reject(new RaftError('ERR_CONFIG_INVALID', 'no snapshot store configured'));
     return this.snapshots.take();
   }
+}
+
+function metadataOf(p: { metadata?: Readonly<Record<string, string>> }): {
+  metadata?: Readonly<Record<string, string>>;
+} {
+  return p.metadata === undefined ? {} : { metadata: p.metadata };
 }

@@ -1,0 +1,154 @@
+// How member addresses travel in what raft replicates and persists. Two places, because a restarted node must
+// rebuild every peer's address from what is durable, and a snapshot can compact away the entries that added them:
+//
+// 1. The conf-change context. `addMember` proposes `ConfChange{AddNode|AddLearnerNode, nodeId, context}` with
+//    context = MEMBER_MAGIC ‖ UTF-8 JSON {"address": string, "metadata"?: {string: string}} (etcd carries its
+//    Member as JSON in the same field). Replaying the log rebuilds the table.
+// 2. The snapshot envelope. RaftNode writes every snapshot as SNAPSHOT_MAGIC ‖ u32 BE length ‖ UTF-8 JSON
+//    [[id, address, metadata?], ...] ‖ the state machine's own bytes, and unwraps it before `restore`; the
+//    snapshot's metadata (index, term, ConfState) stays etcd's, so `@x/wal`'s SnapshotStore needs no change. A
+//    snapshot without the magic (written before this format, or by another tool) is all state-machine data and
+//    carries no addresses.
+//
+// Neither magic starts with 0x01, the proposal header's version byte, so `unframe` never mistakes one for it.
+import { RaftError } from '../errors.js';
+import type { SnapshotPayload } from './types.js';
+
+/** What the replicated configuration knows about a member besides its id. */
+export interface MemberInfo {
+  /** Where its peers reach it (for TcpTransport, `host:port`). */
+  address: string;
+  /** Application data replicated with the address (e.g. a client URL). */
+  metadata?: Readonly<Record<string, string>>;
+}
+
+const MEMBER_MAGIC = new Uint8Array([0x78, 0x72, 0x6d, 0x31]); // "xrm1"
+const SNAPSHOT_MAGIC = new Uint8Array([0x78, 0x72, 0x73, 0x6e, 0x61, 0x70, 0x30, 0x31]); // "xrsnap01"
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+function startsWith(bytes: Uint8Array, magic: Uint8Array): boolean {
+  if (bytes.byteLength < magic.byteLength) return false;
+  for (let i = 0; i < magic.byteLength; i++) if (bytes[i] !== magic[i]) return false;
+  return true;
+}
+
+/** Throws ERR_CONFIG_INVALID naming the field when `info` is not a valid member description. */
+export function checkMemberInfo(info: MemberInfo, where: string): void {
+  if (typeof info.address !== 'string' || info.address.length === 0) {
+    throw new RaftError('ERR_CONFIG_INVALID', `${where}: address must be a non-empty string`, 'address');
+  }
+  const md = info.metadata;
+  if (md === undefined) return;
+  if (typeof md !== 'object' || md === null || Array.isArray(md)) {
+    throw new RaftError('ERR_CONFIG_INVALID', `${where}: metadata must be an object of strings`, 'metadata');
+  }
+  for (const [k, v] of Object.entries(md)) {
+    if (typeof v !== 'string') {
+      throw new RaftError('ERR_CONFIG_INVALID', `${where}: metadata.${k} must be a string`, `metadata.${k}`);
+    }
+  }
+}
+
+/** The conf-change context that carries `info`. */
+export function encodeMemberContext(info: MemberInfo): Uint8Array {
+  const json = utf8.encode(JSON.stringify(plain(info)));
+  const out = new Uint8Array(MEMBER_MAGIC.byteLength + json.byteLength);
+  out.set(MEMBER_MAGIC);
+  out.set(json, MEMBER_MAGIC.byteLength);
+  return out;
+}
+
+/**
+ * The member a conf-change context carries; undefined when the context is not one `encodeMemberContext` wrote
+ * (an application's own bytes). A context with the magic that does not decode is corrupt: ERR_DECODE.
+ */
+export function decodeMemberContext(context: Uint8Array, index: number): MemberInfo | undefined {
+  if (!startsWith(context, MEMBER_MAGIC)) return undefined;
+  const where = `conf change at index ${index}: member context`;
+  const value = parseJson(context.subarray(MEMBER_MAGIC.byteLength), where);
+  const info = asMemberInfo(value, where);
+  if (info === undefined)
+    throw new RaftError('ERR_DECODE', `${where} is not {address, metadata?}`, 'context');
+  return info;
+}
+
+/** `data` (the state machine's snapshot) behind an envelope holding `members`. */
+export function wrapSnapshot(
+  members: ReadonlyMap<number, MemberInfo>,
+  data: SnapshotPayload,
+): SnapshotPayload {
+  const rows = [...members].map(([id, m]) =>
+    m.metadata === undefined ? [id, m.address] : [id, m.address, m.metadata],
+  );
+  const json = utf8.encode(JSON.stringify(rows));
+  const head = new Uint8Array(SNAPSHOT_MAGIC.byteLength + 4 + json.byteLength);
+  head.set(SNAPSHOT_MAGIC);
+  new DataView(head.buffer).setUint32(SNAPSHOT_MAGIC.byteLength, json.byteLength);
+  head.set(json, SNAPSHOT_MAGIC.byteLength + 4);
+  if (data instanceof Uint8Array) {
+    const out = new Uint8Array(head.byteLength + data.byteLength);
+    out.set(head);
+    out.set(data, head.byteLength);
+    return out;
+  }
+  return (async function* () {
+    yield head;
+    yield* data;
+  })();
+}
+
+/**
+ * Splits a snapshot RaftNode wrote into the member table and the state machine's bytes (a view, no copy). Bytes
+ * without the envelope are all state-machine data (no members). A damaged envelope is ERR_DECODE.
+ */
+export function unwrapSnapshot(
+  bytes: Uint8Array,
+  index: number,
+): { members: Map<number, MemberInfo>; data: Uint8Array } {
+  const members = new Map<number, MemberInfo>();
+  if (!startsWith(bytes, SNAPSHOT_MAGIC)) return { members, data: bytes };
+  const where = `snapshot at index ${index}: member table`;
+  const at = SNAPSHOT_MAGIC.byteLength;
+  if (bytes.byteLength < at + 4) throw new RaftError('ERR_DECODE', `${where} is truncated`, 'members');
+  const len = new DataView(bytes.buffer, bytes.byteOffset + at, 4).getUint32(0);
+  if (bytes.byteLength < at + 4 + len) throw new RaftError('ERR_DECODE', `${where} is truncated`, 'members');
+  const rows = parseJson(bytes.subarray(at + 4, at + 4 + len), where);
+  if (!Array.isArray(rows)) throw new RaftError('ERR_DECODE', `${where} is not a list`, 'members');
+  for (const row of rows as unknown[]) {
+    const [id, address, metadata] = Array.isArray(row) ? (row as unknown[]) : [];
+    const info = asMemberInfo({ address, metadata }, where);
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id <= 0 || info === undefined) {
+      throw new RaftError('ERR_DECODE', `${where} has a malformed row ${JSON.stringify(row)}`, 'members');
+    }
+    members.set(id, info);
+  }
+  return { members, data: bytes.subarray(at + 4 + len) };
+}
+
+function plain(info: MemberInfo): MemberInfo {
+  return info.metadata === undefined
+    ? { address: info.address }
+    : { address: info.address, metadata: { ...info.metadata } };
+}
+
+function parseJson(bytes: Uint8Array, where: string): unknown {
+  try {
+    return JSON.parse(fromUtf8.decode(bytes)) as unknown;
+  } catch (err) {
+    throw new RaftError('ERR_DECODE', `${where} is not valid JSON: ${String(err)}`, 'context');
+  }
+}
+
+function asMemberInfo(value: unknown, where: string): MemberInfo | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { address, metadata } = value as { address?: unknown; metadata?: unknown };
+  if (typeof address !== 'string' || address.length === 0) return undefined;
+  if (metadata === undefined || metadata === null) return { address };
+  try {
+    checkMemberInfo({ address, metadata: metadata as Record<string, string> }, where);
+  } catch {
+    return undefined;
+  }
+  return { address, metadata: { ...(metadata as Record<string, string>) } };
+}

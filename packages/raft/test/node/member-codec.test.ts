@@ -1,0 +1,79 @@
+// The wire formats that carry member addresses: the conf-change context and the snapshot envelope.
+import { describe, expect, it } from 'vitest';
+import {
+  decodeMemberContext,
+  encodeMemberContext,
+  unwrapSnapshot,
+  wrapSnapshot,
+} from '../../src/node/member-codec.js';
+import { unframe } from '../../src/node/proposal-id.js';
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+async function collect(p: ReturnType<typeof wrapSnapshot>): Promise<Uint8Array> {
+  if (p instanceof Uint8Array) return p;
+  const parts: Uint8Array[] = [];
+  for await (const c of p) parts.push(c);
+  return new Uint8Array(Buffer.concat(parts));
+}
+
+describe('member context', () => {
+  it('round-trips an address and metadata; is never mistaken for a proposal header', () => {
+    const ctx = encodeMemberContext({ address: 'h:1', metadata: { client: 'http://h:2' } });
+    expect(unframe(ctx)).toBeUndefined();
+    expect(decodeMemberContext(ctx, 7)).toEqual({ address: 'h:1', metadata: { client: 'http://h:2' } });
+    expect(decodeMemberContext(encodeMemberContext({ address: 'h:1' }), 7)).toEqual({ address: 'h:1' });
+  });
+
+  it("leaves an application's own context alone and rejects a damaged one with ERR_DECODE", () => {
+    expect(decodeMemberContext(enc('app bytes'), 3)).toBeUndefined();
+    expect(decodeMemberContext(new Uint8Array(0), 3)).toBeUndefined();
+    const good = encodeMemberContext({ address: 'h:1' });
+    expect(() => decodeMemberContext(good.subarray(0, good.byteLength - 2), 9)).toThrow(
+      expect.objectContaining({ code: 'ERR_DECODE', message: expect.stringContaining('index 9') as string }),
+    );
+    const noAddress = new Uint8Array([...good.subarray(0, 4), ...enc('{"address":""}')]);
+    expect(() => decodeMemberContext(noAddress, 9)).toThrow(expect.objectContaining({ code: 'ERR_DECODE' }));
+  });
+});
+
+describe('snapshot envelope', () => {
+  const members = new Map([
+    [1, { address: 'a:1' }],
+    [2, { address: 'b:1', metadata: { zone: 'x' } }],
+  ]);
+
+  it('wraps bytes and chunk streams alike and unwraps to the table and the exact data', async () => {
+    const data = enc('state machine bytes');
+    const whole = await collect(wrapSnapshot(members, data));
+    const streamed = await collect(
+      wrapSnapshot(
+        members,
+        (async function* () {
+          yield data.subarray(0, 5);
+          yield data.subarray(5);
+        })(),
+      ),
+    );
+    expect(streamed).toEqual(whole);
+    const out = unwrapSnapshot(whole, 10);
+    expect(out.members).toEqual(members);
+    expect(new TextDecoder().decode(out.data)).toBe('state machine bytes');
+  });
+
+  it('reads a snapshot without the envelope as all data, no members', () => {
+    const legacy = enc('{"old":"format"}');
+    const out = unwrapSnapshot(legacy, 4);
+    expect(out.members.size).toBe(0);
+    expect(out.data).toEqual(legacy);
+  });
+
+  it('rejects a truncated or malformed member table with ERR_DECODE naming the index', async () => {
+    const whole = await collect(wrapSnapshot(members, enc('x')));
+    expect(() => unwrapSnapshot(whole.subarray(0, 10), 12)).toThrow(
+      expect.objectContaining({ code: 'ERR_DECODE', message: expect.stringContaining('index 12') as string }),
+    );
+    const bad = await collect(wrapSnapshot(new Map([[0, { address: 'z' }]]), enc('x')));
+    expect(() => unwrapSnapshot(bad, 12)).toThrow(expect.objectContaining({ code: 'ERR_DECODE' }));
+  });
+});
