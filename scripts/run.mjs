@@ -43,6 +43,14 @@ function runJob(cmd, args) {
     process.exit(1);
   });
   child.on('exit', (code, signal) => process.exit(code ?? 128 + (constants.signals[signal] ?? 0)));
+  // npm does not pass a SIGTERM to its script: it dies and this process is reparented. That is a stop too.
+  const parent = process.ppid;
+  const watch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(watch);
+    child.kill('SIGTERM');
+  }, 200);
+  watch.unref();
 }
 
 if (process.env.X_RUN_SKIP_SETUP !== '1') {

@@ -83,6 +83,12 @@ export async function runCluster(argv: string[]): Promise<number> {
   await new Promise<void>((done) => {
     // `on`, not `once`: Ctrl-C reaches this process both from the terminal and from `npm start`'s forwarding.
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => done());
+    // A parent that dies without a signal to us (npm, or a supervisor killed outright) reparents us: stop too.
+    const parent = process.ppid;
+    const watch = setInterval(() => {
+      if (process.ppid !== parent) done();
+    }, 200);
+    watch.unref();
     void Promise.race(exited).then(() => done());
   });
   process.stdout.write('stopping...\n');

@@ -9,6 +9,7 @@ import { reservePortRun } from '../../../../test-support/ports.js';
 
 // `npm start` as a user runs it: scripts/run.mjs starts `x-kv cluster`, which starts the node processes. Its data
 // must survive a restart, and stopping it (a signal to run.mjs, or the cluster process dying) must stop every node.
+const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const RUN = fileURLToPath(new URL('../../../../scripts/run.mjs', import.meta.url));
 const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
@@ -27,9 +28,10 @@ interface Started {
   urls: string[];
 }
 
-/** Starts `argv` and waits for the cluster's banner (or the process's exit, for refusals). */
-async function start(argv: string[]): Promise<Started> {
-  const proc = spawn(process.execPath, argv, {
+/** Starts `node argv` (or `cmd argv`) and waits for the cluster's banner (or the process's exit, for refusals). */
+async function start(argv: string[], cmd = process.execPath): Promise<Started> {
+  const proc = spawn(cmd, argv, {
+    cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, X_RUN_SKIP_SETUP: '1' },
   });
@@ -110,6 +112,16 @@ describe('npm start (scripts/run.mjs cluster)', () => {
     fresh.proc.kill('SIGINT');
     expect(await fresh.exit).toBe(0);
     expect(fresh.pids.filter(alive)).toEqual([]);
+  });
+
+  it('a SIGTERM to npm itself (npm start) stops every node: npm does not pass it on, run.mjs sees its parent go', async () => {
+    const data = join(root, 'npm');
+    const base = String(await reservePortRun(3, 10));
+    const c = await start(['start', '--', '--data', data, '--base-port', base], 'npm');
+    expect(c.pids).toHaveLength(3);
+    c.proc.kill('SIGTERM');
+    await c.exit;
+    await until(async () => (c.pids.some(alive) ? undefined : true), 'the nodes to exit', 30_000);
   });
 
   it('nodes stop by themselves when the cluster process is killed outright (SIGKILL)', async () => {
