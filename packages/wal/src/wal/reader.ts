@@ -79,6 +79,11 @@ export async function readSegments<E, S, N>(
             }
             if (pos < entries.length) entries.length = pos;
             entries.push(e);
+          } else {
+            // An entry at or below the snapshot replaces every entry written before it at its index and above,
+            // those after the snapshot included: they were truncated before the snapshot was taken. (etcd's
+            // ReadAll keeps them; a property test found the stale entry coming back after such a truncation.)
+            entries.length = 0;
           }
           lastIndex = idx;
           break;
