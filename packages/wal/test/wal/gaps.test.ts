@@ -95,6 +95,8 @@ describe('save refuses an index the log could not read back', () => {
 
 // Random calls, valid or not; the WAL must reject exactly the ones the rule forbids, with no effect, and after any
 // of them reopening at the newest snapshot gives back exactly what the accepted calls wrote.
+const SOAK = Number(process.env.SOAK ?? '') > 0;
+
 type Call =
   | { kind: 'entries'; from: number; count: number; size: number }
   | { kind: 'snap'; at: number }
@@ -119,61 +121,65 @@ const callArb: fc.Arbitrary<Call> = fc.oneof(
 );
 
 describe('any sequence of calls the WAL accepted, it opens again (property)', () => {
-  it('reopening at the newest snapshot reads back exactly the accepted entries', async () => {
-    let run = 0;
-    await fc.assert(
-      fc.asyncProperty(fc.array(callArb, { minLength: 1, maxLength: 30 }), async (calls) => {
-        const dir = `${t.dir}-${run++}`;
-        let wal = await Wal.create(dir, enc('m'), { ...SMALL, segmentSizeBytes: 4096 });
-        // The model: the log by index (1-based), the writer's last index, the newest snapshot.
-        let log: Entry[] = [];
-        let last = 0;
-        let snap: Snapshot = { index: 0, term: 0 };
-        let term = 1;
-        for (const call of calls) {
-          if (call.kind === 'reopen') {
-            await wal.close();
-            wal = await Wal.open(dir, snap, SMALL);
-            const got = (await wal.readAll()).entries;
-            expect(got).toEqual(log.filter((e) => e.index > snap.index));
-            last = Math.max(last, snap.index);
-          } else if (call.kind === 'snap') {
-            const at = Math.max(0, last + call.at);
-            if (at < 1 || at < snap.index) continue; // index 0 is the zero snapshot Wal.create wrote
-            await wal.saveSnap({ index: at, term: 1 });
-            snap = { index: at, term: 1 };
-            last = Math.max(last, at);
-          } else {
-            const from = last + 1 + call.from;
-            term++;
-            const batch = Array.from({ length: call.count }, (_, i) => ({
-              index: from + i,
-              term,
-              data: bytesOf(call.size, from + i + term),
-            }));
-            const allowed = from >= 1 && from <= last + 1 && from > snap.index;
-            if (allowed) {
-              await wal.saveEntry(batch);
-              log = [...log.filter((e) => e.index < from), ...batch];
-              last = from + call.count - 1;
+  it(
+    'reopening at the newest snapshot reads back exactly the accepted entries',
+    async () => {
+      let run = 0;
+      await fc.assert(
+        fc.asyncProperty(fc.array(callArb, { minLength: 1, maxLength: 30 }), async (calls) => {
+          const dir = `${t.dir}-${run++}`;
+          let wal = await Wal.create(dir, enc('m'), { ...SMALL, segmentSizeBytes: 4096 });
+          // The model: the log by index (1-based), the writer's last index, the newest snapshot.
+          let log: Entry[] = [];
+          let last = 0;
+          let snap: Snapshot = { index: 0, term: 0 };
+          let term = 1;
+          for (const call of calls) {
+            if (call.kind === 'reopen') {
+              await wal.close();
+              wal = await Wal.open(dir, snap, SMALL);
+              const got = (await wal.readAll()).entries;
+              expect(got).toEqual(log.filter((e) => e.index > snap.index));
+              last = Math.max(last, snap.index);
+            } else if (call.kind === 'snap') {
+              const at = Math.max(0, last + call.at);
+              if (at < 1 || at < snap.index) continue; // index 0 is the zero snapshot Wal.create wrote
+              await wal.saveSnap({ index: at, term: 1 });
+              snap = { index: at, term: 1 };
+              last = Math.max(last, at);
             } else {
-              await expect(wal.saveEntry(batch)).rejects.toBeInstanceOf(WalError);
+              const from = last + 1 + call.from;
+              term++;
+              const batch = Array.from({ length: call.count }, (_, i) => ({
+                index: from + i,
+                term,
+                data: bytesOf(call.size, from + i + term),
+              }));
+              const allowed = from >= 1 && from <= last + 1 && from > snap.index;
+              if (allowed) {
+                await wal.saveEntry(batch);
+                log = [...log.filter((e) => e.index < from), ...batch];
+                last = from + call.count - 1;
+              } else {
+                await expect(wal.saveEntry(batch)).rejects.toBeInstanceOf(WalError);
+              }
             }
           }
-        }
-        await wal.close();
-        const again = await Wal.open(dir, snap);
-        expect((await again.readAll()).entries).toEqual(log.filter((e) => e.index > snap.index));
-        await again.close();
-      }),
-      {
-        numRuns: Number(process.env.SOAK ?? '') > 0 ? 500 : 25,
-        // A failure prints its seed and path; FC_SEED (and FC_PATH) rerun exactly that case.
-        ...(process.env.FC_SEED !== undefined ? { seed: Number(process.env.FC_SEED) } : {}),
-        ...(process.env.FC_PATH !== undefined ? { path: process.env.FC_PATH } : {}),
-      },
-    );
-  });
+          await wal.close();
+          const again = await Wal.open(dir, snap);
+          expect((await again.readAll()).entries).toEqual(log.filter((e) => e.index > snap.index));
+          await again.close();
+        }),
+        {
+          numRuns: SOAK ? 500 : 25,
+          // A failure prints its seed and path; FC_SEED (and FC_PATH) rerun exactly that case.
+          ...(process.env.FC_SEED !== undefined ? { seed: Number(process.env.FC_SEED) } : {}),
+          ...(process.env.FC_PATH !== undefined ? { path: process.env.FC_PATH } : {}),
+        },
+      );
+    },
+    SOAK ? 1_800_000 : 60_000,
+  );
 });
 
 describe('repair reports a log it cannot make readable', () => {
