@@ -3,6 +3,7 @@
 // Prints each figure beside a baseline measured in the same run, on the same machine: ratios are what count.
 import { performance } from 'node:perf_hooks';
 import { MemoryStorage, RawNode, MessageType } from '../dist/index.js';
+import { RAFT_LIMITS, TICKS, drive, startCluster } from './raft-node-cluster.mjs';
 
 const PAYLOAD = new Uint8Array(100).fill(7);
 const quick = process.env.BENCH_QUICK === '1';
@@ -54,14 +55,7 @@ function cluster(inflight, commits) {
   const nodes = new Map();
   for (const id of ids) {
     const storage = new MemoryStorage();
-    const node = new RawNode({
-      id,
-      electionTick: 10,
-      heartbeatTick: 1,
-      storage,
-      maxInflightMsgs: 4096,
-      maxSizePerMsg: 1 << 20,
-    });
+    const node = new RawNode({ id, ...TICKS, storage, ...RAFT_LIMITS });
     node.bootstrap(ids.map((i) => ({ id: i })));
     nodes.set(id, { node, storage });
   }
@@ -140,11 +134,13 @@ rows.push([
   us <= 5 ? 'met' : 'MISSED',
 ]);
 
+const rawNodeRate = new Map();
 const base = clusterBaseline(quick ? 50_000 : 200_000);
 for (const inflight of [1, 64, 1024]) {
   const n = inflight === 1 ? (quick ? 5_000 : 30_000) : quick ? 50_000 : 300_000;
   cluster(inflight, Math.min(n, 20_000)); // warm up
   const rate = cluster(inflight, n);
+  rawNodeRate.set(inflight, rate);
   const goal = inflight === 1024 ? '>= 200,000 commits/s' : '';
   rows.push([
     `3 nodes, ${inflight} in flight (commits/s)`,
@@ -156,6 +152,64 @@ for (const inflight of [1, 64, 1024]) {
   ]);
 }
 
+// RaftNode rows: the runtime (real timers, the message codec, async storage, the apply queue) over the same
+// 3-node shape; each ratio is against the RawNode cluster row of the same run (see raft-node-cluster.mjs).
+const window = quick ? { warmMs: 200, measureMs: 500 } : { warmMs: 500, measureMs: 2_000 };
+const perSecond = (r) => r.commits / r.seconds;
+const raftNodeRate = new Map();
+for (const storage of ['memory', 'wal']) {
+  const c = await startCluster({ storage });
+  try {
+    for (const inflight of [1, 64, 1024]) {
+      const rate = perSecond(await drive(c, { inflight, payload: PAYLOAD, ...window }));
+      await c.idle(); // every proposal applied before the next row starts
+      c.check();
+      raftNodeRate.set(`${storage}:${inflight}`, rate);
+      const ratio = rate / rawNodeRate.get(inflight);
+      const goal = storage === 'memory' && inflight === 1024 ? '>= 0.75x RawNode' : '';
+      rows.push([
+        `RaftNode x3, ${storage === 'wal' ? 'WAL' : 'memory'} storage, ${inflight} in flight (commits/s)`,
+        fmt(rate),
+        fmt(rawNodeRate.get(inflight)),
+        fmt(ratio, 3) + 'x',
+        goal,
+        goal ? (ratio >= 0.75 ? 'met' : 'MISSED') : '',
+      ]);
+    }
+  } finally {
+    await c.stop();
+  }
+}
+
+// Slow apply: 1 ms per entry (an awaited setTimeout), 1,024 in flight, memory storage; against the fast-apply row.
+const fast = raftNodeRate.get('memory:1024');
+const slowRows = [
+  ['maxApplyBacklog 5,000 (default)', 5_000],
+  ['maxApplyBacklog 10,000,000', 10_000_000],
+];
+const slowNotes = [];
+for (const [label, maxApplyBacklog] of slowRows) {
+  const c = await startCluster({ storage: 'memory', applyMs: 1, maxApplyBacklog });
+  try {
+    const r = await drive(c, { inflight: 1024, payload: PAYLOAD, ...window });
+    c.check();
+    const ratio = perSecond(r) / fast;
+    slowNotes.push(
+      `apply 1 ms, ${label}: applied ${fmt(r.applied / r.seconds)}/s on the leader; ${fmt(r.backlog)} entries waiting to be applied at the window's end; ${r.refused} proposals refused (ERR_APPLY_BACKLOG)`,
+    );
+    rows.push([
+      `RaftNode x3, memory, apply 1 ms, 1024 in flight, ${label} (commits/s)`,
+      fmt(perSecond(r)),
+      fmt(fast),
+      fmt(ratio, 3) + 'x',
+      '>= 0.9x fast apply',
+      ratio >= 0.9 ? 'met' : 'MISSED',
+    ]);
+  } finally {
+    await c.stop();
+  }
+}
+
 const head = ['case', 'ours', 'baseline', 'ratio', 'goal', ''];
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
 const line = (r) => r.map((c, i) => String(c).padEnd(widths[i])).join('  ');
@@ -163,5 +217,12 @@ console.log(`@x/raft bench (node ${process.version}, payload 100 B${quick ? ', q
 console.log(
   'baselines: 1 node = MemoryStorage.append + setHardState of the same entry; cluster = the same appends on 3 storages + 4 message pushes per entry, no raft',
 );
+console.log(
+  'RaftNode rows: baseline = the RawNode 3-node row with as many in flight; slow-apply rows: baseline = RaftNode x3, memory, 1024 in flight (fast apply)',
+);
+console.log(
+  `commits/s = entries the leader committed per second; N in flight = proposed - committed at the leader; RaftNode: tickMs 100, window ${window.warmMs} ms warm-up + ${window.measureMs} ms measured`,
+);
 console.log(line(head));
 for (const r of rows) console.log(line(r));
+for (const n of slowNotes) console.log(n);
