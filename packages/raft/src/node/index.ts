@@ -2,6 +2,7 @@
 // timers, durable storage, snapshots and a transport), the transports, and in-memory ports for tests.
 // Everything not listed here is internal.
 export { RaftNode } from './raft-node.js';
+export { systemClock, type Clock, type ClockTimer } from './clock.js';
 export type { RaftNodeEvents, RaftNodeOptions } from './options.js';
 export type { StartedAs } from './recovery.js';
 export type { LeaderInfo } from './leader-watch.js';

@@ -1,4 +1,5 @@
 import { RaftError } from '../errors.js';
+import type { Clock, ClockTimer } from './clock.js';
 
 /** A known leader and the term it leads in. */
 export interface LeaderInfo {
@@ -9,12 +10,14 @@ export interface LeaderInfo {
 interface LeaderWaiter {
   resolve(info: LeaderInfo): void;
   reject(err: Error): void;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  timer: ClockTimer | undefined;
 }
 
 /** Promises waiting for this node to know a leader; settled by {@link LeaderWatch.elected} or their timeout. */
 export class LeaderWatch {
   private readonly waiting = new Set<LeaderWaiter>();
+
+  constructor(private readonly clock: Clock) {}
 
   /**
    * Resolves at the next {@link elected}, or rejects with `ERR_NO_LEADER` after `timeoutMs` (retryable: waiting
@@ -24,7 +27,7 @@ export class LeaderWatch {
     return new Promise<LeaderInfo>((resolve, reject) => {
       const w: LeaderWaiter = { resolve, reject, timer: undefined };
       if (Number.isFinite(timeoutMs)) {
-        w.timer = setTimeout(() => {
+        w.timer = this.clock.setTimeout(() => {
           this.waiting.delete(w);
           reject(new RaftError('ERR_NO_LEADER', `no leader known after waiting ${timeoutMs} ms`));
         }, timeoutMs);
@@ -50,11 +53,11 @@ export class LeaderWatch {
   ): Promise<T> {
     if (leader !== 0) return r.request(r.timeoutMs);
     if (waitMs <= 0) return Promise.reject(r.noLeader());
-    const began = Date.now();
+    const began = this.clock.now();
     return this.wait(waitMs).then(() => {
       const stopped = r.stopped();
       if (stopped !== undefined) throw stopped;
-      return r.request(Math.max(0, r.timeoutMs - (Date.now() - began)));
+      return r.request(Math.max(0, r.timeoutMs - (this.clock.now() - began)));
     });
   }
 
@@ -70,7 +73,7 @@ export class LeaderWatch {
   private settleAll(): LeaderWaiter[] {
     const all = [...this.waiting];
     this.waiting.clear();
-    for (const w of all) if (w.timer !== undefined) clearTimeout(w.timer);
+    for (const w of all) if (w.timer !== undefined) this.clock.clearTimeout(w.timer);
     return all;
   }
 }

@@ -3,11 +3,13 @@ import type { ConfState, Message, Snapshot, SnapshotMetadata } from '../raftpb/t
 import type { MemoryStorage } from '../storage/memory-storage.js';
 import type { RaftNodeOptions } from './options.js';
 import type { SnapshotPayload } from './types.js';
+import type { Clock } from './clock.js';
 
 const EMPTY = new Uint8Array(0);
 
 /** What taking a snapshot reads from its node, and tells it. */
 export interface SnapshotHost {
+  readonly clock: Clock;
   /**
    * The state machine's snapshot with the applied index and the membership at it, taken between two applies (so
    * the three agree).
@@ -85,7 +87,7 @@ export class LocalSnapshots<R> {
           this.host.warn('snapshot for a new member failed', { err: String(err) }),
         );
       }
-      setImmediate(() => reportFailure(m.to));
+      this.host.clock.defer(() => reportFailure(m.to));
       return;
     }
     this.opts.transport.sendSnapshot(m, async () => {

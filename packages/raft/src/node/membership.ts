@@ -1,4 +1,5 @@
 import { RaftError } from '../errors.js';
+import type { Clock } from './clock.js';
 import { ConfChangeType, type ConfChange, type ConfState } from '../raftpb/types.js';
 import { StateType } from '../raft/state-type.js';
 import type { Status } from '../status.js';
@@ -32,6 +33,7 @@ export interface PromoteOptions {
 /** What the membership operations use of their RaftNode. */
 export interface MembershipHost {
   readonly id: number;
+  readonly clock: Clock;
   /** How often a wait re-checks raft's state (one tick). */
   readonly pollMs: number;
   readonly timeoutMs: number;
@@ -101,7 +103,7 @@ export async function promote(
     throw invalid('maxLagEntries', `promote: maxLagEntries must be an integer >= 0, not ${maxLag}`);
   }
   const timeoutMs = opts.timeoutMs ?? host.timeoutMs;
-  const started = Date.now();
+  const started = host.clock.now();
   const first = host.status();
   if (first.config.voters.includes(id)) return host.membership(); // already a voter: nothing to do
   if (!first.config.learners.includes(id)) throw invalid('id', `promote: ${id} is not a learner`);
@@ -127,7 +129,7 @@ export async function promote(
       );
     },
   );
-  const left = Math.max(1, timeoutMs - (Date.now() - started));
+  const left = Math.max(1, timeoutMs - (host.clock.now() - started));
   return host.proposeConfChange({ type: ConfChangeType.AddNode, nodeId: id }, left);
 }
 
@@ -205,19 +207,19 @@ function pollUntil<T>(
   timeout: () => Error,
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = host.clock.now() + timeoutMs;
     const attempt = (): void => {
       try {
         const stopped = host.stoppedError();
         if (stopped !== undefined) throw stopped;
         const value = check();
         if (value !== undefined) return resolve(value);
-        if (Date.now() >= deadline) throw timeout();
+        if (host.clock.now() >= deadline) throw timeout();
       } catch (err) {
         reject(err instanceof Error ? err : new Error(String(err)));
         return;
       }
-      setTimeout(attempt, Math.min(host.pollMs, Math.max(0, deadline - Date.now())));
+      host.clock.setTimeout(attempt, Math.min(host.pollMs, Math.max(0, deadline - host.clock.now())));
     };
     attempt();
   });

@@ -1,6 +1,8 @@
 import { RaftError } from '../errors.js';
 import type { Entry, HardState, SnapshotMetadata } from '../raftpb/types.js';
 import type { DurableContents, DurableStorage } from './types.js';
+import { systemClock, type Clock } from './clock.js';
+import type { RandomSource } from '../random.js';
 
 /** One write, in the order it was made; a sync makes a prefix of them durable. */
 type Write =
@@ -56,6 +58,8 @@ class Image {
 export interface MemoryDurableStorageOptions {
   /** How long each sync takes, in ms, as an fdatasync would (writes arriving meanwhile share the next one). 0 = one turn of the event loop. */
   syncDelayMs?: number;
+  /** Whose timers time the syncs (default {@link systemClock}; a simulator passes its virtual clock). */
+  clock?: Clock;
 }
 
 /**
@@ -99,10 +103,12 @@ export class MemoryDurableStorage implements DurableStorage {
   private failure: Error | undefined;
   private closed = false;
   private readonly syncDelayMs: number;
+  private readonly clock: Clock;
 
   /** An empty storage (a new node's). */
   constructor(options: MemoryDurableStorageOptions = {}) {
     this.syncDelayMs = options.syncDelayMs ?? 0;
+    this.clock = options.clock ?? systemClock;
     if (!(this.syncDelayMs >= 0))
       throw new RaftError('ERR_CONFIG_INVALID', 'syncDelayMs must be >= 0', 'syncDelayMs');
   }
@@ -184,16 +190,35 @@ export class MemoryDurableStorage implements DurableStorage {
     this.failure ??= err;
   }
 
-  /** A power loss: a new storage holding only what was synced. This one is dead from now on. */
-  crash(): MemoryDurableStorage {
+  /**
+   * A power loss: a new storage holding only what was synced. This one is dead from now on.
+   *
+   * With `tear`, the disk also kept a random prefix of the writes made since the last sync, the last of them
+   * possibly cut inside its entries: what a log appended in order keeps when the page cache reached the disk in
+   * part and recovery truncated the torn record (the WAL's rule). Nothing synced is ever lost.
+   */
+  crash(tear?: RandomSource): MemoryDurableStorage {
     this.kill('crashed');
-    return MemoryDurableStorage.holding(this.synced.clone(), { syncDelayMs: this.syncDelayMs });
+    const image = this.synced.clone();
+    if (tear !== undefined && this.unsynced.length > 0) {
+      const kept = tear.nextInt(this.unsynced.length + 1);
+      for (const w of this.unsynced.slice(0, kept)) image.apply(w);
+      const cut = this.unsynced[kept];
+      if (cut?.kind === 'entries' && cut.entries.length > 1) {
+        image.apply({ kind: 'entries', entries: cut.entries.slice(0, tear.nextInt(cut.entries.length)) });
+      }
+    }
+    return MemoryDurableStorage.holding(image, this.options());
+  }
+
+  private options(): MemoryDurableStorageOptions {
+    return { syncDelayMs: this.syncDelayMs, clock: this.clock };
   }
 
   /** A process restart (the page cache survives): a new storage holding everything written. This one is dead. */
   reopen(): MemoryDurableStorage {
     this.kill('reopened');
-    return MemoryDurableStorage.holding(this.written.clone(), { syncDelayMs: this.syncDelayMs });
+    return MemoryDurableStorage.holding(this.written.clone(), this.options());
   }
 
   private kill(how: string): void {
@@ -228,7 +253,7 @@ export class MemoryDurableStorage implements DurableStorage {
     const done = this.tail.then(async () => {
       if (!mustSync) return;
       await new Promise<void>((resolve) =>
-        this.syncDelayMs > 0 ? setTimeout(resolve, this.syncDelayMs) : setImmediate(resolve),
+        this.syncDelayMs > 0 ? this.clock.setTimeout(resolve, this.syncDelayMs) : this.clock.defer(resolve),
       );
       const dead = this.deadError(what);
       if (dead !== undefined) throw dead; // the machine died before the sync returned: not durable

@@ -1,6 +1,7 @@
 import { RaftError } from '../errors.js';
 import type { SnapshotMetadata } from '../raftpb/types.js';
 import type { LoadedSnapshot, SnapshotFiles, SnapshotPayload } from './types.js';
+import { systemClock, type Clock } from './clock.js';
 
 interface StoredFile {
   metadata: SnapshotMetadata;
@@ -26,6 +27,9 @@ export class MemorySnapshotStore implements SnapshotFiles {
   private files: StoredFile[] = [];
   private dead = false;
 
+  /** `clock` times the store's one deferral per save (default {@link systemClock}). */
+  constructor(private readonly options: { clock?: Clock } = {}) {}
+
   /** Metadata of the snapshots held, oldest first. */
   list(): readonly SnapshotMetadata[] {
     return this.files.map((f) => f.metadata);
@@ -38,7 +42,7 @@ export class MemorySnapshotStore implements SnapshotFiles {
     else for await (const chunk of data) parts.push(chunk);
     const bytes = Buffer.concat(parts);
     // Stored only now, whole; a store that crashed meanwhile never gets it.
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await new Promise<void>((resolve) => (this.options.clock ?? systemClock).defer(resolve));
     this.assertAlive('save');
     const file: StoredFile = { metadata: { ...metadata }, data: new Uint8Array(bytes) };
     this.files = this.files.filter((f) => f.metadata.index !== metadata.index);
@@ -85,7 +89,7 @@ export class MemorySnapshotStore implements SnapshotFiles {
   crash(): MemorySnapshotStore {
     this.assertAlive('crash');
     this.dead = true;
-    const next = new MemorySnapshotStore();
+    const next = new MemorySnapshotStore(this.options);
     next.files = [...this.files];
     return next;
   }

@@ -1,6 +1,8 @@
 import type { Config } from '../config.js';
 import { RaftError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { RandomSource } from '../random.js';
+import type { Clock } from './clock.js';
 import type { StateType } from '../raft/state-type.js';
 import type { ConfChangeSingle, ConfState, SnapshotMetadata } from '../raftpb/types.js';
 import { healthThresholds, type HealthOptions } from './health.js';
@@ -98,6 +100,16 @@ export interface RaftNodeOptions<R> {
   /** Extra raft configuration (preVote, checkQuorum and stepDownOnRemoval default to true here). */
   raft?: Partial<Omit<Config, 'id' | 'storage' | 'applied' | 'electionTick' | 'heartbeatTick'>>;
   logger?: Logger;
+  /**
+   * Time for every timer, timeout, deferral and latency figure of the node. Default {@link systemClock} (Node's
+   * timers). `@x/raft/testing`'s `simulate` passes a virtual clock so a run replays exactly; a service never sets it.
+   */
+  clock?: Clock;
+  /**
+   * Randomness for raft's election jitter (unless `raft.random` is given) and the proposal-id incarnation.
+   * Default: unseeded (`Math.random` jitter, `crypto.getRandomValues`). A simulator passes a seeded source.
+   */
+  random?: RandomSource;
 }
 
 const MODES = new Set(['auto', 'bootstrap', 'restart', 'join']);

@@ -1,21 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import { RaftError, isRaftError } from '../errors.js';
+import type { RandomSource } from '../random.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { RawNode } from '../raw-node.js';
-import type { Ready } from '../ready.js';
-import {
-  MessageType,
-  isConfChangeV2,
-  isEmptySnapshot,
-  type ConfChange,
-  type ConfChangeV2,
-  type ConfState,
-  type Entry,
-  type Message,
-  type SnapshotMetadata,
-} from '../raftpb/types.js';
+import type { ConfChange, ConfChangeV2, ConfState, Message, SnapshotMetadata } from '../raftpb/types.js';
 import { StateType } from '../raft/state-type.js';
 import type { MemoryStorage } from '../storage/memory-storage.js';
 import { ProposalIds } from './proposal-id.js';
@@ -23,18 +12,17 @@ import { checkOptions, type RaftNodeEvents, type RaftNodeOptions } from './optio
 import { recover, type Recovery, type StartedAs } from './recovery.js';
 import { LeaderWatch, type LeaderInfo } from './leader-watch.js';
 import { LocalSnapshots } from './local-snapshots.js';
-import { Applier, toQueued, type ApplierHost } from './applier.js';
+import { Applier, type ApplierHost } from './applier.js';
+import { systemClock, type Clock } from './clock.js';
+import { ReadyLoop } from './ready-loop.js';
 import type { ReadBarrier } from './read-barriers.js';
 import { Requests, currentLeader } from './requests.js';
 import { NodeMetrics, type RaftNodeMetrics } from './metrics.js';
 import { healthThresholds, judgeHealth, type HealthOptions, type RaftNodeHealth } from './health.js';
-import { unframe } from './proposal-id.js';
 import { MemberBook, type MemberStatus } from './member-book.js';
 import { encodeMemberContext } from './member-codec.js';
 import * as membership from './membership.js';
 import { ConfChangeGate } from './conf-change-gate.js';
-
-const EMPTY = new Uint8Array(0);
 
 /**
  * Runs a {@link RawNode} for a real service: it drives each `Ready` through durable storage, a transport and the
@@ -42,11 +30,11 @@ const EMPTY = new Uint8Array(0);
  * promises, batches everything that arrives during one fsync into the next one (group commit), takes snapshots
  * and releases WAL segments behind them.
  *
- * Order per Ready: (leader) send messages while persisting, thesis §10.2.1; save the snapshot file, then the WAL
- * snapshot record; save entries and hard state (resolves after fdatasync); (followers) send messages only now;
- * queue the snapshot restore and committed entries for the applier (the leader queues them before its save:
- * they are on its disk already); `advance`. The applier applies them in log order off the loop, so a slow
- * `apply` delays no heartbeat; `maxApplyBacklog` bounds its queue by refusing proposals.
+ * It is a facade over one Ready loop (`ready-loop.ts`: persist → send → apply → advance, in etcd-raft's order)
+ * that reaches the world only through ports: `storage`, `snapshots`, `transport`, `stateMachine` and `clock`.
+ * `@x/raft/testing`'s `simulate` runs this same class over simulated ports. The applier applies committed entries
+ * in log order off the loop, so a slow `apply` delays no heartbeat; `maxApplyBacklog` bounds its queue by
+ * refusing proposals.
  *
  * Starting reads what the storage holds and restarts from it, or bootstraps a new cluster when it is empty (see
  * {@link RaftNodeOptions.mode}); it never bootstraps over existing state.
@@ -64,27 +52,20 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   private readonly rawNode: RawNode;
   private readonly memory: MemoryStorage;
   private readonly requests: Requests<R>;
-  private readonly leaders = new LeaderWatch();
+  private readonly leaders: LeaderWatch;
   private readonly logger: Logger;
   private readonly timeoutMs: number;
   private readonly waitForLeaderMs: number;
-  private ticker: ReturnType<typeof setInterval> | undefined;
-  /** True while the Ready loop runs; a new trigger then only sets `again`. */
-  private running = false;
-  private again = false;
-  private loopDone: Promise<void> = Promise.resolve();
+  /** Every timer, deferral and latency measurement goes through it (a simulator passes a virtual one). */
+  private readonly clock: Clock;
   private stopped = false;
   /** Set once stop() ran (the transport is shut down and storage closed). */
   private closed = false;
   private failed: Error | undefined;
-  private role: StateType = StateType.Follower;
-  private leader = 0;
-  /** The current term as of the last Ready handled (the stored one at start). */
-  private term: number;
   /** Applies committed entries off the Ready loop; owns the applied index and the applied configuration. */
   private readonly applier: Applier<R>;
-  /** Highest index handed to the applier (entries at or below it are not queued again). */
-  private queuedIndex: number;
+  /** Persist → send → apply → advance; owns the role, leader and term as of the last Ready. */
+  private readonly loop: ReadyLoop<R>;
   private readonly maxApplyBacklog: number;
   private readonly snapshots: LocalSnapshots<R>;
   /** Counters and histograms behind {@link metrics}; the hooks below only bump them. */
@@ -105,19 +86,19 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   ) {
     super();
     this.book = book;
+    this.clock = opts.clock ?? systemClock;
+    this.leaders = new LeaderWatch(this.clock);
     this.confGate = new ConfChangeGate({
       raftApplied: () => this.rawNode.basicStatus().applied,
-      isLeader: () => this.role === StateType.Leader,
+      isLeader: () => this.loop.role === StateType.Leader,
       resolve: (seq, cs) => this.requests.confApplied(seq, cs),
     });
     const { memory, applied } = recovery;
     this.memory = memory;
     this.startedAs = recovery.startedAs;
-    this.term = recovery.term;
     this.logger = opts.logger ?? silentLogger;
     this.timeoutMs = opts.requestTimeoutMs ?? 10_000;
     this.waitForLeaderMs = opts.waitForLeaderMs ?? 0;
-    this.queuedIndex = applied;
     this.maxApplyBacklog = opts.maxApplyBacklog ?? 5_000;
     this.stats = new NodeMetrics(applied);
     this.healthLimits = healthThresholds(opts.health, opts.electionTick ?? 10);
@@ -126,6 +107,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
       opts,
       memory,
       {
+        clock: this.clock,
         // Between two applies, so the state machine's view matches the applied index and configuration.
         capture: () =>
           this.applier.between(async () => ({
@@ -142,10 +124,12 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
       },
       applied,
     );
+    const random = opts.random;
     this.rawNode = new RawNode({
       preVote: true,
       checkQuorum: true,
       stepDownOnRemoval: true,
+      ...(random !== undefined ? { random } : {}),
       ...opts.raft,
       id: opts.id,
       electionTick: opts.electionTick ?? 10,
@@ -158,10 +142,38 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
       {
         id: opts.id,
         rawNode: this.rawNode,
-        kick: () => this.kick(),
+        clock: this.clock,
+        kick: () => this.loop.kick(),
         stopped: () => this.stopped,
       },
-      new ProposalIds(randomBytes(8)),
+      new ProposalIds(incarnation(random)),
+    );
+    this.loop = new ReadyLoop<R>(
+      {
+        rawNode: this.rawNode,
+        memory,
+        storage: opts.storage,
+        transport: opts.transport,
+        snapshots: this.snapshots,
+        applier: this.applier,
+        clock: this.clock,
+        tickMs: opts.tickMs ?? 100,
+      },
+      {
+        requests: this.requests,
+        confGate: this.confGate,
+        book: this.book,
+        stats: this.stats,
+        stopped: () => this.stopped,
+        failed: () => this.failed !== undefined,
+        fail: (err) => this.fail(err),
+        roleChanged: (role, term) => this.emit('role', role, term),
+        leaderChanged: (leader, term) => {
+          this.emit('leader', leader, term);
+          if (leader !== 0) this.leaders.elected({ leader, term });
+        },
+      },
+      { term: recovery.term, applied },
     );
   }
 
@@ -208,11 +220,10 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
         if (status === 'failure') node.stats.snapshotFailed(id);
         if (node.stopped) return;
         node.rawNode.reportSnapshot(id, status);
-        node.kick();
+        node.loop.kick();
       },
     });
-    node.ticker = setInterval(() => node.tick(), opts.tickMs ?? 100);
-    node.kick();
+    node.loop.start();
     return node;
   }
 
@@ -297,12 +308,12 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
    */
   proposeConfChange(cc: ConfChange | ConfChangeV2, timeoutMs = this.timeoutMs): Promise<ConfState> {
     return this.withLeader(timeoutMs, async (left) => {
-      const started = Date.now();
+      const started = this.clock.now();
       await this.confGate.ready();
       const stopped = this.stoppedError();
       if (stopped !== undefined) throw stopped;
       this.stats.proposals++;
-      return this.requests.proposeConfChange(cc, Math.max(1, left - (Date.now() - started)));
+      return this.requests.proposeConfChange(cc, Math.max(1, left - (this.clock.now() - started)));
     });
   }
 
@@ -382,6 +393,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   private membershipHost(): membership.MembershipHost {
     return {
       id: this.opts.id,
+      clock: this.clock,
       pollMs: this.opts.tickMs ?? 100,
       timeoutMs: this.timeoutMs,
       stoppedError: () => this.stoppedError(),
@@ -390,7 +402,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
       proposeConfChange: (cc, timeoutMs) => this.proposeConfChange(cc, timeoutMs),
       transferLeader: (to) => {
         this.rawNode.transferLeader(to);
-        this.kick();
+        this.loop.kick();
       },
     };
   }
@@ -423,9 +435,9 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     const { hardState } = this.rawNode.basicStatus();
     return this.stats.snapshot({
       id: this.opts.id,
-      role: this.role,
-      term: this.term,
-      leader: this.leader,
+      role: this.loop.role,
+      term: this.loop.term,
+      leader: this.loop.leader,
       commitIndex: hardState.commit,
       appliedIndex: this.applier.applied,
       snapshotIndex: this.snapshots.index,
@@ -463,10 +475,10 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     if (this.closed) return;
     this.closed = true;
     this.stopped = true;
-    if (this.ticker !== undefined) clearInterval(this.ticker);
+    this.loop.stopTicking();
     const err = new RaftError('ERR_STOPPED', 'the raft node was stopped');
     this.rejectAll(err);
-    await this.loopDone;
+    await this.loop.settled();
     // The apply running now finishes (the state machine never sees a call cut short); the rest is dropped: it is
     // committed and durable, and replays from the log on the next start.
     await this.applier.stop(err);
@@ -488,13 +500,6 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     this.leaders.rejectAll(err);
   }
 
-  private tick(): void {
-    if (this.stopped) return;
-    this.stats.ticked(this.leader);
-    this.rawNode.tick();
-    this.kick();
-  }
-
   private onMessage(m: Message): void {
     if (this.stopped) return;
     try {
@@ -509,168 +514,19 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
       // A message for a peer that is gone, or a local message type from the network: drop it, keep serving.
       this.logger.debug('dropped inbound message', { err: String(err), type: m.type, from: m.from });
     }
-    this.kick();
-  }
-
-  /** Schedules the Ready loop; cheap to call often (one loop runs at a time, and it re-checks before exiting). */
-  private kick(): void {
-    if (this.stopped && this.failed === undefined && !this.running) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = true;
-    this.loopDone = this.loop();
-  }
-
-  private async loop(): Promise<void> {
-    try {
-      do {
-        this.again = false;
-        // Yield once so that proposals made in the same turn of the event loop join this Ready (batching).
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        while (!this.stopped && (this.requests.flush(), this.rawNode.hasReady())) {
-          await this.handleReady(this.rawNode.ready());
-        }
-      } while (this.again && !this.stopped);
-    } catch (err) {
-      this.fail(err instanceof Error ? err : new Error(String(err)));
-    } finally {
-      this.running = false;
-    }
+    this.loop.kick();
   }
 
   private fail(err: Error): void {
     if (this.failed !== undefined) return;
     this.failed = err;
     this.stopped = true;
-    if (this.ticker !== undefined) clearInterval(this.ticker);
+    this.loop.stopTicking();
     this.logger.error('raft node failed; stopping', { err: err.message });
     const stopped = new RaftError('ERR_STOPPED', `the raft node failed: ${err.message}`);
     this.rejectAll(stopped);
     void this.applier.stop(stopped);
     this.emit('error', err);
-  }
-
-  private async handleReady(rd: Ready): Promise<void> {
-    const began = performance.now();
-    // Led without a break since the last Ready: same role, same term (a leader's term changes only if it stepped
-    // down, and then it may have taken a new leader's entries into this Ready).
-    const ledThroughout =
-      this.role === StateType.Leader && (rd.hardState === undefined || rd.hardState.term === this.term);
-    // The term first: a Ready that elects a leader carries that leader's term in its hard state.
-    if (rd.hardState !== undefined) this.term = rd.hardState.term;
-    if (rd.softState !== undefined) this.onSoftState(rd.softState.raftState, rd.softState.lead);
-    if (!ledThroughout && this.role === StateType.Leader) {
-      // Elected in this Ready: its entries end with (or go past) the term's first, empty entry.
-      const last = rd.entries[rd.entries.length - 1];
-      if (last !== undefined) this.confGate.elected(last.index);
-    }
-    for (const rs of rd.readStates) this.requests.confirmRead(rs.requestCtx, rs.index);
-
-    const leaderNow = this.role === StateType.Leader;
-    // Thesis §10.2.1: the leader may send its appends while its own write runs; it counts itself toward the
-    // commit only after advance() (its self-acknowledgement is held until then).
-    if (leaderNow) this.send(rd.messages);
-
-    const snap = rd.snapshot !== undefined && !isEmptySnapshot(rd.snapshot) ? rd.snapshot : undefined;
-    if (snap !== undefined) await this.snapshots.persistIncoming(snap);
-    // A leader's committed entries are already on its own disk: it counts itself toward a commit only after
-    // advance() of the Ready that saved them, and every earlier Ready was saved before this one was taken. So it
-    // queues them for apply now, while its write runs (as etcd's raftNode does). A follower's committed entries may
-    // be in this very Ready (so may those of a node elected since the last Ready): it queues them after the save.
-    const queueFirst = leaderNow && ledThroughout && snap === undefined;
-    if (queueFirst) this.queueCommitted(rd.committedEntries);
-    if (rd.entries.length > 0 || rd.hardState !== undefined) {
-      const saving = performance.now();
-      await this.opts.storage.save(rd.hardState, rd.entries);
-      this.stats.saved((performance.now() - saving) / 1000);
-    }
-    if (snap !== undefined) this.memory.applySnapshot({ data: EMPTY, metadata: snap.metadata });
-    if (rd.hardState !== undefined) this.memory.setHardState(rd.hardState);
-    if (rd.entries.length > 0) this.memory.append(rd.entries);
-
-    // Followers: only now, with entries and hard state on disk, may acknowledgements and votes go out.
-    if (!leaderNow) this.send(rd.messages);
-
-    if (snap !== undefined) {
-      this.book.raftRestored(snap.data, snap.metadata); // before the entries after it update the transport
-      // Restored in log order by the applier; entries queued before it that it covers are skipped.
-      this.queuedIndex = Math.max(this.queuedIndex, snap.metadata.index);
-      this.applier.enqueueRestore(snap);
-    }
-    if (!queueFirst) this.queueCommitted(rd.committedEntries);
-    // The loop does not wait for apply: a slow state machine delays no heartbeat, vote or acknowledgement.
-    this.rawNode.advance(rd);
-    this.requests.serveReads(this.applier.applied);
-    this.confGate.advanced();
-    this.stats.readyLoop.observe((performance.now() - began) / 1000);
-  }
-
-  private onSoftState(role: StateType, lead: number): void {
-    const leaderChanged = lead !== this.leader;
-    if (role !== this.role) {
-      this.role = role;
-      this.stats.roleChanged(role);
-      this.emit('role', role, this.term);
-    }
-    if (leaderChanged) {
-      const hadLeader = this.leader !== 0;
-      this.leader = lead;
-      this.stats.leaderChanged(lead);
-      this.emit('leader', lead, this.term);
-      if (lead !== 0) this.leaders.elected({ leader: lead, term: this.term });
-      if (hadLeader) {
-        // Entries proposed under the old leader may or may not commit under the new one.
-        const err = new RaftError(
-          'ERR_LEADERSHIP_LOST',
-          'the leader changed while the request was pending; its outcome is unknown',
-        );
-        this.requests.rejectAll(err);
-      }
-    }
-  }
-
-  private send(messages: readonly Message[]): void {
-    if (messages.length === 0) return;
-    let plain: Message[] | undefined;
-    for (const m of messages) {
-      this.stats.sent(m.to);
-      if (m.type === MessageType.MsgSnap) {
-        plain ??= messages.filter((x) => x.type !== MessageType.MsgSnap);
-        this.stats.snapshotsSent++;
-        this.snapshots.send(m, (to) => {
-          this.stats.snapshotFailed(to);
-          if (this.stopped) return;
-          this.rawNode.reportSnapshot(to, 'failure');
-          this.kick();
-        });
-      }
-    }
-    this.opts.transport.send(plain ?? messages);
-  }
-
-  /**
-   * Hands committed entries to the applier, in log order. A conf change is applied to raft here, in the loop (raft
-   * needs it before it may campaign or accept the next one, and the loop must not wait for the state machine);
-   * the applier reports it to the application when the state machine reaches it.
-   */
-  private queueCommitted(entries: readonly Entry[]): void {
-    const fresh = entries.filter((e) => e.index > this.queuedIndex);
-    if (fresh.length === 0) return;
-    this.queuedIndex = fresh[fresh.length - 1]!.index;
-    this.stats.entriesCommitted += fresh.length;
-    this.applier.enqueue(
-      fresh.map((e) =>
-        toQueued(e, this.requests.ids, (cc) => {
-          const cs = this.rawNode.applyConfChange(cc);
-          const ctx = cc.context ?? EMPTY;
-          const changes = isConfChangeV2(cc) ? cc.changes : [{ type: cc.type, nodeId: cc.nodeId }];
-          this.book.raftApplied(changes, unframe(ctx) ?? ctx, e.index);
-          return cs;
-        }),
-      ),
-    );
   }
 
   /** How the applier reports back: resolve proposers, emit events, serve reads, snapshot when due. */
@@ -729,4 +585,12 @@ function metadataOf(p: { metadata?: Readonly<Record<string, string>> }): {
   metadata?: Readonly<Record<string, string>>;
 } {
   return p.metadata === undefined ? {} : { metadata: p.metadata };
+}
+
+/** The 8 bytes that tell this run's proposals from an earlier run's (seeded when a `random` source is given). */
+function incarnation(random: RandomSource | undefined): Uint8Array {
+  const bytes = new Uint8Array(8);
+  if (random === undefined) crypto.getRandomValues(bytes);
+  else for (let i = 0; i < 8; i++) bytes[i] = random.nextInt(256);
+  return bytes;
 }

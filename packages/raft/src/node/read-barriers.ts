@@ -1,3 +1,4 @@
+import type { Clock } from './clock.js';
 import { Waiters } from './waiters.js';
 
 /** A read barrier's outcome: the index that was current when the read was confirmed. */
@@ -10,9 +11,13 @@ export interface ReadBarrier {
  * and then for the applied index to reach the confirmed index. Keyed by the request context.
  */
 export class ReadBarriers {
-  private readonly waiting = new Waiters<string, ReadBarrier>();
+  private readonly waiting: Waiters<string, ReadBarrier>;
   /** Reads confirmed by raft at `index`, waiting for `applied` to reach it. */
   private confirmed: { key: string; index: number }[] = [];
+
+  constructor(clock: Clock) {
+    this.waiting = new Waiters(clock);
+  }
 
   static key(ctx: Uint8Array): string {
     return Buffer.from(ctx.buffer, ctx.byteOffset, ctx.byteLength).toString('hex');

@@ -5,6 +5,7 @@ import { ProposalBatch } from './proposal-batch.js';
 import type { ProposalIds } from './proposal-id.js';
 import { ReadBarriers, type ReadBarrier } from './read-barriers.js';
 import { Waiters } from './waiters.js';
+import type { Clock } from './clock.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -12,6 +13,7 @@ const EMPTY = new Uint8Array(0);
 export interface RequestHost {
   readonly id: number;
   readonly rawNode: RawNode;
+  readonly clock: Clock;
   /** Runs the Ready loop soon. */
   kick(): void;
   stopped(): boolean;
@@ -23,19 +25,23 @@ export interface RequestHost {
  * when raft refuses, the leader changes, the node stops, or the timeout passes.
  */
 export class Requests<R> {
-  private readonly proposals = new Waiters<number, { index: number; result: R }>();
-  private readonly confChanges = new Waiters<number, ConfState>();
-  private readonly reads = new ReadBarriers();
+  private readonly proposals: Waiters<number, { index: number; result: R }>;
+  private readonly confChanges: Waiters<number, ConfState>;
+  private readonly reads: ReadBarriers;
   /** Proposals made in this turn of the event loop, stepped together by {@link flush}. */
   private readonly pending = new ProposalBatch();
-  /** The read round that reads invoked in this turn of the event loop join; submitted on the next setImmediate. */
+  /** The read round that reads invoked in this turn of the event loop join; submitted in the next turn (Clock.defer). */
   private pendingRead: Promise<ReadBarrier> | undefined;
   private readSeq = 0;
 
   constructor(
     private readonly host: RequestHost,
     readonly ids: ProposalIds,
-  ) {}
+  ) {
+    this.proposals = new Waiters(host.clock);
+    this.confChanges = new Waiters(host.clock);
+    this.reads = new ReadBarriers(host.clock);
+  }
 
   /** Proposals not yet stepped into raft. */
   get unstepped(): number {
@@ -86,7 +92,7 @@ export class Requests<R> {
     const ctx = this.ids.frame(this.readSeq, EMPTY);
     const done = this.reads.wait(ctx, timeoutMs);
     this.pendingRead = done;
-    setImmediate(() => {
+    this.host.clock.defer(() => {
       this.pendingRead = undefined;
       if (this.host.stopped()) return; // stop() rejected the round already
       if (currentLeader(this.host.rawNode) === 0) {

@@ -1,14 +1,17 @@
 import { RaftError } from '../errors.js';
+import type { Clock, ClockTimer } from './clock.js';
 
 interface Waiter<T> {
   resolve(value: T): void;
   reject(err: Error): void;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  timer: ClockTimer | undefined;
 }
 
 /** Promises keyed by id, each with a timeout whose rejection means "outcome unknown". */
 export class Waiters<K, T> {
   private readonly pending = new Map<K, Waiter<T>>();
+
+  constructor(private readonly clock: Clock) {}
 
   get size(): number {
     return this.pending.size;
@@ -19,7 +22,7 @@ export class Waiters<K, T> {
     return new Promise<T>((resolve, reject) => {
       const w: Waiter<T> = { resolve, reject, timer: undefined };
       if (Number.isFinite(timeoutMs)) {
-        w.timer = setTimeout(() => {
+        w.timer = this.clock.setTimeout(() => {
           this.pending.delete(key);
           reject(
             new RaftError('ERR_TIMEOUT', `${what} timed out after ${timeoutMs} ms; its outcome is unknown`),
@@ -38,7 +41,7 @@ export class Waiters<K, T> {
     const w = this.pending.get(key);
     if (w === undefined) return false;
     this.pending.delete(key);
-    if (w.timer !== undefined) clearTimeout(w.timer);
+    if (w.timer !== undefined) this.clock.clearTimeout(w.timer);
     w.resolve(value);
     return true;
   }
@@ -47,7 +50,7 @@ export class Waiters<K, T> {
     const w = this.pending.get(key);
     if (w === undefined) return;
     this.pending.delete(key);
-    if (w.timer !== undefined) clearTimeout(w.timer);
+    if (w.timer !== undefined) this.clock.clearTimeout(w.timer);
     w.reject(err);
   }
 
