@@ -14,7 +14,7 @@ import {
   type Message,
 } from '../raftpb/types.js';
 import { MemoryStorage } from '../storage/memory-storage.js';
-import { EventQueue } from './event-queue.js';
+import { EventQueue } from './sim/event-queue.js';
 import { SafetyLedger, applyHash, fnv } from './invariants.js';
 import { checkConverged, checkLogMatching } from './checks.js';
 
