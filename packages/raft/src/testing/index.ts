@@ -1,6 +1,5 @@
 // @x/raft/testing: a deterministic cluster simulator and a linearizability checker, for testing Raft and the
 // services built on it.
-export { Simulation, type NetworkFaults, type SimNode, type SimulationOptions } from './simulation.js';
 export {
   simulate,
   defaultSimFaults,
@@ -9,10 +8,15 @@ export {
   type SimulateOptions,
   type SimulationReport,
 } from './sim/simulate.js';
-export { SimCluster, type SimClusterOptions, type SimProcess, type SimServer } from './sim/sim-cluster.js';
-export { SimNetwork, SimTransport, simAddress, calmNetwork } from './sim/sim-network.js';
+export {
+  SimCluster,
+  InjectedFault,
+  type SimClusterOptions,
+  type SimProcess,
+  type SimServer,
+} from './sim/sim-cluster.js';
+export { SimNetwork, SimTransport, simAddress, calmNetwork, type NetworkFaults } from './sim/sim-network.js';
 export { VirtualClock, type ClockScope } from './sim/virtual-clock.js';
-export { runScenario, defaultFaultPlan, type FaultPlan } from './faults.js';
 export { InvariantViolation, SafetyLedger } from './invariants.js';
 export {
   UNKNOWN,

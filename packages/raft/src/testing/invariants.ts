@@ -1,5 +1,3 @@
-import type { Entry } from '../raftpb/types.js';
-
 /** A broken safety property, with the seed that reproduces it and the last events before it. */
 export class InvariantViolation extends Error {
   override readonly name = 'InvariantViolation';
@@ -27,11 +25,6 @@ export function fnvBytes(h: number, b: Uint8Array): number {
   let x = h;
   for (let i = 0; i < b.byteLength; i++) x = Math.imul(x ^ b[i]!, 0x01000193) >>> 0;
   return x;
-}
-
-/** The state machine's hash after applying `e` to a state with hash `h`: covers every entry applied so far. */
-export function applyHash(h: number, e: Entry): number {
-  return fnvBytes(fnv(fnv(fnv(h, e.index), e.term), e.type), e.data);
 }
 
 /**

@@ -2,10 +2,10 @@ import { RaftError, isRaftError } from '../../errors.js';
 import { MemoryDurableStorage } from '../../node/memory-durable-storage.js';
 import { MemorySnapshotStore } from '../../node/memory-snapshot-store.js';
 import { RaftNode } from '../../node/raft-node.js';
-import type { StateMachine } from '../../node/types.js';
+import type { DurableStorage, StateMachine } from '../../node/types.js';
 import { seededRandom, type RandomSource } from '../../random.js';
 import { StateType } from '../../raft/state-type.js';
-import type { ConfState } from '../../raftpb/types.js';
+import { EntryType, type ConfState } from '../../raftpb/types.js';
 import { SafetyLedger, fnv, fnvBytes } from '../invariants.js';
 import { SimNetwork, simAddress, type SimTransport } from './sim-network.js';
 import { VirtualClock, type ClockScope } from './virtual-clock.js';
@@ -47,6 +47,8 @@ export interface SimProcess<R, S> {
   /** The last index applied here and the state-chain hash after it (State Machine Safety). */
   applied: number;
   chain: number;
+  /** The index of the last snapshot restored here (entries at or below it reached the state machine in it). */
+  since: number;
 }
 
 /** A simulated machine: its disks survive crashes; its process does not. */
@@ -62,6 +64,12 @@ export interface SimServer<R, S> {
   fsyncFailed: boolean;
   /** Being started (between a crash's restart time and `RaftNode.start` resolving). */
   starting: boolean;
+  /**
+   * What the node handed its storage, by index: whether the entry carries an application payload (a normal
+   * entry with data), so the applier must pass it to `apply`. Overwritten as the log is; survives restarts.
+   */
+  readonly saved: Map<number, boolean>;
+  savedLast: number;
 }
 
 /**
@@ -117,6 +125,8 @@ export class SimCluster<R, S extends StateMachine<R>> {
         process: undefined,
         fsyncFailed: false,
         starting: false,
+        saved: new Map(),
+        savedLast: 0,
       });
     }
   }
@@ -164,7 +174,7 @@ export class SimCluster<R, S extends StateMachine<R>> {
         id,
         mode: server.spare ? 'join' : 'auto',
         peers: this.firstVoters,
-        storage: server.storage,
+        storage: this.observe(server),
         ...(snapshot !== undefined ? { snapshot } : {}),
         snapshots: server.snapshots,
         stateMachine: tracked.stateMachine,
@@ -194,6 +204,7 @@ export class SimCluster<R, S extends StateMachine<R>> {
       appliedHere: tracked.appliedHere,
       applied: tracked.start.applied,
       chain: tracked.start.chain,
+      since: tracked.start.since,
     };
     proc.current = p;
     server.process = p;
@@ -232,12 +243,12 @@ export class SimCluster<R, S extends StateMachine<R>> {
   ): {
     stateMachine: StateMachine<R>;
     appliedHere: Map<number, number>;
-    start: { applied: number; chain: number };
+    start: { applied: number; chain: number; since: number };
   } {
     const appliedHere = new Map<number, number>();
     // Until the process object exists (a restore runs inside RaftNode.start), its counters live here.
-    const start = { applied: 0, chain: 0x811c9dc5 };
-    const state = (): { applied: number; chain: number } => current() ?? start;
+    const start = { applied: 0, chain: 0x811c9dc5, since: 0 };
+    const state = (): { applied: number; chain: number; since: number } => current() ?? start;
     return {
       appliedHere,
       start,
@@ -261,12 +272,36 @@ export class SimCluster<R, S extends StateMachine<R>> {
           const s = state();
           if (scope.alive) {
             s.applied = metadata.index;
+            s.since = metadata.index;
             s.chain = this.chainAt(metadata.index);
             this.log(`node ${id} restored the snapshot at ${metadata.index}`);
           }
           return sm.restore(data, metadata);
         },
       },
+    };
+  }
+
+  /** The server's storage as this process sees it, noting what each save writes (see {@link SimServer.saved}). */
+  private observe(server: SimServer<R, S>): DurableStorage {
+    const storage = server.storage;
+    return {
+      readAll: () => storage.readAll(),
+      save: (state, entries) => {
+        const first = entries[0];
+        if (first !== undefined) {
+          // A write at `first` replaces the log from there on.
+          for (let i = first.index; i <= server.savedLast; i++) server.saved.delete(i);
+          for (const e of entries)
+            server.saved.set(e.index, e.type === EntryType.Normal && e.data.byteLength > 0);
+          server.savedLast = entries[entries.length - 1]!.index;
+        }
+        return storage.save(state, entries);
+      },
+      saveSnap: (snap) => storage.saveSnap(snap),
+      release: (snap) => storage.release(snap),
+      sync: () => storage.sync(),
+      close: () => storage.close(),
     };
   }
 
@@ -364,7 +399,7 @@ export class SimCluster<R, S extends StateMachine<R>> {
    * Liveness and agreement after the faults healed: a leader, and every live member of its configuration applied
    * up to `atLeast` (the highest index acknowledged to a client) with the same state chain as everyone else.
    */
-  checkConverged(atLeast: number): ConfState {
+  async checkConverged(atLeast: number): Promise<ConfState> {
     const leader = this.leader();
     if (leader === undefined) throw this.ledger.violation('liveness', 'no leader after the faults healed');
     const cs = leader.node.membership();
@@ -375,32 +410,54 @@ export class SimCluster<R, S extends StateMachine<R>> {
         throw this.ledger.violation('liveness', `member ${id} is not running after healing`);
       const applied = p.node.status().appliedIndex;
       if (applied < target) {
-        if (process.env.SIM_DEBUG) {
-          const st = p.node.status();
-          const lst = leader.node.status();
-          console.log(
-            id,
-            JSON.stringify({
-              hs: st.hardState,
-              ss: st.softState,
-              applied: st.appliedIndex,
-              snap: st.snapshotIndex,
-              backlog: st.applyBacklog,
-              cfg: st.config,
-            }),
-            JSON.stringify(
-              [...lst.progress].map(([k, v]) => [k, v.match, v.next, v.state, v.pendingSnapshot]),
-            ),
-          );
-          console.log(this.trace.join('\n'));
-        }
         throw this.ledger.violation('liveness', `member ${id} applied ${applied} < ${target} after healing`);
+      }
+      const server = this.servers.get(id)!;
+      for (let i = p.since + 1; i <= p.applied; i++) {
+        if (server.saved.get(i) === true && !p.appliedHere.has(i)) {
+          throw this.ledger.violation(
+            'apply every entry',
+            `member ${id} applied ${p.applied} but skipped entry ${i}`,
+          );
+        }
       }
       if (p.applied > 0 && this.ledger.appliedHash.get(p.applied) !== p.chain) {
         throw this.ledger.violation('State Machine Safety', `member ${id} state differs at ${p.applied}`);
       }
     }
+    await this.checkLogMatching();
     return cs;
+  }
+
+  /**
+   * Log Matching (§5.3) over what the running nodes' disks hold: where two logs have an entry with the same index
+   * and term, they hold the same entries up to there (compared by term at each index both hold).
+   */
+  async checkLogMatching(): Promise<void> {
+    const logs: { id: number; terms: Map<number, number> }[] = [];
+    for (const s of this.servers.values()) {
+      if (s.process === undefined) continue;
+      const { entries } = await s.storage.readAll();
+      logs.push({ id: s.id, terms: new Map(entries.map((e) => [e.index, e.term])) });
+    }
+    for (let a = 0; a < logs.length; a++) {
+      for (let b = a + 1; b < logs.length; b++) {
+        const x = logs[a]!;
+        const y = logs[b]!;
+        const common = [...x.terms.keys()].filter((i) => y.terms.has(i)).sort((p, q) => q - p);
+        let matchedAbove = false;
+        for (const i of common) {
+          const same = x.terms.get(i) === y.terms.get(i);
+          if (matchedAbove && !same) {
+            throw this.ledger.violation(
+              'Log Matching',
+              `nodes ${x.id} and ${y.id} hold the same entry above index ${i} but differ at it`,
+            );
+          }
+          if (same) matchedAbove = true;
+        }
+      }
+    }
   }
 
   /** Stops every node (the end of a run). */

@@ -214,7 +214,7 @@ export async function simulate<R, S extends StateMachine<R>, I, O>(
     );
   }
   await sim.runFor(1_000);
-  sim.checkConverged(Math.max(stats.highestAcked, finalIndex));
+  await sim.checkConverged(Math.max(stats.highestAcked, finalIndex));
   await sim.stop();
   return {
     seed: sim.seed,
