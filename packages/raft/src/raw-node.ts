@@ -147,6 +147,9 @@ export class RawNode {
         'ERR_STEP_LOCAL_MSG',
         `cannot step a local message (type ${m.type}) from the network`,
       );
+    // A response is only meaningful from a tracked peer (etcd's ErrStepPeerNotFound). This includes
+    // MsgReadIndexResp: a node whose configuration does not yet include the leader (one that just joined and has
+    // not applied the change adding it) drops the leader's answers to its reads until it has.
     if (RESPONSE_MSGS.has(m.type) && !this.raft.trk.progress.has(m.from)) {
       throw new RaftError('ERR_STEP_PEER_NOT_FOUND', `response from unknown peer ${m.from}`);
     }
@@ -204,9 +207,12 @@ export class RawNode {
     const snap = r.raftLog.nextUnstableSnapshot();
     if (snap !== undefined) {
       rd.snapshot = snap;
+      // The application applies a Ready's snapshot before its committed entries, so on advance() it counts as
+      // applied up to the snapshot's index.
       this.pendingSnapIndex = snap.metadata.index;
     }
-    // Accept: what this Ready hands out is now in progress.
+    // Accept: what this Ready hands out is now in progress and is never handed out again, so each Ready must be
+    // carried out in full (or the node dropped and restarted from storage).
     r.readStates = [];
     r.msgs = [];
     r.msgsAfterAppend = [];

@@ -31,6 +31,7 @@ async function startNode<R>(
   id: number,
   peers: { id: number; address: string }[],
   stateMachine: StateMachine<R>,
+  mode: 'auto' | 'join' = 'auto',
 ): Promise<RaftNode<R>> {
   const snapshots = await SnapshotStore.open(`${dir}/snap`);
   const exists = await Wal.exist(`${dir}/wal`);
@@ -49,8 +50,9 @@ async function startNode<R>(
     advertise: address,
     peers: new Map(peers.map((p) => [p.id, p.address])),
   });
-  // The node reads the WAL itself: empty, it bootstraps a cluster of `peers`; not empty, it restarts from it.
-  return RaftNode.start({ id, peers, storage: wal, snapshot, snapshots, stateMachine, transport });
+  // The node reads the WAL itself: empty, it bootstraps a cluster of `peers` (or, with mode 'join', waits to be
+  // added); not empty, it restarts from it.
+  return RaftNode.start({ id, mode, peers, storage: wal, snapshot, snapshots, stateMachine, transport });
 }
 // --- README RaftNode example end ---
 
@@ -159,7 +161,6 @@ describe('the README RaftNode example', () => {
 
   it('is the code in README.md', async () => {
     expect(await testBlock('RaftNode example')).toBe(await readmeBlock('<!-- RaftNode example -->'));
-    expect(await testBlock('RaftNode usage')).toBe(await readmeBlock('<!-- RaftNode usage -->'));
     expect(await testBlock('example')).toBe(await readmeBlock('<!-- Ready loop example -->'));
     expect(await testBlock('memory example')).toBe(await readmeBlock('<!-- Memory storage example -->'));
     expect(await testBlock('membership example')).toBe(await readmeBlock('<!-- Membership example -->'));
@@ -240,12 +241,10 @@ describe('the README RaftNode example', () => {
     dirs.push(dir);
     const peers = [{ id: 1, address: '127.0.0.1:0' }];
     const kv = new ListMachine();
-    // --- README RaftNode usage start ---
     const node = await startNode(dir, 1, peers, kv);
     await node.waitForLeader(); // before a leader is known, propose() and read() reject with ERR_NO_LEADER
     const index = await node.propose(new TextEncoder().encode('x=1')); // resolves once applied here
     await node.read(); // a linearizable read barrier (ReadIndex): kv now holds every acknowledged write
-    // --- README RaftNode usage end ---
     nodes.push(node);
     expect(node.startedAs).toBe('bootstrap');
     const acked = [index];

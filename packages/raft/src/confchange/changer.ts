@@ -158,7 +158,11 @@ export class Changer {
     }
   }
 
-  /** Tracks a new peer. It starts probing at the last index and counts as recently active (CheckQuorum). */
+  /**
+   * Tracks a new peer. It starts probing at the last index (an optimistic guess: an empty newcomer rejects the
+   * probe and its hint leads the leader back to where the logs agree, or to a snapshot) and counts as recently
+   * active (CheckQuorum).
+   */
   private initProgress(cfg: TrackerConfig, trk: ProgressMap, id: number, isLearner: boolean): void {
     if (isLearner) cfg.learners.add(id);
     else cfg.voters[0].add(id);
@@ -184,7 +188,10 @@ export class Changer {
   }
 }
 
-/** Removes `id` as incoming voter and learner; keeps its progress while it is still an outgoing voter. */
+/**
+ * Removes `id` as incoming voter and learner; keeps its progress while it is still an outgoing voter: until the
+ * joint config is left, its acks and votes count in the outgoing half, so the leader must keep replicating to it.
+ */
 function remove(cfg: TrackerConfig, trk: ProgressMap, id: number): void {
   if (!trk.has(id)) return;
   cfg.voters[0].delete(id);

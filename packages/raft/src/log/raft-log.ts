@@ -13,12 +13,23 @@ import { Unstable } from './unstable.js';
  * `committed` are known to be on a quorum's disks.
  */
 export class RaftLog {
+  /**
+   * Indexes at or above `unstable.offset` are answered from here, those below from `storage`. After a new leader
+   * overwrote a suffix, `storage` may still hold older entries at or above `unstable.offset`: they are shadowed,
+   * never read, until the application's write of the new ones replaces them.
+   */
   readonly unstable: Unstable;
-  /** Highest index known to be committed. */
+  /**
+   * Highest index known to be on a quorum's disks. Never decreases, and no entry at or below it is ever truncated
+   * (`append` and `maybeAppend` throw ERR_LOG_CORRUPT instead): a committed entry is final (§5.4).
+   */
   committed: number;
-  /** Highest index handed to the application for applying (in a Ready). */
+  /** Highest index handed to the application for applying (raised when a Ready is accepted, before it applies). */
   applying: number;
-  /** Highest index the application has applied. */
+  /**
+   * Highest index the application has applied (raised by `advance`). Not persisted by raft: a restart resumes
+   * from `Config.applied`, so that the application never applies an entry twice.
+   */
   applied: number;
   /** Total size of entries being applied (handed out, not yet acknowledged). */
   applyingEntsSize = 0;
@@ -51,6 +62,9 @@ export class RaftLog {
   maybeAppend(index: number, logTerm: number, committed: number, ents: readonly Entry[]): number | undefined {
     if (!this.matchTerm(index, logTerm)) return undefined;
     const lastNew = index + ents.length;
+    // Entries we already hold with the same term are identical to the leader's (Log Matching, §5.3) and stay:
+    // truncating at `index + 1` regardless could drop newer entries when this (possibly stale, reordered) message
+    // is older than ones already appended. Only the first entry that differs, and all after it, is replaced.
     const ci = this.findConflict(ents);
     if (ci !== 0) {
       if (ci <= this.committed) {
@@ -64,6 +78,8 @@ export class RaftLog {
         throw new RangeError(`index ${ci - offset} is out of range [${ents.length}]`);
       this.append(ents.slice(ci - offset));
     }
+    // Not `committed` itself: our entries past `lastNew` are not known to match the leader's (Figure 2, rule 5 of
+    // AppendEntries: min(leaderCommit, index of last new entry)).
     this.commitTo(Math.min(committed, lastNew));
     return lastNew;
   }
@@ -98,6 +114,8 @@ export class RaftLog {
    * rejection hint (etcd's findConflictByTerm).
    */
   findConflictByTerm(index: number, term: number): { index: number; term: number } {
+    // Why skipping is safe: the other log's terms do not decrease along it, so all its entries at or below `index`
+    // have terms <= `term`; ours above the returned index have terms > `term` and cannot match any of them.
     for (; index > 0; index--) {
       let ourTerm: number;
       try {
@@ -140,6 +158,7 @@ export class RaftLog {
    * persisted locally may be included (the application persists before it applies within one Ready).
    */
   nextCommittedEnts(allowUnstable: boolean): Entry[] {
+    // While a snapshot is pending, entries after it must wait: they apply on top of the snapshot's state.
     if (this.applyingEntsPaused || this.hasNextOrInProgressSnapshot()) return [];
     const lo = this.applying + 1;
     const hi = this.maxAppliableIndex(allowUnstable) + 1;
@@ -154,6 +173,10 @@ export class RaftLog {
     return this.applying + 1 < this.maxAppliableIndex(allowUnstable) + 1;
   }
 
+  /**
+   * Without `allowUnstable`, only entries already durable here: an entry applied before it is persisted could be
+   * lost from this node's log in a crash while the state machine keeps its effect.
+   */
   maxAppliableIndex(allowUnstable: boolean): number {
     return allowUnstable ? this.committed : Math.min(this.committed, this.unstable.offset - 1);
   }
@@ -273,6 +296,7 @@ export class RaftLog {
     return term > ourTerm || (term === ourTerm && lasti >= this.lastIndex());
   }
 
+  /** Whether the log holds entry `i` with term `term`; an index out of range is a mismatch, never an error. */
   matchTerm(i: number, term: number): boolean {
     const t = this.unstable.maybeTerm(i);
     if (t !== undefined) return t === term;
@@ -289,6 +313,7 @@ export class RaftLog {
     return false;
   }
 
+  /** Replaces the log with a snapshot. A snapshot holds only committed state, so `committed` moves up to it. */
   restore(s: Snapshot): void {
     this.logger.info('log starts to restore snapshot', { index: s.metadata.index, term: s.metadata.term });
     this.committed = s.metadata.index;

@@ -72,6 +72,7 @@ export class Unstable {
     const num = index + 1 - this.offset;
     this.entries = this.entries.slice(num);
     this.offset = index + 1;
+    // Keeps offset <= offsetInProgress: the durable prefix is no longer held, so it cannot be in flight here.
     this.offsetInProgress = Math.max(this.offsetInProgress, this.offset);
   }
 
@@ -100,13 +101,16 @@ export class Unstable {
     if (fromIndex === this.offset + this.entries.length) {
       for (const e of ents) this.entries.push(e);
     } else if (fromIndex <= this.offset) {
-      // Replaces everything held; entries already handed out will be overwritten by these.
+      // Replaces everything held, and may start below `offset`, inside what storage already holds: the
+      // application's write of these overwrites storage from `fromIndex` on (the Ready contract: writing entry i
+      // discards what was persisted at i and above). Entries already handed out are overwritten the same way.
       this.entries = ents.slice();
       this.offset = fromIndex;
       this.offsetInProgress = this.offset;
     } else {
       this.entries = this.slice(this.offset, fromIndex);
       for (const e of ents) this.entries.push(e);
+      // A write in flight may cover the replaced entries; the new ones from `fromIndex` must be handed out again.
       this.offsetInProgress = Math.min(this.offsetInProgress, fromIndex);
     }
   }

@@ -1,4 +1,6 @@
-// Joint quorums (Raft dissertation section 4.3, C_old,new): decisions need a majority of both halves.
+// Joint quorums (Raft dissertation section 4.3, C_old,new): decisions need a majority of both halves. So while
+// the configuration changes, neither C_old nor C_new can decide alone: no two leaders in one term (one per half)
+// and no entry committed by one half only, whatever the two sets are.
 import { majorityCommittedIndex, majorityVoteResult } from './majority.js';
 import type { MajorityConfig } from './majority.js';
 import { VoteResult, formatIds } from './vote-result.js';

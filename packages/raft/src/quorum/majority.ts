@@ -1,4 +1,6 @@
 // Majority quorums: one set of voters, decisions need more than half of them (Raft paper section 5.2/5.3).
+// Any two majorities of one set share a voter: hence at most one leader per term (each voter votes once), and a
+// committed entry is on some voter of every later election's majority, which only elects a log holding it (§5.4).
 import { INFINITE_INDEX, VoteResult } from './vote-result.js';
 import type { AckedIndexer } from './vote-result.js';
 

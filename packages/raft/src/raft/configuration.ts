@@ -6,7 +6,11 @@ import { StateType } from './state-type.js';
 
 // Membership: applying conf changes, switching configurations, and restoring one from a snapshot.
 
-/** Applies a committed conf change (when the application applies its entry); returns the new configuration. */
+/**
+ * Applies a committed conf change (when the application applies its entry); returns the new configuration. A
+ * change takes effect when applied, not when appended as in the dissertation (§4.1): safe because only one is
+ * pending at a time (leader.ts) and a node with committed, unapplied changes does not campaign (election.ts).
+ */
 export function applyConfChange(r: Raft, cc: ConfChangeV2): ConfState {
   const changer = new Changer(r.trk, r.raftLog.lastIndex());
   let next: [TrackerConfig, ProgressMap];
@@ -40,6 +44,7 @@ export function switchToConfig(r: Raft, cfg: TrackerConfig, prs: ProgressMap): C
     return cs;
   }
   if (r.state !== StateType.Leader || cs.voters.length === 0) return cs;
+  // The quorum changed (it may be smaller now): entries it already holds may be committed.
   if (r.maybeCommit()) {
     r.bcastAppend();
   } else {
@@ -56,6 +61,7 @@ export function switchToConfig(r: Raft, cfg: TrackerConfig, prs: ProgressMap): C
 
 /** Restores from a snapshot sent by the leader; false when it is stale or already covered by the log. */
 export function restoreSnapshot(r: Raft, s: Snapshot): boolean {
+  // Our committed prefix already holds everything a snapshot at or below it covers.
   if (s.metadata.index <= r.raftLog.committed) return false;
   if (r.state !== StateType.Follower) {
     r.logger.warn('attempted to restore a snapshot as non-follower; should never happen', { id: r.id });
@@ -70,11 +76,13 @@ export function restoreSnapshot(r: Raft, s: Snapshot): boolean {
     return false;
   }
   if (r.raftLog.matchTerm(s.metadata.index, s.metadata.term)) {
-    // The log already has the snapshot's last entry: just fast-forward the commit index.
+    // The log already has the snapshot's last entry, so (Log Matching, §5.3) everything before it too: keep the
+    // log, with any entries after it, and just fast-forward the commit index.
     r.raftLog.commitTo(s.metadata.index);
     return false;
   }
   r.raftLog.restore(s);
+  // The configuration comes from the snapshot alone: it is the one in force at its index.
   r.trk = new ProgressTracker(r.trk.maxInflight, r.trk.maxInflightBytes);
   const [cfg, prs] = restoreConfig(new Changer(r.trk, r.raftLog.lastIndex()), cs);
   r.switchToConfig(cfg, prs);

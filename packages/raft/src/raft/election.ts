@@ -10,7 +10,10 @@ function voteRespType(t: MessageType): MessageType {
   return t === MessageType.MsgVote ? MessageType.MsgVoteResp : MessageType.MsgPreVoteResp;
 }
 
-/** True when committed entries not yet applied include a conf change: the node must not campaign then. */
+/**
+ * True when committed entries not yet applied include a conf change: the node must not campaign then, since it
+ * would count votes under a configuration that is no longer the cluster's (changes take effect when applied).
+ */
 export function hasUnappliedConfChanges(r: Raft): boolean {
   const log = r.raftLog;
   let lo = log.applied + 1;
@@ -42,6 +45,7 @@ export function campaign(r: Raft, t: CampaignType): void {
   const ids = [...new Set([...r.trk.config.voters[0], ...r.trk.config.voters[1]])].sort((a, b) => a - b);
   const lastIndex = r.raftLog.lastIndex();
   const lastTerm = r.raftLog.lastTerm();
+  // Both halves of a joint configuration vote (§4.3): the election needs a majority of each.
   for (const id of ids) {
     if (id === r.id) {
       // The self-vote counts once it is durable: it comes back through msgsAfterAppend in advance().

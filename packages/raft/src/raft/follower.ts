@@ -65,6 +65,7 @@ export function stepFollower(r: Raft, m: Message): void {
       r.send({ ...m, to: r.lead });
       return;
     case MessageType.MsgApp:
+      // Same term (step() handled the others): the sender is this term's one leader.
       r.electionElapsed = 0;
       r.lead = m.from;
       handleAppendEntries(r, m);
@@ -125,6 +126,8 @@ export function stepFollower(r: Raft, m: Message): void {
 
 /** §5.3: the consistency check, appending on a match, or a rejection with a hint where the logs may match. */
 export function handleAppendEntries(r: Raft, m: Message): void {
+  // A stale append (a retransmission): our log up to `committed` is final and matches the leader's, so answer
+  // with `committed` and let the leader move `next` past it.
   if (m.index < r.raftLog.committed) {
     r.send({ to: m.from, type: MessageType.MsgAppResp, index: r.raftLog.committed });
     return;
@@ -148,6 +151,8 @@ export function handleAppendEntries(r: Raft, m: Message): void {
 }
 
 export function handleHeartbeat(r: Raft, m: Message): void {
+  // No consistency check needed: the leader never sends a commit above our `match` (sendHeartbeat), so we hold
+  // those entries and they match its log.
   r.raftLog.commitTo(m.commit);
   r.send({
     to: m.from,
@@ -161,6 +166,7 @@ export function handleSnapshot(r: Raft, m: Message): void {
   if (s !== undefined && r.restore(s)) {
     r.send({ to: m.from, type: MessageType.MsgAppResp, index: r.raftLog.lastIndex() });
   } else {
+    // Stale or already covered by our log: acknowledge what we have committed, so the leader leaves Snapshot state.
     r.send({ to: m.from, type: MessageType.MsgAppResp, index: r.raftLog.committed });
   }
 }

@@ -26,6 +26,7 @@ export function stepLeader(r: Raft, m: Message): void {
       propose(r, m);
       return;
     case MessageType.MsgReadIndex:
+      // A single voter is its own quorum: no other node can have been elected, so no confirmation round.
       if (r.trk.isSingleton()) {
         const resp = r.responseToReadIndexReq(m, r.raftLog.committed);
         if (resp !== undefined) r.send(resp);
@@ -61,6 +62,8 @@ export function stepLeader(r: Raft, m: Message): void {
         }
         return;
       }
+      // In Probe, an ack of exactly `match` (the answer to a probe that carried nothing new) also shows where the
+      // logs agree: without this clause a caught-up follower in Probe would never move to Replicate.
       if (pr.maybeUpdate(m.index) || (pr.match === m.index && pr.state === ProgressState.Probe)) {
         if (pr.state === ProgressState.Probe) {
           pr.becomeReplicate();
@@ -73,6 +76,7 @@ export function stepLeader(r: Raft, m: Message): void {
           pr.inflights.freeLE(m.index);
         }
         if (r.maybeCommit()) {
+          // A new commit index: followers learn it from the next MsgApp; held reads may now be answered.
           releasePendingReadIndexMessages(r);
           r.bcastAppend();
         } else if (r.id !== m.from && pr.canBumpCommit(r.raftLog.committed)) {
@@ -130,6 +134,7 @@ export function stepLeader(r: Raft, m: Message): void {
         r.abortLeaderTransfer();
       }
       if (transferee === r.id) return;
+      // Thesis §3.10: bring the transferee's log up to date, then tell it to campaign at once (MsgTimeoutNow).
       r.logger.info('starts to transfer leadership', { id: r.id, term: r.term, to: transferee });
       // The transfer must finish within an election timeout (tickHeartbeat aborts it after that).
       r.electionElapsed = 0;
@@ -158,6 +163,10 @@ function propose(r: Raft, m: Message): void {
   // Entries are stamped with term and index by appendEntry; copy them so a caller's (or a forwarder's) objects
   // are never mutated.
   const ents = m.entries.map((e) => ({ term: 0, index: 0, type: e.type, data: e.data }));
+  // Conf change rules: one at a time (the next is decided under the configuration the last one produced, §4.1);
+  // none before this leader committed an entry of its term (the §4.1 erratum: otherwise single-server changes by
+  // leaders of different terms can yield configurations whose majorities do not overlap); joint configs entered
+  // and left in turn. A refused change becomes an empty normal entry: the batch keeps its order and indexes.
   for (let i = 0; i < ents.length; i++) {
     const e = ents[i]!;
     const cc = confChangeOfEntry(e);
@@ -176,6 +185,7 @@ function propose(r: Raft, m: Message): void {
       r.logger.info('ignoring conf change', { id: r.id, reason: failed });
       ents[i] = { term: 0, index: 0, type: EntryType.Normal, data: new Uint8Array(0) };
     } else {
+      // The index this entry gets in appendEntry below.
       r.pendingConfIndex = r.raftLog.lastIndex() + i + 1;
     }
   }
@@ -197,8 +207,11 @@ export function releasePendingReadIndexMessages(r: Raft): void {
 }
 
 function sendMsgReadIndexResponse(r: Raft, m: Message): void {
+  // The read index is the commit index now (§6.4 step 1): every write acknowledged before the read arrived is
+  // at or below it, since this leader has committed an entry of its term.
   if (r.readOnly.option === ReadOnlyOption.Safe) {
-    // Confirm leadership with a heartbeat round to a quorum (§6.4); the leader acks its own.
+    // Confirm leadership with a heartbeat round to a quorum (§6.4 step 2): a quorum that still follows this leader
+    // after the read arrived means no newer leader existed then. The leader acks its own.
     const ctx = m.entries[0]?.data;
     r.readOnly.addRequest(r.raftLog.committed, m);
     r.readOnly.recvAck(r.id, ctx);

@@ -80,6 +80,7 @@ export class Raft {
   term = 0;
   /** Vote in `term`, 0 for none (persisted). At most one per term (§5.2). */
   vote = 0;
+  /** Reads confirmed since the last Ready; the application serves each once it has applied up to its index. */
   readStates: ReadState[] = [];
   readonly raftLog: RaftLog;
   readonly maxMsgSize: number;
@@ -95,9 +96,9 @@ export class Raft {
    * append acknowledgements; those addressed to this node are stepped in `advance`.
    */
   msgsAfterAppend: Message[] = [];
-  /** The known leader of `term`, 0 when unknown. */
+  /** The known leader of `term`, 0 when unknown. Every role change sets it anew: it never names an older leader. */
   lead = 0;
-  /** The node leadership is being transferred to, 0 when none. */
+  /** The transfer target (thesis §3.10), 0 when none. While set, proposals are refused: the log stops growing. */
   leadTransferee = 0;
   /**
    * Index of the last conf change entry this leader appended; a new one is refused until `applied` reaches it.
@@ -106,11 +107,18 @@ export class Raft {
    */
   pendingConfIndex = 0;
   readonly disableConfChangeValidation: boolean;
-  /** Payload bytes of entries appended in this term and not yet committed (leader only). */
+  /**
+   * Payload bytes of entries appended in this term and not yet handed out as committed (leader only). An
+   * estimate: reset to 0 on every role change, and lowered as committed entries are handed out in a Ready.
+   */
   uncommittedSize = 0;
   readOnly: ReadOnly;
-  /** Ticks since the last election timeout reset (followers: since the leader was last heard). */
+  /**
+   * Followers: ticks since the leader was last heard (or a vote granted), which is also the CheckQuorum lease
+   * (step.ts); the leader: ticks since its last CheckQuorum round, one every `electionTimeout` ticks.
+   */
   electionElapsed = 0;
+  /** Ticks since the leader's last heartbeat round (leader only). */
   heartbeatElapsed = 0;
   readonly checkQuorum: boolean;
   readonly preVote: boolean;
@@ -176,7 +184,12 @@ export class Raft {
     return { term: this.term, vote: this.vote, commit: this.raftLog.committed };
   }
 
-  /** Queues a message, filling `from` and `term` as etcd does; acknowledgements wait for persistence. */
+  /**
+   * Queues a message, filling `from` and `term` (not on MsgProp/MsgReadIndex: forwarded, the leader treats them as
+   * local). Vote, pre-vote and append responses vouch for state that must be durable first (thesis §3.8: no second
+   * vote in a term, no entry counted toward commitment before it is on disk), so they wait for persistence, even
+   * rejections (etcd: not proven safe to send early, and rare).
+   */
   send(partial: Outgoing): void {
     const m: Message = {
       type: partial.type,
@@ -256,6 +269,7 @@ export class Raft {
     return this.raftLog.maybeCommit(this.trk.committed(), this.term);
   }
 
+  /** State common to every role change: a new term forgets the vote; all leader and election state starts over. */
   reset(term: number): void {
     if (this.term !== term) {
       this.term = term;
@@ -267,6 +281,8 @@ export class Raft {
     this.resetRandomizedElectionTimeout();
     this.abortLeaderTransfer();
     this.trk.resetVotes();
+    // Every peer's progress starts over: match unknown (0), next just past our last index, in Probe. Our own
+    // match is our last index.
     const last = this.raftLog.lastIndex();
     this.trk.visit((id, pr) => {
       const fresh = new Progress({
@@ -389,6 +405,8 @@ export class Raft {
       pr.becomeReplicate();
       pr.recentActive = true;
     }
+    // An empty entry of the new term: committing it commits all earlier ones (§5.4.2: only entries of its own
+    // term commit by counting replicas) and gives reads the commit index (§6.4). Size 0: never refused.
     if (!this.appendEntry([{ term: 0, index: 0, type: EntryType.Normal, data: EMPTY }])) {
       throw new Error('empty entry was dropped');
     }
@@ -444,6 +462,7 @@ export class Raft {
     this.stepFn(this, m);
   }
 
+  /** Restores the persisted term, vote and commit; the commit must lie within the log the storage holds. */
   loadState(hs: HardState): void {
     if (hs.commit < this.raftLog.committed || hs.commit > this.raftLog.lastIndex()) {
       throw new RaftError(
@@ -460,6 +479,7 @@ export class Raft {
     return this.electionElapsed >= this.randomizedElectionTimeout;
   }
 
+  /** Randomized (§5.2) so that after a leader fails, one follower usually times out well before the others. */
   resetRandomizedElectionTimeout(): void {
     this.randomizedElectionTimeout = this.electionTimeout + this.random.nextInt(this.electionTimeout);
   }
@@ -508,6 +528,8 @@ export class Raft {
   appliedTo(index: number, size: number): void {
     const newApplied = Math.max(index, this.raftLog.applied);
     this.raftLog.appliedTo(newApplied, size);
+    // Once the entry that entered the joint config is applied (pendingConfIndex), no other change is pending and
+    // the leader may propose leaving it; `autoLeave` is cleared by the leave itself, so this fires once per change.
     if (this.trk.config.autoLeave && newApplied >= this.pendingConfIndex && this.state === StateType.Leader) {
       // An empty ConfChangeV2 leaves the joint configuration; its size is zero, so it is never refused.
       const m = this.localMsg(MessageType.MsgProp, {

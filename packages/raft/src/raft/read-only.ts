@@ -21,7 +21,8 @@ export function ctxKey(ctx: Uint8Array | undefined): string {
 
 /**
  * Pending read-index requests on the leader (etcd's readOnly), in arrival order. Invariant: every key in `queue`
- * is in `pending`, and a request is answered together with all requests queued before it.
+ * is in `pending`, and a request is answered together with all requests queued before it: a heartbeat quorum
+ * that confirms leadership after a request arrived confirms it after every earlier one arrived too.
  */
 export class ReadOnly {
   readonly pending = new Map<string, ReadIndexStatus>();

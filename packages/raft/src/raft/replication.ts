@@ -23,6 +23,8 @@ export function maybeSendAppend(r: Raft, to: number, sendIfEmpty: boolean): bool
     return maybeSendSnapshot(r, to, pr);
   }
   if (ents.length === 0 && !sendIfEmpty) return false;
+  // Unlike a heartbeat, a MsgApp may carry the full commit index: the follower commits only up to the last
+  // entry it matched with this message (maybeAppend), never past what it holds.
   r.send({
     to,
     type: MessageType.MsgApp,
@@ -37,6 +39,8 @@ export function maybeSendAppend(r: Raft, to: number, sendIfEmpty: boolean): bool
 }
 
 export function maybeSendSnapshot(r: Raft, to: number, pr: Progress): boolean {
+  // A snapshot is costly to send: not to a follower not heard from since the last CheckQuorum round. Its next
+  // response makes it active again, and a probe then finds that it still needs one.
   if (!pr.recentActive) {
     r.logger.debug('not sending snapshot to an inactive follower', { to });
     return false;

@@ -48,6 +48,7 @@ export function stepMessage(r: Raft, m: Message): void {
         from: m.from,
         type: m.type,
       });
+      // Only a term's leader sends these, and a term has at most one leader (§5.2): the sender leads `m.term`.
       const fromLeader =
         m.type === MessageType.MsgApp ||
         m.type === MessageType.MsgHeartbeat ||
@@ -89,9 +90,11 @@ export function stepMessage(r: Raft, m: Message): void {
         (m.type === MessageType.MsgPreVote && m.term > r.term);
       // ...and the candidate's log is at least as up to date as ours (§5.4.1).
       if (canVote && r.raftLog.isUpToDate(m.index, m.logTerm)) {
-        // Vote responses carry the request's term (a pre-vote's future term).
+        // Vote responses carry the request's term (a pre-vote's future term). The grant leaves only once the
+        // Ready holding the new vote is durable (send() holds vote responses): a restart cannot forget it.
         r.send({ to: m.from, term: m.term, type: voteRespType(m.type) });
         if (m.type === MessageType.MsgVote) {
+          // Figure 2: a follower's election timer restarts when it grants a vote, not only when a leader is heard.
           r.electionElapsed = 0;
           r.vote = m.from;
         }

@@ -126,7 +126,10 @@ export class MemoryStorage implements Storage {
     return this.snap;
   }
 
-  /** Drops entries before `compactIndex` (the entry at compactIndex stays, as the new dummy). */
+  /**
+   * Drops entries before `compactIndex` (the entry at compactIndex stays, as the new dummy). Only compact up to
+   * what is applied and covered by a snapshot: a follower that needs a compacted entry gets the snapshot instead.
+   */
   compact(compactIndex: number): void {
     const offset = this.ents[0]!.index;
     if (compactIndex <= offset)

@@ -8,11 +8,19 @@ import type { ConfState, Entry, HardState, Snapshot } from '../raftpb/types.js';
  * raft only reads; {@link MemoryStorage} is the usual implementation, rebuilt from the WAL on restart.
  */
 export interface Storage {
-  /** The saved hard state and configuration (on restart). */
+  /**
+   * The saved hard state and configuration (on restart). Raft treats everything in Storage as durable: it never
+   * hands those entries out for persistence again. `confState` must be the configuration as of the index raft
+   * starts applying after (`Config.applied`, usually the snapshot's index): conf changes after it come out again
+   * in `committedEntries` and are applied again.
+   */
   initialState(): { hardState: HardState; confState: ConfState };
   /** Entries in [lo, hi), at most `maxSize` total size but always at least one entry if any are in range. */
   entries(lo: number, hi: number, maxSize: number): Entry[];
-  /** The term of entry `i`, which must be in [firstIndex - 1, lastIndex]. */
+  /**
+   * The term of entry `i`, which must be in [firstIndex - 1, lastIndex]. firstIndex - 1 is the snapshot's last
+   * entry: its term is still needed to check an append that follows it (§5.3).
+   */
   term(i: number): number;
   /** Index of the last entry. */
   lastIndex(): number;

@@ -43,7 +43,10 @@ export class Progress {
    * different snapshot index (snapshots may come from elsewhere).
    */
   pendingSnapshot = 0;
-  /** Whether the follower was heard from within the last election timeout (CheckQuorum). */
+  /**
+   * Whether the follower was heard from since the last CheckQuorum round: set by its MsgAppResp and
+   * MsgHeartbeatResp, cleared for every peer but the leader at each round (one per election timeout).
+   */
   recentActive: boolean;
   /**
    * Whether the append flow is throttled: in Probe after one probe was sent, in Replicate when the inflight
@@ -177,6 +180,8 @@ export class Progress {
   maybeDecrTo(rejected: number, matchHint: number): boolean {
     if (this.state === ProgressState.Replicate) {
       if (rejected <= this.match) return false;
+      // The follower lost or refused an optimistic append: the logs are known to agree only up to `match`, so
+      // everything after it is sent again (the hint is not needed).
       this.next = this.match + 1;
       this.sentCommit = Math.min(this.sentCommit, this.next - 1);
       return true;

@@ -72,8 +72,9 @@ export class ProgressTracker {
 
   /**
    * The largest index acknowledged by a quorum of voters (both majorities when joint). Learners never count.
-   * Raft only commits it if the entry is of the leader's term (Raft paper section 5.4.2); that check is the
-   * caller's.
+   * The leader's own `match` counts as its ack; it rises only when the leader's self-addressed MsgAppResp is
+   * stepped in `advance`, i.e. once its entries are durable (§10.2.1). Raft only commits the index if the entry
+   * is of the leader's term (Raft paper section 5.4.2); that check is the caller's.
    */
   committed(): number {
     return jointCommittedIndex(this.config.voters, this.matchIndexer);
@@ -110,7 +111,8 @@ export class ProgressTracker {
 
   /**
    * Whether a quorum of voters was recently active (CheckQuorum, Raft dissertation section 6.2): the leader
-   * steps down when this is false after an election timeout.
+   * steps down when this is false after an election timeout. The leader counts itself: its own `recentActive`
+   * is set when it becomes leader and never cleared.
    */
   quorumActive(): boolean {
     const votes = new Map<number, boolean>();
