@@ -9,8 +9,8 @@ import ts from 'typescript';
 import { afterEach, describe, expect, it } from 'vitest';
 import { reservePortRun } from '../../../test-support/ports.js';
 
-const START = '<!-- walkthrough: start -->';
-const END = '<!-- walkthrough: end -->';
+/** A region of the README whose ```ts blocks are one module: `<!-- NAME: start -->` ... `<!-- NAME: end -->`. */
+type Region = 'walkthrough' | 'simulate';
 
 /** Where the module's package imports point: the sources, as this package's other tests import them. */
 const SOURCES: Record<string, string> = {
@@ -29,8 +29,10 @@ interface Block {
   code: string;
 }
 
-/** The ```ts blocks between the walkthrough markers, in order. Any other fenced block there is refused. */
-function walkthroughBlocks(readme: string): Block[] {
+/** The ```ts blocks between a region's markers, in order. Any other fenced block there is refused. */
+function walkthroughBlocks(readme: string, region: Region = 'walkthrough'): Block[] {
+  const START = `<!-- ${region}: start -->`;
+  const END = `<!-- ${region}: end -->`;
   const start = readme.indexOf(START);
   const end = readme.indexOf(END);
   if (start < 0 || end < start) throw new Error(`README.md lacks ${START} ... ${END}`);
@@ -112,8 +114,8 @@ describe("the README's walkthrough", () => {
     expect(blocks.length).toBeGreaterThanOrEqual(6);
   });
 
-  it("compiles: strict TypeScript with the project's compiler options", async () => {
-    const file = await writeModule(toModule(walkthroughBlocks(await readme())));
+  async function compileProblems(region: Region): Promise<string[]> {
+    const file = await writeModule(toModule(walkthroughBlocks(await readme(), region)));
     const configPath = fileURLToPath(new URL('../../../tsconfig.base.json', import.meta.url));
     const config = ts.getParsedCommandLineOfConfigFile(
       configPath,
@@ -147,7 +149,18 @@ describe("the README's walkthrough", () => {
       const readmeLine = Number(lines[k]!.slice('// README.md:'.length)) + (at - k - 1);
       return `README.md:${readmeLine}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
     });
-    expect(problems).toEqual([]);
+    return problems;
+  }
+
+  it("compiles: strict TypeScript with the project's compiler options", async () => {
+    expect(await compileProblems('walkthrough')).toEqual([]);
+  });
+
+  it('the simulate() section compiles and runs: real RaftNodes with its state machine, a linearizable history', async () => {
+    const blocks = walkthroughBlocks(await readme(), 'simulate');
+    expect(blocks.map((b) => b.code).join('')).toContain('checkLinearizable(');
+    expect(await compileProblems('simulate')).toEqual([]);
+    await import(pathToFileURL(await writeModule(toModule(blocks))).href);
   });
 
   it('runs top to bottom: three nodes in process, then three over TCP with WALs, a fourth joins, all restart', async () => {

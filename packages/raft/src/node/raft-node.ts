@@ -143,6 +143,8 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
         id: opts.id,
         rawNode: this.rawNode,
         clock: this.clock,
+        // etcd's readIndexRetryTime is 500 ms, five of its default 100 ms ticks.
+        readRetryMs: 5 * (opts.tickMs ?? 100),
         kick: () => this.loop.kick(),
         stopped: () => this.stopped,
       },

@@ -27,10 +27,17 @@ export class ReadBarriers {
     return this.waiting.wait(ReadBarriers.key(ctx), timeoutMs, 'read');
   }
 
-  /** Raft confirmed the read with context `ctx` at `index`. */
+  /** Raft confirmed the read with context `ctx` at `index` (the first confirmation counts; a resend may bring two). */
   confirm(ctx: Uint8Array, index: number): void {
     const key = ReadBarriers.key(ctx);
-    if (this.waiting.has(key)) this.confirmed.push({ key, index });
+    if (this.waiting.has(key) && !this.confirmed.some((r) => r.key === key))
+      this.confirmed.push({ key, index });
+  }
+
+  /** Whether the read `ctx` still waits for raft's confirmation (not settled, not confirmed yet). */
+  unconfirmed(ctx: Uint8Array): boolean {
+    const key = ReadBarriers.key(ctx);
+    return this.waiting.has(key) && !this.confirmed.some((r) => r.key === key);
   }
 
   /** Resolves every confirmed read whose index is applied. */

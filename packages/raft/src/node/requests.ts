@@ -14,6 +14,12 @@ export interface RequestHost {
   readonly id: number;
   readonly rawNode: RawNode;
   readonly clock: Clock;
+  /**
+   * How long a read round waits for raft's answer before its ReadIndex request is stepped again (etcd's server:
+   * readIndexRetryTime). Raft drops a request, or its answer, in states it cannot serve it in (no leader; a node
+   * that joined and has not yet applied the configuration holding its leader), and never says so.
+   */
+  readonly readRetryMs: number;
   /** Runs the Ready loop soon. */
   kick(): void;
   stopped(): boolean;
@@ -107,8 +113,29 @@ export class Requests<R> {
         this.reads.reject(ctx, this.refusal(err));
       }
       this.host.kick();
+      this.retryRead(ctx);
     });
     return done;
+  }
+
+  /**
+   * Steps the read round `ctx` again every `readRetryMs` while raft has not confirmed it (and it has not timed out):
+   * the same context, so whichever answer comes first confirms it. Safe: each attempt takes its read index after
+   * every read of the round was invoked.
+   */
+  private retryRead(ctx: Uint8Array): void {
+    this.host.clock.setTimeout(() => {
+      if (this.host.stopped() || !this.reads.unconfirmed(ctx)) return;
+      if (currentLeader(this.host.rawNode) !== 0) {
+        try {
+          this.host.rawNode.readIndex(ctx);
+          this.host.kick();
+        } catch {
+          // Refused now (e.g. the leader is transferring): the next attempt, or the timeout, settles it.
+        }
+      }
+      this.retryRead(ctx);
+    }, this.host.readRetryMs);
   }
 
   /** The entry proposed as `seq` was applied at `index`; `apply` returned `result`. */

@@ -8,7 +8,7 @@ import type { ClockScope, VirtualClock } from './virtual-clock.js';
 export interface NetworkFaults {
   /** Probability that a message is lost. */
   dropRate: number;
-  /** Probability that a delivered message is delivered twice. */
+  /** Probability that a delivered message (other than a forwarded proposal, MsgProp) is delivered twice. */
   duplicateRate: number;
   minDelayMs: number;
   maxDelayMs: number;
@@ -105,7 +105,10 @@ export class SimNetwork {
       return true; // lost silently, as a datagram or a broken connection's buffer
     }
     const bytes = encodeMessage(m);
-    const copies = this.chance(this.faults.duplicateRate) ? 2 : 1;
+    // Raft tolerates a duplicated message of any kind but one: a forwarded proposal (MsgProp) arriving twice is
+    // appended twice, as in etcd-raft (exactly-once needs client sessions). The runtime's transports never
+    // duplicate (one write to one TCP connection), so neither does this network for proposals.
+    const copies = m.type !== MessageType.MsgProp && this.chance(this.faults.duplicateRate) ? 2 : 1;
     for (let c = 0; c < copies; c++) {
       this.clock.setTimeout(() => {
         const target = this.listening.get(address);

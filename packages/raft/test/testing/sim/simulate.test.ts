@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkLinearizable, kvModel, simulate } from '@x/raft/testing';
-import { KvMachine, kvOperations } from './kv-machine.js';
+import { KvMachine, kvOperations } from './machines.js';
 import { faultsFor } from './run-seeds.js';
 
 const base = { nodes: 3, spareNodes: 2, operation: kvOperations(), durationMs: 3_000 } as const;

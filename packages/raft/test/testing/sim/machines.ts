@@ -1,0 +1,105 @@
+import type { StateMachine } from '@x/raft/node';
+import { UNKNOWN, partitionBy, type KvInput, type Model, type SimOperation } from '@x/raft/testing';
+import type { RandomSource } from '@x/raft';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** A small replicated map for simulations: `put` commands are `key=value`; apply returns the value written. */
+export class KvMachine implements StateMachine<string> {
+  readonly map = new Map<string, string>();
+
+  apply(data: Uint8Array): string {
+    const text = dec.decode(data);
+    const eq = text.indexOf('=');
+    const key = text.slice(0, eq);
+    const value = text.slice(eq + 1);
+    this.map.set(key, value);
+    return value;
+  }
+
+  snapshot(): Uint8Array {
+    return enc.encode(JSON.stringify([...this.map]));
+  }
+
+  restore(data: Uint8Array): void {
+    this.map.clear();
+    for (const [k, v] of JSON.parse(dec.decode(data)) as [string, string][]) this.map.set(k, v);
+  }
+}
+
+/** Writes of unique values and linearizable reads over a few keys, as the kv model checks them. */
+export function kvOperations(
+  keys = 3,
+): (rng: RandomSource, clientId: number) => SimOperation<string, KvMachine, KvInput, string> {
+  let n = 0;
+  return (rng, clientId) => {
+    const key = `k${rng.nextInt(keys)}`;
+    if (rng.nextInt(2) === 0) {
+      const value = `${clientId}.${++n}`;
+      return {
+        kind: 'write',
+        input: { op: 'put', key, value },
+        command: enc.encode(`${key}=${value}`),
+        output: () => '',
+      };
+    }
+    return { kind: 'read', input: { op: 'get', key }, query: (m) => m.map.get(key) ?? '' };
+  };
+}
+
+/**
+ * Counters by key: a command is `[key, by]` and adds `by` to counter `key`; `apply` returns the new value. Not
+ * idempotent: an entry applied twice shows.
+ */
+export class CounterMachine implements StateMachine<number> {
+  readonly values: number[] = [];
+
+  apply(data: Uint8Array): number {
+    const key = data[0] ?? 0;
+    const value = (this.values[key] ?? 0) + (data[1] ?? 0);
+    this.values[key] = value;
+    return value;
+  }
+
+  snapshot(): Uint8Array {
+    return enc.encode(JSON.stringify(this.values));
+  }
+
+  restore(data: Uint8Array): void {
+    const values = JSON.parse(dec.decode(data)) as (number | null)[];
+    this.values.length = 0;
+    values.forEach((v, k) => (this.values[k] = v ?? 0));
+  }
+}
+
+export type CounterInput = { op: 'add'; key: number; by: number } | { op: 'read'; key: number };
+
+/**
+ * The counters' specification, checked key by key (P-compositionality keeps the search small: each key's history
+ * has few writes of unknown outcome, and each can land anywhere after its call).
+ */
+export const counterModel: Model<number, CounterInput, number> = {
+  init: () => 0,
+  step: (value, input, output) => {
+    if (input.op === 'read') return output === UNKNOWN || output === value ? value : undefined;
+    const next = value + input.by;
+    return output === UNKNOWN || output === next ? next : undefined;
+  },
+  partition: (ops) => partitionBy(ops, (op) => String(op.input.key)),
+  describe: (input, output) =>
+    `${input.op === 'add' ? `add ${input.by} to ${input.key}` : `read ${input.key}`} -> ${output === UNKNOWN ? '?' : output}`,
+};
+
+/** Adds of 1-5 and linearizable reads over `keys` counters. */
+export function counterOperations(
+  keys = 4,
+): (rng: RandomSource) => SimOperation<number, CounterMachine, CounterInput, number> {
+  return (rng) => {
+    const key = rng.nextInt(keys);
+    const by = 1 + rng.nextInt(5);
+    return rng.nextInt(2) === 0
+      ? { kind: 'write', input: { op: 'add', key, by }, command: Uint8Array.of(key, by), output: (r) => r }
+      : { kind: 'read', input: { op: 'read', key }, query: (c) => c.values[key] ?? 0 };
+  };
+}
