@@ -144,6 +144,17 @@ export class TcpTransport implements Transport {
         ? tls.createServer({ ...this.tlsContext, requestCert: true, rejectUnauthorized: true }, onSocket)
         : net.createServer(onSocket);
     this.server.on('error', (err) => this.logger.error('peer server error', { err: err.message }));
+    // A dialer whose certificate does not chain to our CA, or who has none, or who speaks no TLS, is refused in the
+    // handshake, before `accept` sees it: without this an operator would see nothing of a misconfigured peer.
+    this.server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) =>
+      this.logger.warn('refused peer connection', {
+        remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`,
+        reason: `TLS handshake: ${(err as { reason?: string }).reason ?? err.message}`,
+        ...((err as NodeJS.ErrnoException).code !== undefined
+          ? { code: (err as NodeJS.ErrnoException).code }
+          : {}),
+      }),
+    );
     const { host, port } = splitHostPort(this.opts.listen);
     await new Promise<void>((resolve, reject) => {
       this.server?.once('error', reject);
