@@ -73,7 +73,7 @@ describe('x-kv errors', () => {
     expect(lines.find((l) => l.includes(refused))).toMatch(/connection refused.*ECONNREFUSED/);
     expect(lines.find((l) => l.includes(silent))).toContain('timed out after 300 ms');
     expect(lines.find((l) => l.includes(plain))).toMatch(
-      /TLS: wrong version number \(ERR_SSL_WRONG_VERSION_NUMBER\)$/,
+      /TLS: wrong version number \(EPROTO\)$/,
     );
   });
 
