@@ -26,11 +26,8 @@ export function createHttpApi(node: KvNode): Http1Server {
     {
       maxBodyBytes: LIMITS.bodyBytes,
       ...(node.opts.clientTls !== undefined ? { tls: node.opts.clientTls } : {}),
-      onTlsError: (err, remote) =>
-        node.opts.logger?.warn('refused client connection', {
-          remote,
-          reason: `TLS handshake: ${(err as { reason?: string }).reason ?? err.message}`,
-        }),
+      onTlsRefused: (r) =>
+        node.opts.logger?.warn('refused client connection', { ...r, reason: `TLS handshake: ${r.reason}` }),
     },
   );
 }

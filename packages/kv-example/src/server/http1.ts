@@ -1,5 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
+import { watchTlsRefusals, type TlsRefusal } from '@x/raft/node';
 
 // A small HTTP/1.1 server for the KV API, on `node:net`. On this project's 2-core machine node:http spent about twice
 // the CPU per keep-alive request that this does (`bench/http-server.mjs`, BENCHMARKS.md), and on a busy leader the
@@ -62,8 +63,8 @@ export interface Http1TlsOptions {
 export interface Http1ServerOptions extends Http1Limits {
   /** Serve HTTPS instead of HTTP. The limits and the lingering close apply the same over TLS. */
   tls?: Http1TlsOptions;
-  /** Told of each connection refused in the TLS handshake (no or a wrong client certificate, not TLS at all). */
-  onTlsError?: (err: Error, remote: string) => void;
+  /** Told of each connection refused in the TLS handshake (no or an untrusted client certificate, not TLS at all). */
+  onTlsRefused?: (refusal: TlsRefusal) => void;
 }
 
 const REASONS: Record<number, string> = {
@@ -147,10 +148,8 @@ export class Http1Server {
         },
         accept,
       );
-      const onTlsError = options.onTlsError;
-      secure.on('tlsClientError', (err, socket) => {
-        onTlsError?.(err, `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`);
-      });
+      const onRefused = options.onTlsRefused;
+      if (onRefused !== undefined) watchTlsRefusals(secure, onRefused);
       this.server = secure;
     }
   }

@@ -11,6 +11,7 @@ import { FrameError, FrameKind, FrameParser, encodeFrame } from './frame.js';
 import { splitHostPort } from './address.js';
 import { decodeHello, encodeHello, type Hello } from './hello.js';
 import { PeerLink } from './peer-link.js';
+import { watchTlsRefusals } from './tls-refusals.js';
 import { SnapshotReceiver, sendSnapshotOnce } from './snapshot-stream.js';
 
 /** Paths of the PEM files for mutual TLS between peers. */
@@ -146,15 +147,11 @@ export class TcpTransport implements Transport {
     this.server.on('error', (err) => this.logger.error('peer server error', { err: err.message }));
     // A dialer whose certificate does not chain to our CA, or who has none, or who speaks no TLS, is refused in the
     // handshake, before `accept` sees it: without this an operator would see nothing of a misconfigured peer.
-    this.server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) =>
-      this.logger.warn('refused peer connection', {
-        remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`,
-        reason: `TLS handshake: ${(err as { reason?: string }).reason ?? err.message}`,
-        ...((err as NodeJS.ErrnoException).code !== undefined
-          ? { code: (err as NodeJS.ErrnoException).code }
-          : {}),
-      }),
-    );
+    if (this.server instanceof tls.Server) {
+      watchTlsRefusals(this.server, (r) =>
+        this.logger.warn('refused peer connection', { ...r, reason: `TLS handshake: ${r.reason}` }),
+      );
+    }
     const { host, port } = splitHostPort(this.opts.listen);
     await new Promise<void>((resolve, reject) => {
       this.server?.once('error', reject);
