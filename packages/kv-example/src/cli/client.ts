@@ -1,10 +1,12 @@
+import { exchange } from './http-client.js';
+import { CLIENT_TLS_OPTIONS, clientTlsFromFlags, type ClientTls } from './tls-flags.js';
 import { parseCommandLine, UsageError } from './usage.js';
 
 /** Why one endpoint gave no answer, in words a person can act on. */
 export function describeFailure(err: unknown, timeoutMs: number): string {
   if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'))
     return `timed out after ${timeoutMs} ms`;
-  // fetch wraps the socket's error as its cause ("fetch failed" says nothing by itself).
+  // fetch wraps the socket's error as its cause ("fetch failed" says nothing by itself); node:http gives it as is.
   const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
   if (!(cause instanceof Error)) return String(cause);
   const code = (cause as NodeJS.ErrnoException).code ?? '';
@@ -21,6 +23,10 @@ export function describeFailure(err: unknown, timeoutMs: number): string {
   };
   const said = known[code];
   if (said !== undefined) return `${said} (${code})`;
+  // node:https reports some TLS failures (a server that speaks no TLS) as EPROTO with OpenSSL's error line as the
+  // message: `...:SSL routines:<function>:<reason>:<file>:<line>:`. The reason is the readable part.
+  const ssl = code === 'EPROTO' ? /:SSL routines:[^:]*:([^:]+):/.exec(cause.message) : null;
+  if (ssl !== null) return `TLS: ${ssl[1]} (${code})`;
   if (
     /^(ERR_SSL|ERR_TLS|CERT_|DEPTH_ZERO|UNABLE_TO|SELF_SIGNED)/.test(code) ||
     /ssl|tls/i.test(cause.message)
@@ -42,7 +48,8 @@ export class NoEndpointError extends Error {
  * Sends one request to the first endpoint that answers; connection errors, timeouts and 503 (no leader yet, not
  * ready) try the next one; each gets `timeoutMs`. When a node answered 503, the endpoints are tried again (every
  * 200 ms) for up to `timeoutMs` in all: right after a restart a cluster has no leader for a moment. Throws
- * {@link NoEndpointError}, naming each endpoint and its last failure, when none answered.
+ * {@link NoEndpointError}, naming each endpoint and its last failure, when none answered. `tls` is what https:
+ * endpoints are trusted by and shown (`--cacert`, `--cert`, `--key`).
  */
 export async function requestAny(
   endpoints: string[],
@@ -50,6 +57,7 @@ export async function requestAny(
   path: string,
   body?: unknown,
   timeoutMs = 15_000,
+  tls?: ClientTls,
 ): Promise<{ status: number; json: unknown }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -57,18 +65,14 @@ export async function requestAny(
     let unavailable = false;
     for (const ep of endpoints) {
       try {
-        const res = await fetch(new URL(path, ep), {
+        const res = await exchange(new URL(path, ep), {
           method,
           signal: AbortSignal.timeout(timeoutMs),
-          ...(body !== undefined
-            ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }
-            : {}),
+          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+          tls,
         });
-        const text = await res.text();
-        const json: unknown =
-          text.length > 0 && (res.headers.get('content-type') ?? '').includes('json')
-            ? JSON.parse(text)
-            : text;
+        const text = res.text;
+        const json: unknown = text.length > 0 && res.contentType.includes('json') ? JSON.parse(text) : text;
         if (res.status === 503) {
           unavailable = true;
           failures.push({ endpoint: ep, reason: `503 ${JSON.stringify(json)}` });
@@ -96,10 +100,14 @@ export async function runClient(cmd: string, argv: string[]): Promise<number> {
       'prev-revision': { type: 'string' },
       learner: { type: 'boolean', default: false },
       timeout: { type: 'string', default: '15000' },
+      ...CLIENT_TLS_OPTIONS,
     },
     strict: true,
   });
-  const eps = values.endpoints.split(',').map((e) => (e.startsWith('http') ? e : `http://${e}`));
+  const tls = clientTlsFromFlags(values);
+  // An endpoint without a scheme is https when TLS flags are given (as etcdctl dials them), http otherwise.
+  const scheme = tls !== undefined ? 'https' : 'http';
+  const eps = values.endpoints.split(',').map((e) => (e.startsWith('http') ? e : `${scheme}://${e}`));
   for (const ep of eps) if (!URL.canParse(ep)) throw new UsageError(`--endpoints: ${ep} is not a URL`);
   const timeoutMs = Number(values.timeout);
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0)
@@ -108,7 +116,7 @@ export async function runClient(cmd: string, argv: string[]): Promise<number> {
     method: string,
     path: string,
     body?: unknown,
-  ): Promise<{ status: number; json: unknown }> => requestAny(eps, method, path, body, timeoutMs);
+  ): Promise<{ status: number; json: unknown }> => requestAny(eps, method, path, body, timeoutMs, tls);
   const key = (i: number): string => {
     const k = positionals[i];
     if (k === undefined) throw new UsageError(`missing argument ${i + 1} for ${cmd}`);

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { formatPeers } from './peers.js';
+import { NODE_TLS_OPTIONS, nodeTlsArgs, nodeTlsFromFlags } from './tls-flags.js';
 import { parseCommandLine, UsageError } from './usage.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -33,9 +34,14 @@ export async function runCluster(argv: string[]): Promise<number> {
       fresh: { type: 'boolean', default: false },
       'base-port': { type: 'string', default: '12380' },
       'snapshot-count': { type: 'string', default: '10000' },
+      ...NODE_TLS_OPTIONS,
     },
     strict: true,
   });
+  // Checked here too, so a mistake is told once rather than by every node; the nodes all get the same files (on one
+  // machine one certificate can serve them all: peers check the CA, not the name).
+  const nodeTls = nodeTlsFromFlags(values);
+  const scheme = nodeTls.client !== undefined ? 'https' : 'http';
   const n = Number(values.nodes);
   if (!Number.isInteger(n) || n < 1 || n > 9) throw new UsageError('--nodes must be 1..9');
   const base = Number(values['base-port']);
@@ -52,7 +58,7 @@ export async function runCluster(argv: string[]): Promise<number> {
   for (const [id] of peers) {
     const args = [MAIN, 'node', '--id', String(id), '--peers', formatPeers(peers)];
     args.push('--data', join(dataRoot, `n${id}`), '--snapshot-count', values['snapshot-count']);
-    args.push('--stop-on-stdin-close');
+    args.push('--stop-on-stdin-close', ...nodeTlsArgs(values));
     const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     const tag = `\x1b[${COLORS[(id - 1) % COLORS.length] ?? 36}m[n${id}]\x1b[0m `;
     for (const stream of [child.stdout, child.stderr]) {
@@ -65,10 +71,11 @@ export async function runCluster(argv: string[]): Promise<number> {
   );
   for (const [id, a] of peers)
     process.stdout.write(
-      `  node ${id}: http://${a.client}  (peer ${a.peer}, pid ${children.get(id)?.pid})\n`,
+      `  node ${id}: ${scheme}://${a.client}  (peer ${nodeTls.peer !== undefined ? 'mutual TLS ' : ''}${a.peer}, pid ${children.get(id)?.pid})\n`,
     );
   process.stdout.write(
-    `try: x-kv put hello world --endpoints ${[...peers.values()].map((a) => `http://${a.client}`).join(',')}\n`,
+    `try: x-kv put hello world --endpoints ${[...peers.values()].map((a) => `${scheme}://${a.client}`).join(',')}` +
+      `${scheme === 'https' ? ' --cacert CA_FILE' : ''}${nodeTls.client?.requestCert === true ? ' --cert CLIENT_CERT --key CLIENT_KEY' : ''}\n`,
   );
   process.stdout.write('Ctrl-C stops the cluster.\n');
   let stopping = false;

@@ -6,11 +6,14 @@ import { runNode } from './run-node.js';
 import { UsageError } from './usage.js';
 
 const USAGE = `usage:
-  x-kv cluster --nodes 3 [--data DIR] [--fresh] [--base-port 12380] [--snapshot-count N]
+  x-kv cluster --nodes 3 [--data DIR] [--fresh] [--base-port 12380] [--snapshot-count N] [node TLS flags, given to every node]
   x-kv node --id N --peers 1=host:peerPort/host:clientPort,... --data DIR [--listen-client h:p] [--listen-peer h:p] [--advertise-peer h:p] [--join]
+      peer mutual TLS (all three): --peer-cert-file F --peer-key-file F --peer-trusted-ca-file F
+      HTTPS API: --cert-file F --key-file F [--client-cert-auth --trusted-ca-file F]
   x-kv put KEY VALUE | get KEY [--serializable] | del KEY | cas KEY VALUE (--prev-value V | --prev-revision R)
   x-kv members list | members add ID PEER_ADDR CLIENT_ADDR [--learner] | members promote ID | members remove ID
-  x-kv status | snapshot           (client commands take --endpoints http://h:p,... or $X_KV_ENDPOINTS, and --timeout MS)
+  x-kv status | snapshot           (client commands take --endpoints http(s)://h:p,... or $X_KV_ENDPOINTS, and --timeout MS;
+                                    over HTTPS --cacert F to trust a CA, --cert F --key F to present a client certificate)
 exit status: 0 ok, 1 failed (no endpoint answered, an error answer, a node's fatal error), 2 usage mistake
 `;
 

@@ -1,6 +1,7 @@
 import { KvNode } from '../node/kv-node.js';
 import { parsePeers } from './peers.js';
 import { consoleLogger } from './log.js';
+import { NODE_TLS_OPTIONS, nodeTlsFromFlags } from './tls-flags.js';
 import { parseCommandLine, UsageError } from './usage.js';
 
 /** `x-kv node`: one KV server in this process, until SIGINT/SIGTERM. */
@@ -21,6 +22,7 @@ export async function runNode(argv: string[]): Promise<number> {
       'tick-ms': { type: 'string', default: '100' },
       'log-level': { type: 'string', default: 'info' },
       'stop-on-stdin-close': { type: 'boolean', default: false },
+      ...NODE_TLS_OPTIONS,
     },
     strict: true,
   });
@@ -34,6 +36,8 @@ export async function runNode(argv: string[]): Promise<number> {
   const listenClient = values['listen-client'] ?? self?.client;
   if (listenPeer === undefined || listenClient === undefined)
     throw new UsageError('--listen-peer/--listen-client are required when --peers does not list this node');
+  // TLS flags and files are checked before anything starts: a typo fails at once, naming the flag and the file.
+  const nodeTls = nodeTlsFromFlags(values);
   const logger = consoleLogger(`n${id}`, values['log-level']);
   // Listen for a stop before starting: a SIGTERM during startup (a quick Ctrl-C) must stop the node cleanly,
   // not kill it with the default action. `on`, not `once`: a terminal's Ctrl-C and a supervisor's SIGTERM may
@@ -58,13 +62,20 @@ export async function runNode(argv: string[]): Promise<number> {
       snapshotCount: Number(values['snapshot-count']),
       snapshotCatchUpEntries: Number(values['snapshot-catchup']),
       tickMs: Number(values['tick-ms']),
+      ...(nodeTls.peer !== undefined ? { peerTls: nodeTls.peer } : {}),
+      ...(nodeTls.client !== undefined ? { clientTls: nodeTls.client } : {}),
       logger,
     });
   } catch (err) {
     process.stdin.destroy(); // else a resumed stdin keeps a failed start's process alive
     throw err;
   }
-  logger.info('serving', { client: `http://${listenClient}`, peer: listenPeer, data: values.data });
+  logger.info('serving', {
+    client: `${nodeTls.client !== undefined ? 'https' : 'http'}://${listenClient}`,
+    peer: `${nodeTls.peer !== undefined ? 'mutual TLS ' : ''}${listenPeer}`,
+    ...(nodeTls.client?.requestCert === true ? { clientCertAuth: true } : {}),
+    data: values.data,
+  });
   node.raft.on('leader', (lead, term) => logger.info('leader changed', { leader: lead, term }));
   node.raft.on('snapshot', (meta, origin) => logger.info('snapshot', { index: meta.index, origin }));
   const fatal = await new Promise<Error | undefined>((resolve) => {

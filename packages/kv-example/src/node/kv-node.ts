@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { open, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ConfState, Logger } from '@x/raft';
-import { RaftNode, TcpTransport } from '@x/raft/node';
+import { RaftNode, TcpTransport, type PeerTlsOptions } from '@x/raft/node';
 import { SnapshotStore, Wal, WalError } from '@x/wal';
 import { KvState, type KvResult } from '../store/kv-state.js';
 import { createHttpApi } from '../server/http-api.js';
-import type { Http1Server } from '../server/http1.js';
+import type { Http1Server, Http1TlsOptions } from '../server/http1.js';
 import { KvMetrics } from './metrics.js';
 
 /** Options of {@link KvNode.start}. */
@@ -36,6 +36,10 @@ export interface KvNodeOptions {
    * answering 503 NO_LEADER. Default: two election timeouts.
    */
   waitForLeaderMs?: number;
+  /** Mutual TLS for raft peer traffic: PEM file paths (every peer's certificate must chain to `ca`). */
+  peerTls?: PeerTlsOptions;
+  /** HTTPS for the API (with `requestCert`, only clients with a certificate signed by `ca` are served). */
+  clientTls?: Http1TlsOptions;
   snapshotCount?: number;
   snapshotCatchUpEntries?: number;
   tickMs?: number;
@@ -79,6 +83,7 @@ export class KvNode {
       listen: opts.listenPeer,
       advertise: opts.advertisePeer ?? opts.listenPeer,
       peers: new Map([...opts.peers].map(([id, a]) => [id, a.peer])),
+      ...(opts.peerTls !== undefined ? { tls: opts.peerTls } : {}),
       ...(opts.logger ? { logger: opts.logger } : {}),
     });
     const raft = await RaftNode.start<KvResult>({

@@ -23,7 +23,12 @@ export const LIMITS = { keyBytes: 1024, valueBytes: 1024 * 1024, bodyBytes: 1024
 export function createHttpApi(node: KvNode): Http1Server {
   return new Http1Server(
     (req) => handle(node, req).catch((err: unknown) => errorResponse(errorFromRaft(err))),
-    { maxBodyBytes: LIMITS.bodyBytes },
+    {
+      maxBodyBytes: LIMITS.bodyBytes,
+      ...(node.opts.clientTls !== undefined ? { tls: node.opts.clientTls } : {}),
+      onTlsRefused: (r) =>
+        node.opts.logger?.warn('refused client connection', { ...r, reason: `TLS handshake: ${r.reason}` }),
+    },
   );
 }
 

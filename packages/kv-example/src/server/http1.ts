@@ -1,4 +1,6 @@
 import net from 'node:net';
+import tls from 'node:tls';
+import { watchTlsRefusals, type TlsRefusal } from '@x/raft/node';
 
 // A small HTTP/1.1 server for the KV API, on `node:net`. On this project's 2-core machine node:http spent about twice
 // the CPU per keep-alive request that this does (`bench/http-server.mjs`, BENCHMARKS.md), and on a busy leader the
@@ -47,6 +49,24 @@ export interface Http1Limits {
   lingerBytes?: number;
 }
 
+/** HTTPS for {@link Http1Server}: PEM contents (not paths), as `tls.createServer` takes them. */
+export interface Http1TlsOptions {
+  cert: Buffer;
+  key: Buffer;
+  /** CAs that client certificates must chain to (with `requestCert`). */
+  ca?: Buffer;
+  /** Require a client certificate signed by `ca`; a client without one is refused in the handshake. */
+  requestCert?: boolean;
+}
+
+/** Options of {@link Http1Server}: its limits and, for HTTPS, its certificate. */
+export interface Http1ServerOptions extends Http1Limits {
+  /** Serve HTTPS instead of HTTP. The limits and the lingering close apply the same over TLS. */
+  tls?: Http1TlsOptions;
+  /** Told of each connection refused in the TLS handshake (no or an untrusted client certificate, not TLS at all). */
+  onTlsRefused?: (refusal: TlsRefusal) => void;
+}
+
 const REASONS: Record<number, string> = {
   100: 'Continue',
   200: 'OK',
@@ -84,7 +104,19 @@ class ProtocolError extends Error {
   }
 }
 
-/** The server: `listen`, then `close` (which also ends open connections). */
+/**
+ * The server: `listen`, then `close` (which also ends open connections). With `tls`, the same server over TLS (a
+ * `tls.Server`, whose sockets carry the decrypted bytes): a connection is served once its handshake is done, and
+ * a handshake that has not finished within `idleTimeoutMs` is dropped.
+ *
+ * @example
+ * ```ts
+ * const server = new Http1Server(async (req) => ({ status: 200, contentType: 'text/plain', body: req.target }), {
+ *   tls: { cert: readFileSync('server.pem'), key: readFileSync('server.key') },
+ * });
+ * await server.listen(8443, '127.0.0.1');
+ * ```
+ */
 export class Http1Server {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
@@ -92,16 +124,34 @@ export class Http1Server {
 
   constructor(
     private readonly handler: Http1Handler,
-    limits: Http1Limits = {},
+    options: Http1ServerOptions = {},
   ) {
     this.limits = {
-      maxHeaderBytes: limits.maxHeaderBytes ?? 16 * 1024,
-      maxBodyBytes: limits.maxBodyBytes ?? 1024 * 1024 + 4096,
-      idleTimeoutMs: limits.idleTimeoutMs ?? 60_000,
-      lingerMs: limits.lingerMs ?? 2_000,
-      lingerBytes: limits.lingerBytes ?? 16 * 1024 * 1024,
+      maxHeaderBytes: options.maxHeaderBytes ?? 16 * 1024,
+      maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024 + 4096,
+      idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
+      lingerMs: options.lingerMs ?? 2_000,
+      lingerBytes: options.lingerBytes ?? 16 * 1024 * 1024,
     };
-    this.server = net.createServer((socket) => this.accept(socket));
+    const accept = (socket: net.Socket): void => this.accept(socket);
+    const t = options.tls;
+    if (t === undefined) this.server = net.createServer(accept);
+    else {
+      const secure = tls.createServer(
+        {
+          cert: t.cert,
+          key: t.key,
+          ...(t.ca !== undefined ? { ca: t.ca } : {}),
+          requestCert: t.requestCert === true,
+          rejectUnauthorized: t.requestCert === true,
+          handshakeTimeout: this.limits.idleTimeoutMs,
+        },
+        accept,
+      );
+      const onRefused = options.onTlsRefused;
+      if (onRefused !== undefined) watchTlsRefusals(secure, onRefused);
+      this.server = secure;
+    }
   }
 
   listen(port: number, host: string): Promise<void> {

@@ -51,7 +51,7 @@ export class ProcCluster {
     return ids.map((id) => `${id}=${this.nodes.get(id)!.peer}/${this.nodes.get(id)!.client}`).join(',');
   }
 
-  spawn(id: number, join: boolean, peerIds?: number[]): void {
+  spawn(id: number, join: boolean, peerIds?: number[], extraArgs: string[] = this.extraArgs): void {
     const node = this.nodes.get(id)!;
     const args = [
       CLI,
@@ -65,7 +65,7 @@ export class ProcCluster {
       '--tick-ms',
       '50',
       ...(join ? ['--join'] : []),
-      ...this.extraArgs,
+      ...extraArgs,
     ];
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stdout?.on('data', (d: Buffer) => node.log.push(d.toString()));
@@ -78,8 +78,9 @@ export class ProcCluster {
     return join(this.dir, `n${id}`);
   }
 
+  /** The API's URL: https when the nodes were started with `--cert-file`. */
   url(id: number): string {
-    return `http://${this.nodes.get(id)!.client}`;
+    return `${this.extraArgs.includes('--cert-file') ? 'https' : 'http'}://${this.nodes.get(id)!.client}`;
   }
 
   async kill(id: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {

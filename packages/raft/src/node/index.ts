@@ -33,4 +33,5 @@ export type {
   TransportHandler,
 } from './types.js';
 export { TcpTransport, type PeerTlsOptions, type TcpTransportOptions } from '../transport/tcp-transport.js';
+export { watchTlsRefusals, type TlsRefusal } from '../transport/tls-refusals.js';
 export { MemoryNetwork, MemoryTransport } from '../transport/memory-transport.js';

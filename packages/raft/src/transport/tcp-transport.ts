@@ -11,6 +11,7 @@ import { FrameError, FrameKind, FrameParser, encodeFrame } from './frame.js';
 import { splitHostPort } from './address.js';
 import { decodeHello, encodeHello, type Hello } from './hello.js';
 import { PeerLink } from './peer-link.js';
+import { watchTlsRefusals } from './tls-refusals.js';
 import { SnapshotReceiver, sendSnapshotOnce } from './snapshot-stream.js';
 
 /** Paths of the PEM files for mutual TLS between peers. */
@@ -144,6 +145,13 @@ export class TcpTransport implements Transport {
         ? tls.createServer({ ...this.tlsContext, requestCert: true, rejectUnauthorized: true }, onSocket)
         : net.createServer(onSocket);
     this.server.on('error', (err) => this.logger.error('peer server error', { err: err.message }));
+    // A dialer whose certificate does not chain to our CA, or who has none, or who speaks no TLS, is refused in the
+    // handshake, before `accept` sees it: without this an operator would see nothing of a misconfigured peer.
+    if (this.server instanceof tls.Server) {
+      watchTlsRefusals(this.server, (r) =>
+        this.logger.warn('refused peer connection', { ...r, reason: `TLS handshake: ${r.reason}` }),
+      );
+    }
     const { host, port } = splitHostPort(this.opts.listen);
     await new Promise<void>((resolve, reject) => {
       this.server?.once('error', reject);

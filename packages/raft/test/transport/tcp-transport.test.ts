@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -417,7 +418,7 @@ describe('TcpTransport', () => {
         '1',
       ]);
       const tlsOpts = { ca: join(dir, 'ca.pem'), cert: join(dir, 'node.pem'), key: join(dir, 'node.key') };
-      const { a, rb, portB } = await pair({ tls: tlsOpts });
+      const { a, rb, portB, logsB } = await pair({ tls: tlsOpts });
       await sendUntilDelivered(a, rb, msg({ index: 5 }));
       expect(rb.messages.at(-1)?.index).toBe(5);
       // A plain TCP client gets nothing through.
@@ -432,6 +433,40 @@ describe('TcpTransport', () => {
           encodeFrame(FrameKind.Message, encodeMessage(msg())),
         ],
         200,
+      );
+      expect(rb.messages.length).toBe(before);
+      // ... and the refusal, which happens in the TLS handshake before any frame is read, is logged.
+      await until(
+        () =>
+          logsB.some(
+            (l) =>
+              l.msg === 'refused peer connection' && String(l.fields?.reason).startsWith('TLS handshake'),
+          ),
+        'a logged TLS refusal',
+      );
+      // A TLS dialer that presents no certificate is refused in the handshake too.
+      const noCert = tls.connect({
+        host: '127.0.0.1',
+        port: portB,
+        ca: readFileSync(tlsOpts.ca),
+        checkServerIdentity: () => undefined,
+      });
+      noCert.on('error', () => undefined);
+      noCert.on('secureConnect', () =>
+        noCert.write(
+          encodeFrame(
+            FrameKind.Hello,
+            encodeHello({ v: 1, clusterId: 'c1', from: 1, to: 2, purpose: 'stream' }),
+          ),
+        ),
+      );
+      await new Promise<void>((r) => noCert.once('close', () => r()));
+      await until(
+        () =>
+          logsB.some(
+            (l) => l.msg === 'refused peer connection' && /certificate/i.test(String(l.fields?.reason)),
+          ),
+        'a logged refusal of a dialer without a certificate',
       );
       expect(rb.messages.length).toBe(before);
     } finally {

@@ -57,36 +57,80 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** Why a snapshot file's frame does not parse; undefined when it does. */
+/** Where the parts of a snapshot file lie, read from its header and trailer. */
 export interface SnapLayout {
   metaLen: number;
   dataOffset: number;
   dataLen: number;
+  /** The CRC-32C the trailer stores. */
   crc: number;
+}
+
+/** Why a snapshot file is corrupt: the field that is wrong, the byte offset where it starts, and what is wrong. */
+export interface SnapFileProblem {
+  field: 'size' | 'magic' | 'metaLen' | 'metadata' | 'dataLen' | 'crc' | 'trailer';
+  offset: number;
+  reason: string;
+}
+
+/** `<field> at byte offset <n>: <reason>`, the form logs and the CLI print. */
+export function describeSnapProblem(p: SnapFileProblem): string {
+  return `${p.field} at byte offset ${p.offset}: ${p.reason}`;
+}
+
+function hexBytes(b: Uint8Array): string {
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ');
 }
 
 /**
  * Checks the fixed parts of a snapshot file of `fileSize` bytes given its first bytes (at least 12) and its last
- * 16 bytes; returns the layout or a reason string.
+ * 16 bytes; returns the layout or the first field that is wrong.
  */
-export function parseLayout(head: Uint8Array, trailer: Uint8Array, fileSize: number): SnapLayout | string {
-  if (fileSize < SNAP_HEADER_FIXED + SNAP_TRAILER_BYTES) return `file of ${fileSize} bytes is too short`;
-  if (head.byteLength < SNAP_HEADER_FIXED || !bytesEqual(head.subarray(0, 8), SNAP_MAGIC)) return 'bad magic';
+export function parseLayout(
+  head: Uint8Array,
+  trailer: Uint8Array,
+  fileSize: number,
+): SnapLayout | SnapFileProblem {
+  const minimum = SNAP_HEADER_FIXED + SNAP_TRAILER_BYTES;
+  if (fileSize < minimum) {
+    return {
+      field: 'size',
+      offset: fileSize,
+      reason: `file of ${fileSize} bytes is shorter than ${minimum}`,
+    };
+  }
+  if (head.byteLength < SNAP_HEADER_FIXED || !bytesEqual(head.subarray(0, 8), SNAP_MAGIC)) {
+    return { field: 'magic', offset: 0, reason: `bad magic ${hexBytes(head.subarray(0, 8))}` };
+  }
+  const trailerAt = fileSize - SNAP_TRAILER_BYTES;
   if (
     trailer.byteLength !== SNAP_TRAILER_BYTES ||
     !bytesEqual(trailer.subarray(12, 16), SNAP_TRAILER_MAGIC)
   ) {
-    return 'missing trailer';
+    return {
+      field: 'trailer',
+      offset: trailerAt + 12,
+      reason: `no "SNAP" trailer at the end (found ${hexBytes(trailer.subarray(12, 16))}): a truncated file or a damaged trailer`,
+    };
   }
   const metaLen = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(8, true);
   const tdv = new DataView(trailer.buffer, trailer.byteOffset, trailer.byteLength);
   const dataLen64 = tdv.getBigUint64(0, true);
   const crc = tdv.getUint32(8, true);
   const dataOffset = SNAP_HEADER_FIXED + metaLen;
-  if (dataLen64 > BigInt(Number.MAX_SAFE_INTEGER)) return `data length ${dataLen64} is out of range`;
-  const dataLen = Number(dataLen64);
-  if (dataOffset + dataLen + SNAP_TRAILER_BYTES !== fileSize) {
-    return `lengths (meta ${metaLen}, data ${dataLen}) do not add up to the file size ${fileSize}`;
+  if (dataOffset > trailerAt) {
+    return {
+      field: 'metaLen',
+      offset: 8,
+      reason: `metadata length ${metaLen} runs past the trailer (file size ${fileSize})`,
+    };
   }
-  return { metaLen, dataOffset, dataLen, crc };
+  if (dataLen64 !== BigInt(trailerAt - dataOffset)) {
+    return {
+      field: 'dataLen',
+      offset: trailerAt,
+      reason: `data length ${dataLen64} with metadata length ${metaLen} does not add up to the file size ${fileSize} (expected ${trailerAt - dataOffset})`,
+    };
+  }
+  return { metaLen, dataOffset, dataLen: Number(dataLen64), crc };
 }

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
+import { open, readdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import type { SnapshotCodec } from '../codec/types.js';
@@ -8,16 +8,14 @@ import { WalError } from '../errors.js';
 import { mkdirDurable } from '../fs/durable-mkdir.js';
 import { fileIo } from '../fs/file-io.js';
 import { crc32cUpdate } from '../record/crc.js';
+import { SNAP_READ_CHUNK, checkSnapFile, readAt } from './check.js';
 import {
-  SNAP_HEADER_FIXED,
   SNAP_SUFFIX,
-  SNAP_TRAILER_BYTES,
+  describeSnapProblem,
   encodeHeader,
   encodeTrailer,
-  parseLayout,
   parseSnapFileName,
   snapFileName,
-  type SnapLayout,
 } from './format.js';
 
 /** Where snapshot data comes from when saving: bytes in memory, or chunks from a stream or generator. */
@@ -48,8 +46,6 @@ export interface StoredSnapshot<N> {
   /** The data as a stream of chunks; the stream errors at its end if the CRC no longer matches. */
   stream(): Readable;
 }
-
-const READ_CHUNK = 1 << 20;
 
 /**
  * A directory of application snapshots, one file per snapshot named `%016x-%016x.snap` (term, index), each
@@ -205,39 +201,9 @@ export class SnapshotStore<N = Snapshot> {
 
   /** Verifies a file's layout and CRC by streaming it; returns the stored snapshot or why it is corrupt. */
   private async check(file: string): Promise<StoredSnapshot<N> | string> {
-    const size = (await stat(file)).size;
-    const fh = await open(file, 'r');
-    let layout: SnapLayout;
-    let metadata: N;
-    let metaCrc = 0;
-    try {
-      const head = await readAt(fh, 0, Math.min(size, SNAP_HEADER_FIXED));
-      const trailer = await readAt(
-        fh,
-        Math.max(0, size - SNAP_TRAILER_BYTES),
-        Math.min(size, SNAP_TRAILER_BYTES),
-      );
-      const parsed = parseLayout(head, trailer, size);
-      if (typeof parsed === 'string') return parsed;
-      layout = parsed;
-      const meta = await readAt(fh, SNAP_HEADER_FIXED, layout.metaLen);
-      metaCrc = crc32cUpdate(0, meta);
-      let crc = metaCrc;
-      for (let off = 0; off < layout.dataLen; off += READ_CHUNK) {
-        const n = Math.min(READ_CHUNK, layout.dataLen - off);
-        crc = crc32cUpdate(crc, await readAt(fh, layout.dataOffset + off, n));
-      }
-      if (crc >>> 0 !== layout.crc) return `CRC mismatch: stored ${layout.crc}, computed ${crc >>> 0}`;
-      try {
-        metadata = this.codec.decode(meta);
-      } catch (err) {
-        return `metadata does not decode: ${err instanceof Error ? err.message : String(err)}`;
-      }
-      const expected = snapFileName(this.codec.term(metadata), this.codec.index(metadata));
-      if (!file.endsWith(expected)) return `metadata (${expected}) does not match the file name`;
-    } finally {
-      await fh.close();
-    }
+    const checked = await checkSnapFile(file, this.codec, { checkData: true });
+    if (!checked.ok) return describeSnapProblem(checked.problem);
+    const { metadata, metaCrc, layout } = checked;
     const { dataOffset, dataLen, crc: storedCrc } = layout;
     return {
       metadata,
@@ -269,17 +235,6 @@ export class SnapshotStore<N = Snapshot> {
 
 function cmp(a: bigint, b: bigint): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-async function readAt(fh: FileHandle, position: number, length: number): Promise<Uint8Array> {
-  const out = new Uint8Array(length);
-  let got = 0;
-  while (got < length) {
-    const { bytesRead } = await fh.read(out, got, length - got, position + got);
-    if (bytesRead === 0) break;
-    got += bytesRead;
-  }
-  return got === length ? out : out.subarray(0, got);
 }
 
 function crcCheckedStream(
@@ -315,7 +270,7 @@ function crcCheckedStream(
   const data = createReadStream(file, {
     start: dataOffset,
     end: dataOffset + dataLen - 1,
-    highWaterMark: READ_CHUNK,
+    highWaterMark: SNAP_READ_CHUNK,
   });
   data.on('error', (err) => checker.destroy(err));
   return data.pipe(checker);
