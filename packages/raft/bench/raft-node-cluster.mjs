@@ -21,7 +21,7 @@ import { Wal } from '../../wal/dist/index.js';
 export const TICKS = { electionTick: 10, heartbeatTick: 1 };
 export const RAFT_LIMITS = { maxInflightMsgs: 4096, maxSizePerMsg: 1 << 20 };
 /** RaftNode's default tick length; the runtime ticks with setInterval. */
-const TICK_MS = 100;
+const TICK_MS = Number(process.env.TICK_MS ?? 100);
 const DEFAULT_MAX_APPLY_BACKLOG = 5_000;
 
 /** A counter; `apply` is synchronous (fast) or waits `applyMs` on a timer (an async, I/O-like state machine). */

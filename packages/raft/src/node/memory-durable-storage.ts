@@ -149,7 +149,8 @@ export class MemoryDurableStorage implements DurableStorage {
       );
     }
     const writes: Write[] = [];
-    if (entries.length > 0) writes.push({ kind: 'entries', entries: entries.map((e) => ({ ...e })) });
+    // Entries are immutable once raft hands them out (the Ready contract), so the image keeps them as they are.
+    if (entries.length > 0) writes.push({ kind: 'entries', entries });
     const prev = this.prevState;
     let mustSync = entries.length > 0;
     if (state !== undefined) {

@@ -1,15 +1,84 @@
 import { RaftError } from '../errors.js';
 import type { Clock, ClockTimer } from './clock.js';
 
-interface Waiter<T> {
+interface Waiter<K, T> {
+  key: K;
   resolve(value: T): void;
   reject(err: Error): void;
-  timer: ClockTimer | undefined;
+  /** Clock time after which it rejects with ERR_TIMEOUT. */
+  deadline: number;
+  what: string;
+  timeoutMs: number;
+  settled: boolean;
+}
+
+/**
+ * Waiters of one timeout length, oldest first. Their deadlines are in insertion order, so one clock timer, armed
+ * for the oldest unsettled one, serves them all (a proposal costs no timer of its own). Settled waiters are
+ * dropped from the front as they settle, which (proposals apply in order) keeps the queue short.
+ */
+class DeadlineQueue<K, T> {
+  private items: Waiter<K, T>[] = [];
+  private head = 0;
+  private timer: ClockTimer | undefined;
+  /** The deadline `timer` is armed for. */
+  private armedFor = Infinity;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly expire: (w: Waiter<K, T>) => void,
+  ) {}
+
+  push(w: Waiter<K, T>): void {
+    this.items.push(w);
+    if (this.timer === undefined) this.arm();
+  }
+
+  /** Drops settled waiters from the front (call after one settles). */
+  trim(): void {
+    while (this.head < this.items.length && this.items[this.head]!.settled) this.head++;
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+      if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+      this.timer = undefined;
+      this.armedFor = Infinity;
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  private arm(): void {
+    const first = this.items[this.head];
+    if (first === undefined) return;
+    this.armedFor = first.deadline;
+    this.timer = this.clock.setTimeout(() => this.fire(), Math.max(0, first.deadline - this.clock.now()));
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    const now = this.clock.now();
+    // A timer may fire a little before its deadline by the clock's rounding: expire what is due by then.
+    const due = Math.max(now, this.armedFor);
+    while (this.head < this.items.length) {
+      const w = this.items[this.head]!;
+      if (!w.settled) {
+        if (w.deadline > due) break;
+        this.expire(w);
+      }
+      this.head++;
+    }
+    this.trim();
+    if (this.timer === undefined) this.arm();
+  }
 }
 
 /** Promises keyed by id, each with a timeout whose rejection means "outcome unknown". */
 export class Waiters<K, T> {
-  private readonly pending = new Map<K, Waiter<T>>();
+  private readonly pending = new Map<K, Waiter<K, T>>();
+  /** One deadline queue per timeout length (nearly every call uses the node's default). */
+  private readonly queues = new Map<number, DeadlineQueue<K, T>>();
 
   constructor(private readonly clock: Clock) {}
 
@@ -20,16 +89,20 @@ export class Waiters<K, T> {
   /** A promise settled by {@link resolve} / {@link reject}, or rejected with ERR_TIMEOUT after `timeoutMs`. */
   wait(key: K, timeoutMs: number, what: string): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const w: Waiter<T> = { resolve, reject, timer: undefined };
-      if (Number.isFinite(timeoutMs)) {
-        w.timer = this.clock.setTimeout(() => {
-          this.pending.delete(key);
-          reject(
-            new RaftError('ERR_TIMEOUT', `${what} timed out after ${timeoutMs} ms; its outcome is unknown`),
-          );
-        }, timeoutMs);
-      }
+      const w: Waiter<K, T> = {
+        key,
+        resolve,
+        reject,
+        deadline: this.clock.now() + timeoutMs,
+        what,
+        timeoutMs,
+        settled: false,
+      };
+      this.settle(key)?.reject(
+        new RaftError('ERR_STOPPED', `${what}: replaced by a request with the same id`),
+      );
       this.pending.set(key, w);
+      if (Number.isFinite(timeoutMs)) this.queue(timeoutMs).push(w);
     });
   }
 
@@ -38,20 +111,14 @@ export class Waiters<K, T> {
   }
 
   resolve(key: K, value: T): boolean {
-    const w = this.pending.get(key);
+    const w = this.settle(key);
     if (w === undefined) return false;
-    this.pending.delete(key);
-    if (w.timer !== undefined) this.clock.clearTimeout(w.timer);
     w.resolve(value);
     return true;
   }
 
   reject(key: K, err: Error): void {
-    const w = this.pending.get(key);
-    if (w === undefined) return;
-    this.pending.delete(key);
-    if (w.timer !== undefined) this.clock.clearTimeout(w.timer);
-    w.reject(err);
+    this.settle(key)?.reject(err);
   }
 
   /** Rejects every pending promise with `err`. */
@@ -62,5 +129,29 @@ export class Waiters<K, T> {
   /** Visits pending keys; `fn` may resolve or reject the visited one. */
   forEachKey(fn: (key: K) => void): void {
     for (const key of [...this.pending.keys()]) fn(key);
+  }
+
+  private settle(key: K): Waiter<K, T> | undefined {
+    const w = this.pending.get(key);
+    if (w === undefined) return undefined;
+    this.pending.delete(key);
+    w.settled = true;
+    if (Number.isFinite(w.timeoutMs)) this.queues.get(w.timeoutMs)?.trim();
+    return w;
+  }
+
+  private queue(timeoutMs: number): DeadlineQueue<K, T> {
+    let q = this.queues.get(timeoutMs);
+    if (q === undefined) {
+      q = new DeadlineQueue<K, T>(this.clock, (w) => {
+        if (this.pending.get(w.key) === w) this.pending.delete(w.key);
+        w.settled = true;
+        w.reject(
+          new RaftError('ERR_TIMEOUT', `${w.what} timed out after ${w.timeoutMs} ms; its outcome is unknown`),
+        );
+      });
+      this.queues.set(timeoutMs, q);
+    }
+    return q;
   }
 }
