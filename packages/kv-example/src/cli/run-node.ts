@@ -19,6 +19,7 @@ export async function runNode(argv: string[]): Promise<number> {
       'snapshot-count': { type: 'string', default: '10000' },
       'snapshot-catchup': { type: 'string', default: '5000' },
       'tick-ms': { type: 'string', default: '100' },
+      'session-timeout': { type: 'string', default: '3600000' },
       'log-level': { type: 'string', default: 'info' },
       'stop-on-stdin-close': { type: 'boolean', default: false },
     },
@@ -58,6 +59,7 @@ export async function runNode(argv: string[]): Promise<number> {
       snapshotCount: Number(values['snapshot-count']),
       snapshotCatchUpEntries: Number(values['snapshot-catchup']),
       tickMs: Number(values['tick-ms']),
+      sessionTimeoutMs: Number(values['session-timeout']),
       logger,
     });
   } catch (err) {
