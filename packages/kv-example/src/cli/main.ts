@@ -9,6 +9,7 @@ const USAGE = `usage:
   x-kv cluster --nodes 3 [--data DIR] [--fresh] [--base-port 12380] [--snapshot-count N]
   x-kv node --id N --peers 1=host:peerPort/host:clientPort,... --data DIR [--listen-client h:p] [--listen-peer h:p] [--advertise-peer h:p] [--join]
   x-kv put KEY VALUE | get KEY [--serializable] | del KEY | cas KEY VALUE (--prev-value V | --prev-revision R)
+  x-kv incr KEY [--delta N]        (writes run in a client session: a retry after a timeout applies once)
   x-kv members list | members add ID PEER_ADDR CLIENT_ADDR [--learner] | members promote ID | members remove ID
   x-kv status | snapshot           (client commands take --endpoints http://h:p,... or $X_KV_ENDPOINTS, and --timeout MS)
 exit status: 0 ok, 1 failed (no endpoint answered, an error answer, a node's fatal error), 2 usage mistake
