@@ -100,17 +100,38 @@ export function encodeSessionCommand(tag: SessionTag, payload: Uint8Array, time:
     .finish();
 }
 
-/** `payload` without a session: applied every time it appears in the log (no deduplication). */
+/**
+ * `payload` without a session: applied every time it appears in the log (no deduplication).
+ *
+ * @example
+ * ```ts
+ * await node.propose(encodeUntaggedCommand(encodeMyCommand(cmd), Date.now()));
+ * ```
+ */
 export function encodeUntaggedCommand(payload: Uint8Array, time: number): Uint8Array {
   return header(KIND.untagged, time).raw(payload).finish();
 }
 
-/** Refreshes session `sessionId`'s activity time (a client idle for long sends it so its session does not expire). */
+/**
+ * Refreshes session `sessionId`'s activity time (a client idle for long sends it so its session does not expire).
+ *
+ * @example
+ * ```ts
+ * const out = (await node.proposeForResult(encodeKeepAlive(sessionId, Date.now()))).result; // { kind: 'keptAlive' }
+ * ```
+ */
 export function encodeKeepAlive(sessionId: number, time: number): Uint8Array {
   return header(KIND.keepAlive, time).uint(positive(sessionId, 'sessionId')).finish();
 }
 
-/** Ends session `sessionId`: its recorded results are dropped and later commands in it are refused. */
+/**
+ * Ends session `sessionId`: its recorded results are dropped and later commands in it are refused.
+ *
+ * @example
+ * ```ts
+ * await node.propose(encodeCloseSession(sessionId, Date.now()));
+ * ```
+ */
 export function encodeCloseSession(sessionId: number, time: number): Uint8Array {
   return header(KIND.close, time).uint(positive(sessionId, 'sessionId')).finish();
 }
@@ -118,6 +139,12 @@ export function encodeCloseSession(sessionId: number, time: number): Uint8Array 
 /**
  * Decodes a session envelope. Anything else (a foreign or corrupt entry) throws `RaftError` `ERR_DECODE` naming the
  * field and byte offset. The payloads are views into `data`, not copies.
+ *
+ * @example
+ * ```ts
+ * const e = decodeSessionEntry(entry.data);
+ * if (e.kind === 'command') console.log(e.sessionId, e.seq, e.time);
+ * ```
  */
 export function decodeSessionEntry(data: Uint8Array): SessionEntry {
   const r = new ByteReader(data, 'session entry');

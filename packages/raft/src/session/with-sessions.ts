@@ -159,7 +159,14 @@ export function withSessions<R>(
   };
 }
 
-/** Throws the refusal in `out` as a `RaftError` with its code; returns the result otherwise. */
+/**
+ * Throws the refusal in `out` as a `RaftError` with its code; returns the result otherwise.
+ *
+ * @example
+ * ```ts
+ * const value = sessionResultOrThrow((await node.proposeForResult(cmd)).result); // throws ERR_SESSION_EXPIRED
+ * ```
+ */
 export function sessionResultOrThrow<R>(out: SessionResult<R>): R {
   if (out.kind === 'result') return out.result;
   if (out.kind === 'error') throw new RaftError(out.code, out.message, 'sessionId');
