@@ -5,12 +5,20 @@ import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reservePort } from '../../../../test-support/ports.js';
-import { CLI, ProcCluster, http, leaderOf } from './harness.js';
+import { CLI, ProcCluster, http, leaderOf, until } from './harness.js';
 
 let c: ProcCluster;
 beforeAll(async () => {
-  // A 2 s session timeout (in log time) lets the expiry test run quickly.
-  c = await ProcCluster.start(3, ['--session-timeout', '2000']);
+  // A 2 s session timeout (in log time) lets the expiry test run quickly; frequent snapshots and short catch-up
+  // make a new member start from a snapshot.
+  c = await ProcCluster.start(3, [
+    '--session-timeout',
+    '2000',
+    '--snapshot-count',
+    '20',
+    '--snapshot-catchup',
+    '5',
+  ]);
   await leaderOf(c, [1, 2, 3]);
 });
 afterAll(() => c.stop());
@@ -71,6 +79,38 @@ describe('client sessions (real processes)', () => {
     expect(stale.status).toBe(400);
     expect(stale.json.error).toMatchObject({ code: 'SEQ_ACKNOWLEDGED' });
     expect((await http(`${c.url(1)}/kv/n`, 'GET')).json.value).toBe('16');
+  });
+
+  it('a member that joined from a snapshot answers a retry with the recorded result (the table is in the snapshot)', async () => {
+    const session = await openSession(1);
+    const tag = { 'x-client-id': String(session), 'x-client-seq': '1' };
+    const first = await tagged(`${c.url(1)}/kv/snap-counter`, 'POST', {}, tag);
+    expect(first.status).toBe(200);
+    for (let i = 0; i < 60; i++)
+      expect((await http(`${c.url(1 + (i % 3))}/kv/fill${i}`, 'PUT', { value: 'x' })).status).toBe(200);
+    const n4 = await c.define(4);
+    c.spawn(4, true, [1, 2, 3, 4]);
+    const add = await until(async () => {
+      const r = await http(`${c.url(2)}/members`, 'POST', {
+        id: 4,
+        peer: n4.peer,
+        client: n4.client,
+        learner: true,
+      });
+      return r.status === 503 ? undefined : r;
+    }, 'node 4 added');
+    expect(add.status).toBe(200);
+    const st4 = await until(async () => {
+      const st = (await http(`${c.url(4)}/status`, 'GET')).json;
+      return (st.appliedIndex ?? 0) > (first.json.revision as number) + 60 ? st : undefined;
+    }, 'node 4 caught up');
+    // Node 4 never applied the first increment: it came in the snapshot (with the session table).
+    expect(st4.snapshotIndex).toBeGreaterThan(first.json.revision as number);
+    // The retry's answer is node 4's own apply of the retried entry: the recorded result, not a second add.
+    expect(await tagged(`${c.url(4)}/kv/snap-counter`, 'POST', {}, tag)).toEqual(first);
+    expect((await http(`${c.url(4)}/kv/snap-counter`, 'GET')).json.value).toBe('1');
+    await c.kill(4, 'SIGTERM');
+    expect((await http(`${c.url(1)}/members/4`, 'DELETE')).status).toBe(200);
   });
 
   it('refuses malformed tags with 400 and writes in unknown or expired sessions with 410 SESSION_EXPIRED', async () => {
