@@ -31,7 +31,7 @@ async function tagged(
 ): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await fetch(url, {
     method,
-    body: body === undefined ? undefined : JSON.stringify(body),
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     headers: { 'content-type': 'application/json', ...headers },
     signal: AbortSignal.timeout(15_000),
   });
@@ -150,7 +150,13 @@ describe('client sessions (real processes)', () => {
   it('x-kv retries a write after a 504 in the same session and sequence: the counter moves once', async () => {
     // A proxy in front of node 1 that forwards the first write, waits for its answer, and tells the client 504
     // instead (the outcome the client sees is unknown; the write was applied). Later requests pass through.
-    const seen: { method: string; url: string; id?: string; seq?: string; upstream: string }[] = [];
+    const seen: {
+      method: string;
+      url: string;
+      id: string | undefined;
+      seq: string | undefined;
+      upstream: string;
+    }[] = [];
     const port = await reservePort();
     let faulted = false;
     const proxy: Server = createServer((req, res) => {
@@ -160,8 +166,8 @@ describe('client sessions (real processes)', () => {
         const headers: Record<string, string> = {};
         for (const h of ['content-type', 'x-client-id', 'x-client-seq', 'x-client-first-unacked'])
           if (typeof req.headers[h] === 'string') headers[h] = req.headers[h];
-        const body = chunks.length > 0 ? Buffer.concat(chunks) : undefined;
-        void fetch(`${c.url(1)}${req.url ?? '/'}`, { method: req.method ?? 'GET', headers, body }).then(
+        const body = chunks.length > 0 ? { body: Buffer.concat(chunks) } : {};
+        void fetch(`${c.url(1)}${req.url ?? '/'}`, { method: req.method ?? 'GET', headers, ...body }).then(
           async (up) => {
             const text = await up.text();
             const write = req.url?.startsWith('/kv/') === true;
