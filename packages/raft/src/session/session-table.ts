@@ -13,6 +13,12 @@ export interface SessionTableOptions {
    * replica). Default 10,000.
    */
   maxSessions?: number;
+  /**
+   * At most this many recorded results per session (a client that never raises `firstUnacked` must not grow the
+   * table without bound): recording one more drops the lowest seq's and raises the session's `firstUnacked` past
+   * it, so a retry of that seq is refused (`discarded`), never applied again. Default 1,000.
+   */
+  maxResultsPerSession?: number;
 }
 
 /** What a tagged command finds in the table before it is applied. */
@@ -39,6 +45,7 @@ interface Session {
 const TABLE_VERSION = 1;
 export const DEFAULT_SESSION_TIMEOUT_MS = 60 * 60 * 1000;
 export const DEFAULT_MAX_SESSIONS = 10_000;
+export const DEFAULT_MAX_RESULTS_PER_SESSION = 1_000;
 
 /**
  * The replicated client-session table of Raft dissertation §6.3: which (session, seq) pairs were applied and what
@@ -61,6 +68,7 @@ export const DEFAULT_MAX_SESSIONS = 10_000;
 export class SessionTable {
   readonly timeoutMs: number;
   readonly maxSessions: number;
+  readonly maxResultsPerSession: number;
   /** The largest entry time applied so far (ms); sessions expire against it. */
   logTime = 0;
   private sessions = new Map<number, Session>();
@@ -68,18 +76,12 @@ export class SessionTable {
   constructor(options: SessionTableOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
     this.maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
-    if (!Number.isSafeInteger(this.timeoutMs) || this.timeoutMs < 1)
-      throw new RaftError(
-        'ERR_CONFIG_INVALID',
-        `timeoutMs must be a positive integer, got ${this.timeoutMs}`,
-        'timeoutMs',
-      );
-    if (!Number.isSafeInteger(this.maxSessions) || this.maxSessions < 1)
-      throw new RaftError(
-        'ERR_CONFIG_INVALID',
-        `maxSessions must be a positive integer, got ${this.maxSessions}`,
-        'maxSessions',
-      );
+    this.maxResultsPerSession = options.maxResultsPerSession ?? DEFAULT_MAX_RESULTS_PER_SESSION;
+    for (const field of ['timeoutMs', 'maxSessions', 'maxResultsPerSession'] as const) {
+      const v = this[field];
+      if (!Number.isSafeInteger(v) || v < 1)
+        throw new RaftError('ERR_CONFIG_INVALID', `${field} must be a positive integer, got ${v}`, field);
+    }
   }
 
   /** Live sessions. */
@@ -147,6 +149,12 @@ export class SessionTable {
         'seq',
       );
     s.results.set(seq, result);
+    if (s.results.size > this.maxResultsPerSession) {
+      let lowest = seq;
+      for (const q of s.results.keys()) if (q < lowest) lowest = q;
+      s.results.delete(lowest);
+      s.firstUnacked = lowest + 1; // every recorded seq is above `lowest`, so they all stay >= firstUnacked
+    }
   }
 
   /** A keep-alive: true if the session is live (its activity time is now log time). */

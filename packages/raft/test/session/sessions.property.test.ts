@@ -117,6 +117,7 @@ class Reference {
   constructor(
     private readonly timeoutMs: number,
     private readonly maxSessions: number,
+    private readonly maxResults: number,
   ) {}
 
   get appliedTimes(): ReadonlyMap<string, number> {
@@ -177,6 +178,11 @@ class Reference {
         if (recorded !== undefined) return { kind: 'result', result: recorded, duplicate: true };
         const result = this.app.apply(e.payload);
         s.results.set(e.seq, result);
+        if (s.results.size > this.maxResults) {
+          const lowest = Math.min(...s.results.keys());
+          s.results.delete(lowest);
+          s.firstUnacked = lowest + 1;
+        }
         return { kind: 'result', result, duplicate: false };
       }
     }
@@ -196,8 +202,9 @@ describe('sessions (property)', () => {
         fc.array(stepArb, { minLength: 1, maxLength: 120, size: 'max' }),
         fc.constantFrom(1_000, 3_000, 1_000_000),
         fc.constantFrom(2, 3, 100),
+        fc.constantFrom(1, 2, 1_000),
         fc.uniqueArray(fc.nat({ max: 123 }), { maxLength: 4 }),
-        async (body, timeoutMs, maxSessions, snapshotAt) => {
+        async (body, timeoutMs, maxSessions, maxResultsPerSession, snapshotAt) => {
           // Every client starts with a session; later registers replace it.
           const opening = [0, 1, 2].map((c): { op: Op; advance: number; skew: number } => ({
             op: { t: 'register', client: c },
@@ -205,8 +212,8 @@ describe('sessions (property)', () => {
             skew: 0,
           }));
           const log = buildLog([...opening, ...body]);
-          const ref = new Reference(timeoutMs, maxSessions);
-          const options = { results: numberCodec, timeoutMs, maxSessions };
+          const ref = new Reference(timeoutMs, maxSessions, maxResultsPerSession);
+          const options = { results: numberCodec, timeoutMs, maxSessions, maxResultsPerSession };
           const straightApp = new CounterMachine();
           const straight = withSessions(straightApp, options);
           let restarted = withSessions(new CounterMachine(), options);

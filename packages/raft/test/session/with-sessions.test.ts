@@ -106,6 +106,26 @@ describe('withSessions', () => {
     expect(sm.sessions.recordedSeqs(1)).toEqual([3, 4]);
   });
 
+  it('keeps at most maxResultsPerSession results: the lowest is dropped and its retry refused, never re-applied', () => {
+    const app = new CounterMachine();
+    const sm = withSessions(app, { results: numberCodec, maxResultsPerSession: 2 });
+    expect(sm.apply(encodeRegisterSession(0), 1)).toEqual({ kind: 'registered', sessionId: 1 });
+    for (const seq of [3, 1, 2]) {
+      const out = sm.apply(
+        encodeSessionCommand({ sessionId: 1, seq, firstUnacked: 1 }, incr('k', `c${seq}`), 0),
+        seq + 1,
+      );
+      expect(out).toMatchObject({ kind: 'result', duplicate: false });
+    }
+    expect(sm.sessions.recordedSeqs(1)).toEqual([3, 2]);
+    const retry = sm.apply(
+      encodeSessionCommand({ sessionId: 1, seq: 1, firstUnacked: 1 }, incr('k', 'c1'), 0),
+      5,
+    );
+    expect(retry).toMatchObject({ kind: 'error', code: 'ERR_SESSION_RESPONSE_DISCARDED' });
+    expect(app.appliedTimes.get('c1')).toBe(1);
+  });
+
   it('closes sessions, and evicts the least recently active one beyond maxSessions', () => {
     const app = new CounterMachine();
     const sm = withSessions(app, { results: numberCodec, maxSessions: 2 });
@@ -192,5 +212,8 @@ describe('withSessions', () => {
     expect(() => withSessions(new CounterMachine(), { results: numberCodec, maxSessions: -1 })).toThrow(
       /maxSessions/,
     );
+    expect(() =>
+      withSessions(new CounterMachine(), { results: numberCodec, maxResultsPerSession: 0 }),
+    ).toThrow(/maxResultsPerSession/);
   });
 });
