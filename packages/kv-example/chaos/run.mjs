@@ -122,10 +122,7 @@ async function runOnce(seed) {
     const converged = await convergence(cluster);
     if (converged !== undefined) failures.push(converged);
     await workload.finalReads(cluster.nodes.get(cluster.up()[0] ?? bootIds[0]));
-    const counted =
-      COUNTER_CLIENTS > 0
-        ? await counters.check(cluster.nodes.get(cluster.up()[0] ?? bootIds[0]).client)
-        : undefined;
+    const counted = COUNTER_CLIENTS > 0 ? await counters.check() : undefined;
     if (counted !== undefined) failures.push(...counted.failures);
     const unexpected = [...cluster.nodes.values()].flatMap((n) => n.unexpected.map((u) => `n${n.id}: ${u}`));
     if (unexpected.length > 0) failures.push(`processes exited on their own: ${unexpected.join('; ')}`);
