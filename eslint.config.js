@@ -25,7 +25,7 @@ export default tseslint.config(
     // injected seeded source). It must not reach into the runtime folders either, and neither may the core's entry
     // point (index.ts, `@x/raft`): the runtime is exported from `@x/raft/node` (src/node/index.ts).
     files: [
-      'packages/raft/src/{quorum,tracker,confchange,log,raft,raftpb,storage,codec}/**/*.ts',
+      'packages/raft/src/{quorum,tracker,confchange,log,raft,raftpb,storage,codec,session}/**/*.ts',
       'packages/raft/src/{index,raw-node,ready,status,config,errors,logger,random}.ts',
     ],
     rules: {

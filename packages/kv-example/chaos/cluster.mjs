@@ -19,10 +19,11 @@ export async function freePort() {
 }
 
 /** One HTTP request to a node's client port; rejects on a network error or timeout. */
-export async function call(port, method, path, body, timeoutMs = 1500) {
+export async function call(port, method, path, body, timeoutMs = 1500, headers = {}) {
   const res = await fetch(`http://127.0.0.1:${port}${path}`, {
     method,
-    ...(body ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
+    headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...headers },
+    ...(body ? { body: JSON.stringify(body) } : {}),
     signal: AbortSignal.timeout(timeoutMs),
   });
   const text = await res.text();

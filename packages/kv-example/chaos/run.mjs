@@ -4,12 +4,16 @@
 // level. Seeded nemeses (nemeses.mjs: kill -9 of a node, the leader or a majority; SIGSTOP/SIGCONT; random, one-way,
 // isolate-the-leader, bridge and ring partitions; slow links; replacing a member under load; a node whose data is
 // wiped restarting with its old id) run one after another while clients read, write and compare-and-swap a few keys
-// over HTTP (workload.mjs). Schedule, as Jepsen's: quiet, faults, heal, liveness, quiet, final reads. Checks: the
-// history is linearizable, writes succeed again within 15 s of healing, every member ends with the same state, the
-// wiped node stopped by itself with a clear error, and no process exited on its own. On failure: the seed, and the
-// history, nemesis timeline and node logs in chaos-out/<seed>/.
+// over HTTP (workload.mjs), and, at the same time under the same nemeses, counter clients increment two counters
+// in client sessions, retrying unknown outcomes with the same session and sequence number (counter.mjs). Schedule,
+// as Jepsen's: quiet, faults, heal, liveness, quiet, final reads. Checks: the history is linearizable, each counter
+// is within its exact bounds (>= increments acknowledged, <= those plus the ones abandoned with an unknown outcome),
+// writes succeed again within 15 s of healing, every member ends with the same state, the wiped node stopped by
+// itself with a clear error, and no process exited on its own. On failure: the seed, and the history, nemesis
+// timeline and node logs in chaos-out/<seed>/.
 // Env: CHAOS_SEED, CHAOS_SECONDS (fault phase, default 90), CHAOS_RUNS (default 1), CHAOS_NODES (default 5),
-// CHAOS_WIPE=0 (leave out the wipe nemesis).
+// CHAOS_WIPE=0 (leave out the wipe nemesis), CHAOS_COUNTER=0 (leave out the counter clients),
+// CHAOS_COUNTER_DEDUP=0 (counter retries without session headers: shows the check catching double increments).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { seededRandom } from '@x/raft';
 import { ChaosCluster, call, sleep } from './cluster.mjs';
 import { memberIds, nemeses, removeMember, wipeAndRejoin } from './nemeses.mjs';
+import { COUNTER_KEYS, CounterWorkload } from './counter.mjs';
 import { KEYS, Workload } from './workload.mjs';
 
 const OUT = fileURLToPath(new URL('../chaos-out/', import.meta.url));
@@ -25,6 +30,8 @@ const RUNS = Number(process.env.CHAOS_RUNS ?? 1);
 const N = Number(process.env.CHAOS_NODES ?? 5);
 const WIPE = process.env.CHAOS_WIPE !== '0';
 const CLIENTS = 6;
+const COUNTER_CLIENTS = process.env.CHAOS_COUNTER === '0' ? 0 : 3;
+const COUNTER_DEDUP = process.env.CHAOS_COUNTER_DEDUP !== '0';
 
 /** Nemeses and their weights in the random draw. */
 const DRAW = [
@@ -66,10 +73,13 @@ async function runOnce(seed) {
   const failures = [];
   const ctx = { cluster, rng, pick, note, bootIds, failures, pendingRemovals: new Set() };
   const workload = new Workload(cluster, rng, now);
+  // Its own random source: the counter clients' draws must not shift the nemesis schedule a seed gives.
+  const counters = new CounterWorkload(cluster, seededRandom(seed ^ 0x5eed), { dedup: COUNTER_DEDUP });
   try {
     await sleep(2000);
     note('faults start');
     workload.start(CLIENTS);
+    counters.start(COUNTER_CLIENTS);
     // Seeded moments for the two nemeses every run must include; the rest are drawn.
     const end = performance.now() + SECONDS * 1000;
     const replaceAt = performance.now() + SECONDS * 1000 * (0.1 + rng.nextInt(15) / 100);
@@ -107,17 +117,20 @@ async function runOnce(seed) {
     }
     if (!live) failures.push('liveness: no write succeeded within 15 s after healing');
     await sleep(3000);
-    await workload.stop();
+    await Promise.all([workload.stop(), counters.stop()]);
     note('clients stopped');
     const converged = await convergence(cluster);
     if (converged !== undefined) failures.push(converged);
     await workload.finalReads(cluster.nodes.get(cluster.up()[0] ?? bootIds[0]));
+    const counted = COUNTER_CLIENTS > 0 ? await counters.check() : undefined;
+    if (counted !== undefined) failures.push(...counted.failures);
     const unexpected = [...cluster.nodes.values()].flatMap((n) => n.unexpected.map((u) => `n${n.id}: ${u}`));
     if (unexpected.length > 0) failures.push(`processes exited on their own: ${unexpected.join('; ')}`);
     const { ops, result } = workload.check();
     console.log(
       `seed ${seed}: ${ops} operations (${workload.acknowledgedWrites} acknowledged writes), ` +
-        `${timeline.length} nemesis events, members at the end ${cluster.members().join(',')}, linearizable: ${result.ok}`,
+        `${timeline.length} nemesis events, members at the end ${cluster.members().join(',')}, linearizable: ${result.ok}` +
+        (counted !== undefined ? `\n  ${counters.summary(counted.final)}` : ''),
     );
     if (!result.ok) failures.push(`not linearizable:\n${result.explanation.text}`);
     if (failures.length > 0) {
@@ -128,12 +141,13 @@ async function runOnce(seed) {
       for (const n of cluster.nodes.values()) writeFileSync(join(dir, `n${n.id}.log`), n.log.join(''));
       console.error(
         `FAILED (seed ${seed}):\n- ${failures.join('\n- ')}\nhistory, nemesis timeline and node logs: ${dir}\n` +
-          `rerun: CHAOS_SEED=${seed} CHAOS_SECONDS=${SECONDS} pnpm test:chaos`,
+          `rerun: CHAOS_SEED=${seed} CHAOS_SECONDS=${SECONDS}${COUNTER_DEDUP ? '' : ' CHAOS_COUNTER_DEDUP=0'} pnpm test:chaos`,
       );
     } else if (process.env.CHAOS_VERBOSE === '1') console.log(timeline.join('\n'));
     return { ok: failures.length === 0 };
   } finally {
     workload.stopped = true;
+    counters.stopped = true;
     await cluster.close();
     rmSync(root, { recursive: true, force: true });
   }
@@ -195,7 +209,7 @@ async function convergence(cluster) {
       const states = await Promise.all(
         members.map((id) =>
           Promise.all(
-            KEYS.map((k) =>
+            [...KEYS, ...COUNTER_KEYS].map((k) =>
               call(cluster.nodes.get(id).client, 'GET', `/kv/${k}?consistency=serializable`).then(
                 (r) => r.json.value ?? null,
                 () => '<no answer>',

@@ -27,6 +27,12 @@
  *   the leader until the timeout. Nothing was proposed; retry later.
  * - `ERR_LEADER_TRANSFER_TIMEOUT`: `RaftNode.transferLeadership`'s target did not become leader in time (it may
  *   still: raft retries the transfer only while asked).
+ * - `ERR_INVALID_ARGUMENT`: a function was called with an argument it cannot take (e.g. a session tag whose `seq` is
+ *   not a positive integer); the message names the field.
+ * - `ERR_SESSION_EXPIRED`: a session command (`withSessions`) named a session that is unknown, expired or closed; it
+ *   was not applied. Register a new session.
+ * - `ERR_SESSION_RESPONSE_DISCARDED`: a session command's `seq` is below the `firstUnacked` its client sent before;
+ *   it was not applied and its result is gone (a client bug).
  *
  * @example
  * ```ts
@@ -57,7 +63,10 @@ export type RaftErrorCode =
   | 'ERR_APPLY_BACKLOG'
   | 'ERR_NOT_LEADER'
   | 'ERR_LEARNER_NOT_CAUGHT_UP'
-  | 'ERR_LEADER_TRANSFER_TIMEOUT';
+  | 'ERR_LEADER_TRANSFER_TIMEOUT'
+  | 'ERR_INVALID_ARGUMENT'
+  | 'ERR_SESSION_EXPIRED'
+  | 'ERR_SESSION_RESPONSE_DISCARDED';
 
 /** The one error class of @x/raft. `field` names the offending field for config and decode errors. */
 export class RaftError extends Error {

@@ -45,3 +45,25 @@ export {
 } from './codec/conf-change-codec.js';
 export { seededRandom, type RandomSource } from './random.js';
 export { silentLogger, type Logger } from './logger.js';
+export {
+  decodeSessionEntry,
+  encodeCloseSession,
+  encodeKeepAlive,
+  encodeRegisterSession,
+  encodeSessionCommand,
+  encodeUntaggedCommand,
+  type SessionEntry,
+  type SessionTag,
+} from './session/entry.js';
+export { SessionTable, type CommandCheck, type SessionTableOptions } from './session/session-table.js';
+export {
+  sessionResultOrThrow,
+  withSessions,
+  type ResultCodec,
+  type SessionAwareStateMachine,
+  type SessionErrorCode,
+  type SessionResult,
+  type SessionStateMachine,
+  type SnapshotChunks,
+  type WithSessionsOptions,
+} from './session/with-sessions.js';

@@ -32,7 +32,11 @@ describe('the pure core (lint)', () => {
     expect(ids.filter((id) => id === 'no-restricted-properties')).toHaveLength(2);
     expect(ids.filter((id) => id === 'no-restricted-syntax')).toHaveLength(1);
     expect(ids.filter((id) => id === 'no-restricted-globals')).toHaveLength(3);
-    for (const file of ['packages/raft/src/quorum/majority.ts', 'packages/raft/src/raw-node.ts']) {
+    for (const file of [
+      'packages/raft/src/quorum/majority.ts',
+      'packages/raft/src/raw-node.ts',
+      'packages/raft/src/session/with-sessions.ts',
+    ]) {
       expect(
         await ruleIds(file, "import { readFileSync } from 'node:fs';\nexport const f = readFileSync;"),
       ).toContain('no-restricted-imports');

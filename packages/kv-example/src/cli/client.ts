@@ -1,5 +1,6 @@
 import { exchange } from './http-client.js';
 import { CLIENT_TLS_OPTIONS, clientTlsFromFlags, type ClientTls } from './tls-flags.js';
+import { writeWithSession } from './session-write.js';
 import { parseCommandLine, UsageError } from './usage.js';
 
 /** Why one endpoint gave no answer, in words a person can act on. */
@@ -58,6 +59,7 @@ export async function requestAny(
   body?: unknown,
   timeoutMs = 15_000,
   tls?: ClientTls,
+  headers?: Record<string, string>,
 ): Promise<{ status: number; json: unknown }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -70,6 +72,7 @@ export async function requestAny(
           signal: AbortSignal.timeout(timeoutMs),
           ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
           tls,
+          headers,
         });
         const text = res.text;
         const json: unknown = text.length > 0 && res.contentType.includes('json') ? JSON.parse(text) : text;
@@ -88,7 +91,10 @@ export async function requestAny(
   }
 }
 
-/** `x-kv put|get|del|cas|members|status|snapshot ...` against `--endpoints`. */
+/**
+ * `x-kv put|get|del|cas|incr|members|status|snapshot ...` against `--endpoints`. Writes go through a client session
+ * (`writeWithSession`): retried after an unknown outcome, they are applied once.
+ */
 export async function runClient(cmd: string, argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine({
     args: argv,
@@ -98,6 +104,7 @@ export async function runClient(cmd: string, argv: string[]): Promise<number> {
       serializable: { type: 'boolean', default: false },
       'prev-value': { type: 'string' },
       'prev-revision': { type: 'string' },
+      delta: { type: 'string', default: '1' },
       learner: { type: 'boolean', default: false },
       timeout: { type: 'string', default: '15000' },
       ...CLIENT_TLS_OPTIONS,
@@ -117,6 +124,18 @@ export async function runClient(cmd: string, argv: string[]): Promise<number> {
     path: string,
     body?: unknown,
   ): Promise<{ status: number; json: unknown }> => requestAny(eps, method, path, body, timeoutMs, tls);
+  const write = (method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> =>
+    writeWithSession(
+      Object.assign(
+        (m: string, p: string, b: unknown, h: Record<string, string> | undefined, ms: number) =>
+          requestAny(eps, m, p, b, ms, tls, h),
+        { unknown: (err: unknown) => err instanceof NoEndpointError },
+      ),
+      method,
+      path,
+      body,
+      timeoutMs,
+    );
   const key = (i: number): string => {
     const k = positionals[i];
     if (k === undefined) throw new UsageError(`missing argument ${i + 1} for ${cmd}`);
@@ -125,7 +144,7 @@ export async function runClient(cmd: string, argv: string[]): Promise<number> {
   let r: { status: number; json: unknown };
   switch (cmd) {
     case 'put':
-      r = await request('PUT', `/kv/${encodeURIComponent(key(0))}`, { value: key(1) });
+      r = await write('PUT', `/kv/${encodeURIComponent(key(0))}`, { value: key(1) });
       break;
     case 'get':
       r = await request(
@@ -134,7 +153,7 @@ export async function runClient(cmd: string, argv: string[]): Promise<number> {
       );
       break;
     case 'del':
-      r = await request('DELETE', `/kv/${encodeURIComponent(key(0))}`);
+      r = await write('DELETE', `/kv/${encodeURIComponent(key(0))}`);
       break;
     case 'cas': {
       const body: Record<string, unknown> = { value: key(1) };
@@ -142,7 +161,13 @@ export async function runClient(cmd: string, argv: string[]): Promise<number> {
       if (values['prev-revision'] !== undefined) body.prevRevision = Number(values['prev-revision']);
       if (body.prevValue === undefined && body.prevRevision === undefined)
         throw new UsageError('cas needs --prev-value or --prev-revision');
-      r = await request('PUT', `/kv/${encodeURIComponent(key(0))}`, body);
+      r = await write('PUT', `/kv/${encodeURIComponent(key(0))}`, body);
+      break;
+    }
+    case 'incr': {
+      const delta = Number(values.delta);
+      if (!Number.isSafeInteger(delta)) throw new UsageError('--delta must be an integer');
+      r = await write('POST', `/kv/${encodeURIComponent(key(0))}`, { delta });
       break;
     }
     case 'members': {

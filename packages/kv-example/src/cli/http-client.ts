@@ -18,17 +18,26 @@ export interface HttpAnswer {
  */
 export function exchange(
   url: URL,
-  init: { method: string; body?: string; signal: AbortSignal; tls?: ClientTls | undefined },
+  init: {
+    method: string;
+    body?: string;
+    signal: AbortSignal;
+    tls?: ClientTls | undefined;
+    /** Extra request headers (e.g. a client session's X-Client-Id / X-Client-Seq). */
+    headers?: Record<string, string> | undefined;
+  },
 ): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     const options: https.RequestOptions = {
       method: init.method,
       signal: init.signal,
       agent: false, // one connection per request: a command sends one or two, and must not wait on keep-alive
-      headers:
-        init.body !== undefined
+      headers: {
+        ...init.headers,
+        ...(init.body !== undefined
           ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(init.body) }
-          : {},
+          : {}),
+      },
     };
     if (url.protocol === 'https:' && init.tls !== undefined) {
       if (init.tls.ca !== undefined) options.ca = init.tls.ca;

@@ -11,6 +11,7 @@ const USAGE = `usage:
       peer mutual TLS (all three): --peer-cert-file F --peer-key-file F --peer-trusted-ca-file F
       HTTPS API: --cert-file F --key-file F [--client-cert-auth --trusted-ca-file F]
   x-kv put KEY VALUE | get KEY [--serializable] | del KEY | cas KEY VALUE (--prev-value V | --prev-revision R)
+  x-kv incr KEY [--delta N]        (writes run in a client session: a retry after a timeout applies once)
   x-kv members list | members add ID PEER_ADDR CLIENT_ADDR [--learner] | members promote ID | members remove ID
   x-kv status | snapshot           (client commands take --endpoints http(s)://h:p,... or $X_KV_ENDPOINTS, and --timeout MS;
                                     over HTTPS --cacert F to trust a CA, --cert F --key F to present a client certificate)

@@ -20,6 +20,7 @@ export async function runNode(argv: string[]): Promise<number> {
       'snapshot-count': { type: 'string', default: '10000' },
       'snapshot-catchup': { type: 'string', default: '5000' },
       'tick-ms': { type: 'string', default: '100' },
+      'session-timeout': { type: 'string', default: '3600000' },
       'log-level': { type: 'string', default: 'info' },
       'stop-on-stdin-close': { type: 'boolean', default: false },
       ...NODE_TLS_OPTIONS,
@@ -64,6 +65,7 @@ export async function runNode(argv: string[]): Promise<number> {
       tickMs: Number(values['tick-ms']),
       ...(nodeTls.peer !== undefined ? { peerTls: nodeTls.peer } : {}),
       ...(nodeTls.client !== undefined ? { clientTls: nodeTls.client } : {}),
+      sessionTimeoutMs: Number(values['session-timeout']),
       logger,
     });
   } catch (err) {

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ConfState, Logger } from '@x/raft';
+import { withSessions, type ConfState, type Logger, type SessionResult, type SessionTable } from '@x/raft';
 import { RaftNode, TcpTransport, type PeerTlsOptions } from '@x/raft/node';
 import { SnapshotStore, Wal, WalError } from '@x/wal';
 import { KvState, type KvResult } from '../store/kv-state.js';
+import { kvResultCodec } from '../store/result-codec.js';
 import { createHttpApi } from '../server/http-api.js';
 import type { Http1Server, Http1TlsOptions } from '../server/http1.js';
 import { KvMetrics } from './metrics.js';
@@ -44,6 +45,11 @@ export interface KvNodeOptions {
   snapshotCatchUpEntries?: number;
   tickMs?: number;
   electionTick?: number;
+  /**
+   * A client session idle for longer than this (in log time: the largest write timestamp applied) expires; later
+   * writes in it answer 410 SESSION_EXPIRED. Every member must use the same value. Default 1 hour.
+   */
+  sessionTimeoutMs?: number;
   logger?: Logger;
 }
 
@@ -56,8 +62,10 @@ export class KvNode {
     /** The HTTP API bumps its counters; `GET /metrics` renders it with the raft node's metrics. */
     readonly metrics: KvMetrics,
     readonly opts: KvNodeOptions,
-    readonly raft: RaftNode<KvResult>,
+    readonly raft: RaftNode<SessionResult<KvResult>>,
     readonly state: KvState,
+    /** Client sessions (Raft dissertation §6.3): which tagged writes were applied, and their results. */
+    readonly sessions: () => SessionTable,
     private readonly transport: TcpTransport,
   ) {}
 
@@ -86,7 +94,16 @@ export class KvNode {
       ...(opts.peerTls !== undefined ? { tls: opts.peerTls } : {}),
       ...(opts.logger ? { logger: opts.logger } : {}),
     });
-    const raft = await RaftNode.start<KvResult>({
+    // Every entry carries a session envelope: a write tagged with a client session applies at most once.
+    const stateMachine = withSessions(
+      {
+        apply: (data: Uint8Array, index: number) => state.apply(data, index),
+        snapshot: () => state.snapshot(),
+        restore: (data: Uint8Array) => state.restore(data),
+      },
+      { results: kvResultCodec, timeoutMs: opts.sessionTimeoutMs ?? 60 * 60 * 1000 },
+    );
+    const raft = await RaftNode.start<SessionResult<KvResult>>({
       id: opts.id,
       // RaftNode replicates each member's address (and client URL, as metadata) in the configuration: nodes added
       // later and restarted ones learn them from the log or a snapshot. Addresses given here win on this node.
@@ -96,11 +113,7 @@ export class KvNode {
       storage: wal,
       snapshot,
       snapshots,
-      stateMachine: {
-        apply: (data, index) => state.apply(data, index),
-        snapshot: () => state.snapshot(),
-        restore: (data) => state.restore(data),
-      },
+      stateMachine,
       transport,
       tickMs: opts.tickMs ?? 100,
       electionTick: opts.electionTick ?? 10,
@@ -109,7 +122,7 @@ export class KvNode {
       snapshotCatchUpEntries: opts.snapshotCatchUpEntries ?? 5_000,
       ...(opts.logger ? { logger: opts.logger } : {}),
     });
-    const node = new KvNode(metrics, opts, raft, state, transport);
+    const node = new KvNode(metrics, opts, raft, state, () => stateMachine.sessions, transport);
     node.server = createHttpApi(node);
     const [host, port] = splitHostPort(opts.listenClient);
     await node.server.listen(port, host);
@@ -174,6 +187,7 @@ export class KvNode {
       walSegments: segments,
       snapshotFiles: snapFiles,
       keys: this.state.size,
+      sessions: this.sessions().size,
     };
   }
 

@@ -1,8 +1,8 @@
 import type { KvNode } from '../node/kv-node.js';
-import { encodeCommand, type KvCommand } from '../store/commands.js';
-import type { KvResult } from '../store/kv-state.js';
+import type { SessionTag } from '@x/raft';
 import { ApiError, errorFromRaft, errorResponse, json } from './errors.js';
 import { Http1Server, type Http1Request, type Http1Response } from './http1.js';
+import { proposeCommand as propose, sessionRoute, sessionTag } from './sessions.js';
 
 /** Limits on client input (400 beyond them). */
 export const LIMITS = { keyBytes: 1024, valueBytes: 1024 * 1024, bodyBytes: 1024 * 1024 + 4096 } as const;
@@ -16,6 +16,11 @@ export const LIMITS = { keyBytes: 1024, valueBytes: 1024 * 1024, bodyBytes: 1024
  *   is a compare-and-swap: 409 `{error:{code:"CAS_FAILED"}, current}` when it does not match.
  * - `GET /kv/:key[?consistency=serializable]` → `{key, value, modRevision, createRevision}` (linearizable by default)
  * - `DELETE /kv/:key` → `{deleted, revision}`
+ * - `POST /kv/:key` `{"delta"?: n}` → `{value, revision}`: adds `delta` (default 1) to an integer value; 409
+ *   `NOT_AN_INTEGER` with `current` when the value is not one
+ * - writes (PUT, DELETE, POST on /kv/:key) may carry a client session tag (`X-Client-Id`, `X-Client-Seq`,
+ *   `X-Client-First-Unacked`; see sessions.ts): a retry is then applied at most once. `POST /sessions` →
+ *   `{sessionId}`, `POST /sessions/:id/keepalive`, `DELETE /sessions/:id`; 410 `SESSION_EXPIRED` for a session gone
  * - `GET /members`, `POST /members` `{id, peer, client, learner?}`, `POST /members/:id/promote` (on the leader),
  *   `DELETE /members/:id`
  * - `GET /status`, `GET /metrics` (Prometheus text), `POST /snapshot`
@@ -42,9 +47,11 @@ async function handle(node: KvNode, req: Http1Request): Promise<Http1Response> {
   if (path.startsWith('/kv/')) {
     const key = decodeKey(path.slice(4));
     if (method === 'GET') return getKey(node, key, query);
-    if (method === 'PUT') return putKey(node, key, parseJson(req.body));
+    if (method === 'PUT') return putKey(node, key, parseJson(req.body), sessionTag(req));
+    if (method === 'POST')
+      return incrKey(node, key, req.body.length === 0 ? {} : parseJson(req.body), sessionTag(req));
     if (method === 'DELETE') {
-      const r = await propose(node, { op: 'del', key });
+      const r = await propose(node, { op: 'del', key }, sessionTag(req));
       if (r.op !== 'del') throw new Error('unexpected result');
       return json(200, { deleted: r.deleted, revision: r.revision });
     }
@@ -71,6 +78,10 @@ async function handle(node: KvNode, req: Http1Request): Promise<Http1Response> {
     const confState = await node.removeMember(Number(memberMatch[1]));
     return json(200, { confState });
   }
+  if (path.startsWith('/sessions')) {
+    const answer = await sessionRoute(node, method, path);
+    if (answer !== undefined) return answer;
+  }
   if (path === '/status' && method === 'GET') return json(200, await node.statusReport());
   if (path === '/metrics' && method === 'GET')
     return { status: 200, contentType: 'text/plain; version=0.0.4', body: node.renderMetrics() };
@@ -89,7 +100,12 @@ async function getKey(node: KvNode, key: string, query: URLSearchParams | undefi
   return json(200, { key, ...v });
 }
 
-async function putKey(node: KvNode, key: string, body: Record<string, unknown>): Promise<Http1Response> {
+async function putKey(
+  node: KvNode,
+  key: string,
+  body: Record<string, unknown>,
+  tag: SessionTag | undefined,
+): Promise<Http1Response> {
   const { value, prevValue, prevRevision } = body;
   if (typeof value !== 'string')
     throw new ApiError(400, 'BAD_REQUEST', 'body must be JSON {"value": string}');
@@ -105,10 +121,10 @@ async function putKey(node: KvNode, key: string, body: Record<string, unknown>):
     throw new ApiError(400, 'BAD_REQUEST', 'prevRevision must be an integer >= 0');
   }
   if (prevValue === undefined && prevRevision === undefined) {
-    const r = await propose(node, { op: 'put', key, value });
+    const r = await propose(node, { op: 'put', key, value }, tag);
     return json(200, { revision: r.revision });
   }
-  const r = await propose(node, { op: 'cas', key, value, prevValue, prevRevision });
+  const r = await propose(node, { op: 'cas', key, value, prevValue, prevRevision }, tag);
   if (r.op !== 'cas') throw new Error('unexpected result');
   if (!r.ok)
     return json(409, {
@@ -118,14 +134,23 @@ async function putKey(node: KvNode, key: string, body: Record<string, unknown>):
   return json(200, { revision: r.revision });
 }
 
-async function propose(node: KvNode, cmd: KvCommand): Promise<KvResult> {
-  node.metrics.proposals++;
-  try {
-    return (await node.raft.proposeForResult(encodeCommand(cmd))).result;
-  } catch (err) {
-    node.metrics.failedProposals++;
-    throw err;
-  }
+async function incrKey(
+  node: KvNode,
+  key: string,
+  body: Record<string, unknown>,
+  tag: SessionTag | undefined,
+): Promise<Http1Response> {
+  const delta = body.delta ?? 1;
+  if (typeof delta !== 'number' || !Number.isSafeInteger(delta))
+    throw new ApiError(400, 'BAD_REQUEST', 'delta must be an integer');
+  const r = await propose(node, { op: 'incr', key, delta }, tag);
+  if (r.op !== 'incr') throw new Error('unexpected result');
+  if (!r.ok)
+    return json(409, {
+      error: { code: 'NOT_AN_INTEGER', message: 'the value is not an integer, or the sum is too large' },
+      current: r.current ?? null,
+    });
+  return json(200, { value: r.value, revision: r.revision });
 }
 
 function decodeKey(raw: string): string {

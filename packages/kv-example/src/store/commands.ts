@@ -8,6 +8,8 @@ import { Packr } from 'msgpackr';
 export type KvCommand =
   | { op: 'put'; key: string; value: string }
   | { op: 'del'; key: string }
+  /** Adds `delta` to the key's decimal integer value (an absent key counts as 0). */
+  | { op: 'incr'; key: string; delta: number }
   | {
       op: 'cas';
       key: string;
@@ -18,7 +20,7 @@ export type KvCommand =
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: false });
 // 4 and 5 recorded member addresses in earlier versions; RaftNode replicates them itself now (addMember).
-const OP = { put: 1, del: 2, cas: 3 } as const;
+const OP = { put: 1, del: 2, cas: 3, incr: 6 } as const;
 
 export function encodeCommand(c: KvCommand): Uint8Array {
   switch (c.op) {
@@ -26,6 +28,8 @@ export function encodeCommand(c: KvCommand): Uint8Array {
       return packr.pack([OP.put, c.key, c.value]);
     case 'del':
       return packr.pack([OP.del, c.key]);
+    case 'incr':
+      return packr.pack([OP.incr, c.key, c.delta]);
     case 'cas':
       return packr.pack([OP.cas, c.key, c.value, c.prevValue ?? null, c.prevRevision ?? null]);
   }
@@ -42,6 +46,10 @@ export function decodeCommand(bytes: Uint8Array): KvCommand {
       return { op: 'put', key, value };
     case OP.del:
       return { op: 'del', key };
+    case OP.incr:
+      if (typeof value !== 'number' || !Number.isSafeInteger(value))
+        throw new Error('incr delta is not an integer');
+      return { op: 'incr', key, delta: value };
     case OP.cas:
       if (typeof value !== 'string') throw new Error('cas value is not a string');
       if (prevValue !== null && typeof prevValue !== 'string')

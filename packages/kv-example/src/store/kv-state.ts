@@ -14,6 +14,8 @@ export interface KvValue {
 export type KvResult =
   | { op: 'put'; revision: number; previous?: KvValue | undefined }
   | { op: 'del'; revision: number; deleted: boolean }
+  /** `ok` false (nothing changed) when the current value is not a decimal integer or the sum not a safe integer. */
+  | { op: 'incr'; revision: number; ok: boolean; value?: number | undefined; current?: KvValue | undefined }
   | { op: 'cas'; revision: number; ok: boolean; current?: KvValue | undefined };
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: false });
@@ -51,6 +53,19 @@ export class KvState {
       }
       case 'del':
         return { op: 'del', revision: index, deleted: this.map.delete(cmd.key) };
+      case 'incr': {
+        const current = this.map.get(cmd.key);
+        const before = current === undefined ? 0 : parseInteger(current.value);
+        const value = before === undefined ? undefined : before + cmd.delta;
+        if (value === undefined || !Number.isSafeInteger(value))
+          return { op: 'incr', revision: index, ok: false, current };
+        this.map.set(cmd.key, {
+          value: String(value),
+          modRevision: index,
+          createRevision: current?.createRevision ?? index,
+        });
+        return { op: 'incr', revision: index, ok: true, value };
+      }
       case 'cas': {
         const current = this.map.get(cmd.key);
         const valueOk = cmd.prevValue === undefined || current?.value === cmd.prevValue;
@@ -103,4 +118,11 @@ export class KvState {
       this.map.set(k, { value, modRevision: mod, createRevision: create });
     }
   }
+}
+
+/** The value as an integer if it is one written the canonical way ("-12", not "012" or "1e3"), else undefined. */
+function parseInteger(s: string): number | undefined {
+  if (!/^-?(0|[1-9]\d{0,15})$/.test(s)) return undefined;
+  const n = Number(s);
+  return Number.isSafeInteger(n) ? n : undefined;
 }

@@ -47,10 +47,26 @@ describe('KvState', () => {
     });
   });
 
+  it('increments a decimal integer value (absent = 0), refusing anything else without a change', () => {
+    const s = new KvState();
+    const incr = (key: string, delta: number) => encodeCommand({ op: 'incr', key, delta });
+    expect(s.apply(incr('n', 1), 2)).toEqual({ op: 'incr', revision: 2, ok: true, value: 1 });
+    expect(s.apply(incr('n', -5), 3)).toEqual({ op: 'incr', revision: 3, ok: true, value: -4 });
+    expect(s.get('n')).toEqual({ value: '-4', modRevision: 3, createRevision: 2 });
+    for (const bad of ['x', '012', '1e3', '', ' 1', String(2 ** 60)]) {
+      s.apply(put('b', bad), 4);
+      expect(s.apply(incr('b', 1), 5)).toMatchObject({ ok: false, current: { value: bad, modRevision: 4 } });
+    }
+    s.apply(put('big', String(Number.MAX_SAFE_INTEGER)), 6);
+    expect(s.apply(incr('big', 1), 7)).toMatchObject({ ok: false });
+    expect(decodeCommand(incr('k', 3))).toEqual({ op: 'incr', key: 'k', delta: 3 });
+  });
+
   it('snapshot then restore gives the same state (property)', () => {
     const cmd: fc.Arbitrary<KvCommand> = fc.oneof(
       fc.record({ op: fc.constant('put' as const), key: fc.string({ maxLength: 3 }), value: fc.string() }),
       fc.record({ op: fc.constant('del' as const), key: fc.string({ maxLength: 3 }) }),
+      fc.record({ op: fc.constant('incr' as const), key: fc.string({ maxLength: 3 }), delta: fc.integer() }),
       fc.record({
         op: fc.constant('cas' as const),
         key: fc.string({ maxLength: 3 }),
