@@ -166,14 +166,13 @@ for (const storage of ['memory', 'wal']) {
       c.check();
       raftNodeRate.set(`${storage}:${inflight}`, rate);
       const ratio = rate / rawNodeRate.get(inflight);
-      const goal = storage === 'memory' && inflight === 1024 ? '>= 0.75x RawNode' : '';
       rows.push([
         `RaftNode x3, ${storage === 'wal' ? 'WAL' : 'memory'} storage, ${inflight} in flight (commits/s)`,
         fmt(rate),
         fmt(rawNodeRate.get(inflight)),
         fmt(ratio, 3) + 'x',
-        goal,
-        goal ? (ratio >= 0.75 ? 'met' : 'MISSED') : '',
+        '',
+        '',
       ]);
     }
   } finally {
@@ -181,32 +180,90 @@ for (const storage of ['memory', 'wal']) {
   }
 }
 
+// The goal rows, measured in paired rounds: each round measures the baseline and then RaftNode right after it,
+// so the shared machine's drift moves both sides of a round's ratio alike; the goal is judged on the median
+// round. BENCH_ROUNDS sets the number of rounds (default 5; quick: 2).
+const rounds = Number(process.env.BENCH_ROUNDS ?? (quick ? 3 : 5));
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const roundNotes = [];
+{
+  const c = await startCluster({ storage: 'memory' });
+  const ratios = [];
+  const n = quick ? 50_000 : 300_000;
+  try {
+    for (let r = 0; r < rounds; r++) {
+      const raw = cluster(1024, n);
+      const node = perSecond(await drive(c, { inflight: 1024, payload: PAYLOAD, ...window }));
+      await c.idle();
+      c.check();
+      ratios.push({ raw, node, ratio: node / raw });
+    }
+  } finally {
+    await c.stop();
+  }
+  const m = median(ratios.map((x) => x.ratio));
+  const mid = ratios.find((x) => x.ratio === m);
+  roundNotes.push(
+    `paired rounds, RaftNode memory / RawNode at 1024 in flight: ${ratios.map((x) => `${fmt(x.node)}/${fmt(x.raw)} = ${fmt(x.ratio, 3)}x`).join('; ')}`,
+  );
+  rows.push([
+    `RaftNode x3, memory, 1024 in flight, median of ${rounds} paired rounds (commits/s)`,
+    fmt(mid.node),
+    fmt(mid.raw),
+    fmt(m, 3) + 'x',
+    '>= 0.75x RawNode',
+    m >= 0.75 ? 'met' : 'MISSED',
+  ]);
+}
+
 // Slow apply: 1 ms per entry (an awaited setTimeout), 1,024 in flight, memory storage; against the fast-apply row.
-const fast = raftNodeRate.get('memory:1024');
+
 const slowRows = [
   ['maxApplyBacklog 5,000 (default)', 5_000],
   ['maxApplyBacklog 10,000,000', 10_000_000],
 ];
 const slowNotes = [];
 for (const [label, maxApplyBacklog] of slowRows) {
-  const c = await startCluster({ storage: 'memory', applyMs: 1, maxApplyBacklog });
-  try {
-    const r = await drive(c, { inflight: 1024, payload: PAYLOAD, ...window });
-    c.check();
-    const ratio = perSecond(r) / fast;
+  // Paired too: a fast-apply window on a fresh cluster, then the slow one on a fresh cluster, per round.
+  const pairs = [];
+  let last;
+  for (let round = 0; round < rounds; round++) {
+    const f = await startCluster({ storage: 'memory' });
+    let fastRate;
+    try {
+      fastRate = perSecond(await drive(f, { inflight: 1024, payload: PAYLOAD, ...window }));
+      f.check();
+    } finally {
+      await f.stop();
+    }
+    const c = await startCluster({ storage: 'memory', applyMs: 1, maxApplyBacklog });
+    try {
+      last = await drive(c, { inflight: 1024, payload: PAYLOAD, ...window });
+      c.check();
+    } finally {
+      await c.stop();
+    }
+    pairs.push({ fast: fastRate, slow: perSecond(last), ratio: perSecond(last) / fastRate });
+  }
+  const m = median(pairs.map((x) => x.ratio));
+  const mid = pairs.find((x) => x.ratio === m);
+  roundNotes.push(
+    `paired rounds, apply 1 ms (${label}) / fast apply: ${pairs.map((x) => `${fmt(x.slow)}/${fmt(x.fast)} = ${fmt(x.ratio, 3)}x`).join('; ')}`,
+  );
+  {
+    const r = last;
+    const ratio = m;
     slowNotes.push(
       `apply 1 ms, ${label}: applied ${fmt(r.applied / r.seconds)}/s on the leader; ${fmt(r.backlog)} entries waiting to be applied at the window's end; ${r.refused} proposals refused (ERR_APPLY_BACKLOG)`,
     );
     rows.push([
-      `RaftNode x3, memory, apply 1 ms, 1024 in flight, ${label} (commits/s)`,
-      fmt(perSecond(r)),
-      fmt(fast),
+      `RaftNode x3, memory, apply 1 ms, 1024 in flight, ${label}, median of ${rounds} paired rounds (commits/s)`,
+      fmt(mid.slow),
+      fmt(mid.fast),
       fmt(ratio, 3) + 'x',
       '>= 0.9x fast apply',
       ratio >= 0.9 ? 'met' : 'MISSED',
     ]);
-  } finally {
-    await c.stop();
   }
 }
 
@@ -218,7 +275,7 @@ console.log(
   'baselines: 1 node = MemoryStorage.append + setHardState of the same entry; cluster = the same appends on 3 storages + 4 message pushes per entry, no raft',
 );
 console.log(
-  'RaftNode rows: baseline = the RawNode 3-node row with as many in flight; slow-apply rows: baseline = RaftNode x3, memory, 1024 in flight (fast apply)',
+  'RaftNode rows: baseline = the RawNode 3-node row with as many in flight; slow-apply rows: baseline = RaftNode x3, memory, 1024 in flight, fast apply, measured in the same round',
 );
 console.log(
   `commits/s = entries the leader committed per second; N in flight = proposed - committed at the leader; RaftNode: tickMs 100, window ${window.warmMs} ms warm-up + ${window.measureMs} ms measured`,
@@ -226,3 +283,4 @@ console.log(
 console.log(line(head));
 for (const r of rows) console.log(line(r));
 for (const n of slowNotes) console.log(n);
+for (const n of roundNotes) console.log(n);

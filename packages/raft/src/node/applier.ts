@@ -206,7 +206,10 @@ export class Applier<R> {
           }
           if (e.kind === 'normal') {
             if (e.payload !== undefined) {
-              const result = await this.host.stateMachine.apply(e.payload, e.index);
+              // A synchronous apply is not awaited: an await per entry is a promise hop per entry, and at 100,000
+              // entries a second that was a visible share of the runtime's cost.
+              const returned = this.host.stateMachine.apply(e.payload, e.index);
+              const result = isPromiseLike(returned) ? await returned : returned;
               this.applied = e.index;
               this.host.appliedNormal(e, result);
             }
@@ -221,4 +224,8 @@ export class Applier<R> {
         return;
     }
   }
+}
+
+function isPromiseLike<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
