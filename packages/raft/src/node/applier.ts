@@ -159,11 +159,15 @@ export class Applier<R> {
 
   private pump(): void {
     if (this.draining !== undefined || this.stopped) return;
-    this.draining = this.drain().finally(() => {
-      this.draining = undefined;
-      // Items queued after drain() saw the queue empty, but before this ran, are still waiting.
-      if (this.items.length > 0) this.pump();
-    });
+    // Drained from a promise callback, not inline: the Ready loop that queued the entries goes on to start its
+    // write first (its disk I/O then overlaps the applies).
+    this.draining = Promise.resolve()
+      .then(() => this.drain())
+      .finally(() => {
+        this.draining = undefined;
+        // Items queued after drain() saw the queue empty, but before this ran, are still waiting.
+        if (this.items.length > 0) this.pump();
+      });
   }
 
   private async drain(): Promise<void> {
