@@ -118,7 +118,9 @@ export async function promote(
         throw notLeader(s, `promote(${id})`);
       }
       if (learner === undefined) throw invalid('id', `promote: ${id} is no longer a learner`);
-      return self.match - learner.match <= maxLag ? true : undefined;
+      // A learner that never acknowledged an append (match 0) is not caught up, however short the log: it may not
+      // be running at all, and as a voter it would count toward quorums it cannot join.
+      return learner.match > 0 && self.match - learner.match <= maxLag ? true : undefined;
     },
     () => {
       const s = host.status();

@@ -347,7 +347,8 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   }
 
   /**
-   * Makes learner `id` a voter once its log is within `maxLagEntries` (default 1,000) of the leader's: polls raft's
+   * Makes learner `id` a voter once it has acknowledged the leader's appends and its log is within `maxLagEntries`
+   * (default 1,000) of the leader's (a learner that never answered is never caught up): polls raft's
    * progress every tick, then proposes the change. Call it on the leader (else ERR_NOT_LEADER, naming it).
    * Rejects with ERR_LEARNER_NOT_CAUGHT_UP if the learner is still behind at `timeoutMs` (nothing was proposed),
    * ERR_CONFIG_INVALID if `id` is not a learner; resolves at once if it is a voter already.

@@ -231,6 +231,13 @@ describe('RaftNode membership', () => {
     expect(err).toSatisfy(code('ERR_LEARNER_NOT_CAUGHT_UP'));
     expect((err as Error).message).toMatch(/learner 4 is still \d+ entries behind/);
     expect(leader.node.status().config.learners).toEqual([4]);
+    // However generous the threshold: a learner that never acknowledged anything is not caught up (it may not be
+    // running at all, and as a voter it would count toward quorums it cannot join).
+    const never = await leader.node
+      .promote(4, { maxLagEntries: 1_000, timeoutMs: 100 })
+      .catch((e: unknown) => e);
+    expect(never).toSatisfy(code('ERR_LEARNER_NOT_CAUGHT_UP'));
+    expect(leader.node.status().config.learners).toEqual([4]);
 
     // Once it runs and catches up, the same call succeeds.
     const learner = await startMember(net, 4, { mode: 'join' });
