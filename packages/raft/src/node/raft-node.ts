@@ -1,10 +1,10 @@
 import { EventEmitter } from 'eventemitter3';
-import { RaftError, isRaftError } from '../errors.js';
+import { RaftError } from '../errors.js';
 import type { RandomSource } from '../random.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { RawNode } from '../raw-node.js';
-import type { ConfChange, ConfChangeV2, ConfState, Message, SnapshotMetadata } from '../raftpb/types.js';
+import type { ConfChange, ConfChangeV2, ConfState, SnapshotMetadata } from '../raftpb/types.js';
 import { StateType } from '../raft/state-type.js';
 import type { MemoryStorage } from '../storage/memory-storage.js';
 import { ProposalIds } from './proposal-id.js';
@@ -160,6 +160,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
         applier: this.applier,
         clock: this.clock,
         tickMs: opts.tickMs ?? 100,
+        logger: this.logger,
       },
       {
         requests: this.requests,
@@ -211,20 +212,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
       if (p.id !== opts.id && p.address !== undefined) opts.transport.addPeer(p.id, p.address);
     }
     book.connectAll(); // the addresses the restored snapshot carried (entries after it follow as they replay)
-    await opts.transport.start({
-      onMessage: (m) => node.onMessage(m),
-      reportUnreachable: (id) => {
-        node.stats.dropped(id);
-        if (!node.stopped) node.rawNode.reportUnreachable(id);
-      },
-      fatal: (err) => node.fail(err),
-      reportSnapshot: (id, status) => {
-        if (status === 'failure') node.stats.snapshotFailed(id);
-        if (node.stopped) return;
-        node.rawNode.reportSnapshot(id, status);
-        node.loop.kick();
-      },
-    });
+    await opts.transport.start(node.loop.transportHandler());
     node.loop.start();
     return node;
   }
@@ -501,23 +489,6 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     this.confGate.releaseAll(); // their requests see the node stopped and reject
     this.requests.rejectAll(err);
     this.leaders.rejectAll(err);
-  }
-
-  private onMessage(m: Message): void {
-    if (this.stopped) return;
-    try {
-      this.rawNode.step(m);
-    } catch (err) {
-      if (isRaftError(err, 'ERR_LOG_CORRUPT')) {
-        // The cluster knows entries are committed that this node's log lacks: its data was lost or wiped. It must
-        // not go on (it could vote with a log it no longer has); the error says how to rejoin as a new member.
-        this.fail(err);
-        return;
-      }
-      // A message for a peer that is gone, or a local message type from the network: drop it, keep serving.
-      this.logger.debug('dropped inbound message', { err: String(err), type: m.type, from: m.from });
-    }
-    this.loop.kick();
   }
 
   private fail(err: Error): void {

@@ -1,4 +1,5 @@
-import { RaftError } from '../errors.js';
+import { RaftError, isRaftError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import type { RawNode } from '../raw-node.js';
 import type { Ready } from '../ready.js';
 import { MessageType, isConfChangeV2, isEmptySnapshot, type Entry, type Message } from '../raftpb/types.js';
@@ -12,7 +13,7 @@ import type { MemberBook } from './member-book.js';
 import type { NodeMetrics } from './metrics.js';
 import { unframe } from './proposal-id.js';
 import type { Requests } from './requests.js';
-import type { DurableStorage, Transport } from './types.js';
+import type { DurableStorage, Transport, TransportHandler } from './types.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -32,6 +33,7 @@ export interface ReadyLoopPorts<R> {
   readonly clock: Clock;
   /** Milliseconds per raft tick. */
   readonly tickMs: number;
+  readonly logger: Logger;
 }
 
 /** The node's bookkeeping the loop updates, and what it reports. */
@@ -110,6 +112,44 @@ export class ReadyLoop<R> {
       this.ticker = this.ports.clock.setTimeout(tick, this.ports.tickMs);
     };
     this.ticker = this.ports.clock.setTimeout(tick, this.ports.tickMs);
+    this.kick();
+  }
+
+  /** What the transport calls back into: inbound messages and delivery reports, stepped into raft. */
+  transportHandler(): TransportHandler {
+    const { rawNode } = this.ports;
+    const { stats } = this.host;
+    return {
+      onMessage: (m) => this.step(m),
+      reportUnreachable: (id) => {
+        stats.dropped(id);
+        if (!this.host.stopped()) rawNode.reportUnreachable(id);
+      },
+      fatal: (err) => this.host.fail(err),
+      reportSnapshot: (id, status) => {
+        if (status === 'failure') stats.snapshotFailed(id);
+        if (this.host.stopped()) return;
+        rawNode.reportSnapshot(id, status);
+        this.kick();
+      },
+    };
+  }
+
+  /** An inbound message: stepped into raft, then the loop runs (it may have made a Ready). */
+  private step(m: Message): void {
+    if (this.host.stopped()) return;
+    try {
+      this.ports.rawNode.step(m);
+    } catch (err) {
+      if (isRaftError(err, 'ERR_LOG_CORRUPT')) {
+        // The cluster knows entries are committed that this node's log lacks: its data was lost or wiped. It must
+        // not go on (it could vote with a log it no longer has); the error says how to rejoin as a new member.
+        this.host.fail(err);
+        return;
+      }
+      // A message for a peer that is gone, or a local message type from the network: drop it, keep serving.
+      this.ports.logger.debug('dropped inbound message', { err: String(err), type: m.type, from: m.from });
+    }
     this.kick();
   }
 
