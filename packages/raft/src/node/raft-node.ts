@@ -1,13 +1,12 @@
 import { EventEmitter } from 'eventemitter3';
 import { RaftError, isRaftError } from '../errors.js';
-import type { RandomSource } from '../random.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { RawNode } from '../raw-node.js';
 import type { ConfChange, ConfChangeV2, ConfState, Message, SnapshotMetadata } from '../raftpb/types.js';
 import { StateType } from '../raft/state-type.js';
 import type { MemoryStorage } from '../storage/memory-storage.js';
-import { ProposalIds } from './proposal-id.js';
+import { ProposalIds, incarnation } from './proposal-id.js';
 import { checkOptions, type RaftNodeEvents, type RaftNodeOptions } from './options.js';
 import { recover, type Recovery, type StartedAs } from './recovery.js';
 import { LeaderWatch, type LeaderInfo } from './leader-watch.js';
@@ -20,7 +19,7 @@ import { Requests, currentLeader } from './requests.js';
 import { NodeMetrics, type RaftNodeMetrics } from './metrics.js';
 import { healthThresholds, judgeHealth, type HealthOptions, type RaftNodeHealth } from './health.js';
 import { MemberBook, type MemberStatus } from './member-book.js';
-import { encodeMemberContext } from './member-codec.js';
+import { bootstrapPeers } from './member-codec.js';
 import * as membership from './membership.js';
 import { ConfChangeGate } from './conf-change-gate.js';
 
@@ -196,21 +195,15 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     );
     // Snapshots carry the member table in an envelope around the state machine's data (see member-codec.ts).
     const wrapped: RaftNodeOptions<R> = { ...opts, stateMachine: book.wrap(opts.stateMachine) };
-    const node = new RaftNode<R>(wrapped, await recover(wrapped), book);
-    if (node.startedAs === 'bootstrap') {
-      // The first members' addresses go into their conf-change entries, so nodes added later learn them too.
-      node.rawNode.bootstrap(
-        peers.map((p) =>
-          p.address === undefined
-            ? { id: p.id }
-            : { id: p.id, context: encodeMemberContext({ address: p.address, ...metadataOf(p) }) },
-        ),
-      );
-    }
+    const recovery = await recover(wrapped);
+    const node = new RaftNode<R>(wrapped, recovery, book);
+    // The first members' addresses go into their conf-change entries, so nodes added later learn them too.
+    if (node.startedAs === 'bootstrap') node.rawNode.bootstrap(bootstrapPeers(peers));
     for (const p of peers) {
       if (p.id !== opts.id && p.address !== undefined) opts.transport.addPeer(p.id, p.address);
     }
-    book.connectAll(); // the addresses the restored snapshot carried (entries after it follow as they replay)
+    // The addresses the restored snapshot carried (entries after it follow as they replay); removed ids refused.
+    book.connectAll(recovery.log, recovery.commit);
     await opts.transport.start({
       onMessage: (m) => node.onMessage(m),
       reportUnreachable: (id) => {
@@ -386,6 +379,14 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     return this.book.list(this.applier.confState);
   }
 
+  /**
+   * The ids removed from the configuration as applied here, ascending. They are replicated (log and snapshots):
+   * the transport refuses them, even after every member restarted, and {@link addMember} refuses to reuse one.
+   */
+  removedMembers(): number[] {
+    return this.book.removedIds();
+  }
+
   private guard<T>(op: () => Promise<T>): Promise<T> {
     const stopped = this.stoppedError();
     if (stopped !== undefined) return Promise.reject(stopped);
@@ -401,6 +402,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
       stoppedError: () => this.stoppedError(),
       status: () => this.rawNode.status(),
       membership: () => this.applier.confState,
+      isRemoved: (id) => this.book.isRemoved(id),
       proposeConfChange: (cc, timeoutMs) => this.proposeConfChange(cc, timeoutMs),
       transferLeader: (to) => {
         this.rawNode.transferLeader(to);
@@ -581,18 +583,4 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
       return Promise.reject(new RaftError('ERR_CONFIG_INVALID', 'no snapshot store configured'));
     return this.snapshots.take();
   }
-}
-
-function metadataOf(p: { metadata?: Readonly<Record<string, string>> }): {
-  metadata?: Readonly<Record<string, string>>;
-} {
-  return p.metadata === undefined ? {} : { metadata: p.metadata };
-}
-
-/** The 8 bytes that tell this run's proposals from an earlier run's (seeded when a `random` source is given). */
-function incarnation(random: RandomSource | undefined): Uint8Array {
-  const bytes = new Uint8Array(8);
-  if (random === undefined) crypto.getRandomValues(bytes);
-  else for (let i = 0; i < 8; i++) bytes[i] = random.nextInt(256);
-  return bytes;
 }
