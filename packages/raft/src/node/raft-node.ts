@@ -1,7 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
 import { RaftError, isRaftError } from '../errors.js';
-import type { Logger } from '../logger.js';
-import { silentLogger } from '../logger.js';
+import { silentLogger, type Logger } from '../logger.js';
 import { RawNode } from '../raw-node.js';
 import type { ConfChange, ConfChangeV2, ConfState, Message, SnapshotMetadata } from '../raftpb/types.js';
 import { StateType } from '../raft/state-type.js';
@@ -22,6 +21,8 @@ import { MemberBook, type MemberStatus } from './member-book.js';
 import { bootstrapPeers } from './member-codec.js';
 import * as membership from './membership.js';
 import { ConfChangeGate } from './conf-change-gate.js';
+import { saveBackup, type SavedBackup } from './backup.js';
+import type { SnapshotFiles, SnapshotPayload } from './types.js';
 
 /**
  * Runs a {@link RawNode} for a real service: it drives each `Ready` through durable storage, a transport and the
@@ -107,13 +108,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
       memory,
       {
         clock: this.clock,
-        // Between two applies, so the state machine's view matches the applied index and configuration.
-        capture: () =>
-          this.applier.between(async () => ({
-            index: this.applier.applied,
-            confState: this.applier.confState,
-            data: await opts.stateMachine.snapshot(),
-          })),
+        capture: () => this.capture(),
         stopped: () => this.stopped,
         taken: (metadata) => {
           this.stats.snapshotsTaken++;
@@ -379,10 +374,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     return this.book.list(this.applier.confState);
   }
 
-  /**
-   * The ids removed from the configuration as applied here, ascending. They are replicated (log and snapshots):
-   * the transport refuses them, even after every member restarted, and {@link addMember} refuses to reuse one.
-   */
+  /** Ids removed from the configuration as applied here (replicated: refused by the transport, never reused). */
   removedMembers(): number[] {
     return this.book.removedIds();
   }
@@ -560,6 +552,27 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
       },
       failed: (err) => this.fail(err),
     };
+  }
+
+  /** The state machine's snapshot, between two applies: its view matches the applied index and configuration. */
+  private capture(): Promise<{ index: number; term: number; confState: ConfState; data: SnapshotPayload }> {
+    return this.applier.between(async () => ({
+      index: this.applier.applied,
+      term: this.memory.term(this.applier.applied),
+      confState: this.applier.confState,
+      data: await this.opts.stateMachine.snapshot(),
+    }));
+  }
+
+  /**
+   * Saves a backup into `to` (e.g. `await SnapshotStore.open(dir)`): after a linearizable read barrier, so it holds
+   * every write acknowledged before the call, a snapshot of the state applied here with the member table (see
+   * `restoreBackup`). Rejects as {@link read} does.
+   */
+  backup(to: SnapshotFiles, timeoutMs = this.timeoutMs): Promise<SavedBackup> {
+    return this.guard(() =>
+      saveBackup({ read: (ms) => this.read(ms), capture: () => this.capture() }, to, timeoutMs),
+    );
   }
 
   /** Snapshot-then-release when the policy says so. */
