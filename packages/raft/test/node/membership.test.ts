@@ -313,6 +313,27 @@ describe('RaftNode membership', () => {
     ]);
   });
 
+  it("a member that catches up by the leader's snapshot learns the removed ids from it, and refuses them", async () => {
+    const net = new MemoryNetwork();
+    const members = await cluster(net, { snapshotCount: 5 });
+    const leader = await leaderOf(members);
+    const gone = members.find((m) => m !== leader)!.id;
+    await leader.node.removeMember(gone);
+    const removedAt = leader.node.status().hardState.commit;
+    for (let i = 0; i < 20; i++) await leader.node.propose(enc(`w${i}`));
+    await when(leader.node, () => leader.node.status().snapshotIndex > removedAt + 5, 'leader snapshot');
+    const joiner = await startMember(net, 4, { mode: 'join', snapshotCount: 5 });
+    const installed = new Promise<string>((resolve) =>
+      joiner.node.once('snapshot', (_m, origin) => resolve(origin)),
+    );
+    await leader.node.addMember({ id: 4, address: addr(4), asLearner: true });
+    expect(await installed).toBe('leader');
+    expect(joiner.transport.refused).toEqual(new Set([gone]));
+    expect(joiner.transport.addresses.has(gone)).toBe(false);
+    await when(joiner.node, () => joiner.node.members().length === 3, 'joiner applies its own addition');
+    expect(joiner.node.removedMembers()).toEqual([gone]);
+  });
+
   it('transferLeadership hands over to the target, or to the most up-to-date voter, and resolves then', async () => {
     const net = new MemoryNetwork();
     const members = await cluster(net);
