@@ -1,3 +1,4 @@
+import { runBackup } from './backup.js';
 import { exchange } from './http-client.js';
 import { CLIENT_TLS_OPTIONS, clientTlsFromFlags, type ClientTls } from './tls-flags.js';
 import { writeWithSession } from './session-write.js';
@@ -136,6 +137,10 @@ export async function runClient(cmd: string, argv: string[]): Promise<number> {
       body,
       timeoutMs,
     );
+  if (cmd === 'backup') {
+    if (positionals.length !== 1) throw new UsageError('backup takes one FILE');
+    return runBackup(positionals[0]!, eps, tls, timeoutMs);
+  }
   const key = (i: number): string => {
     const k = positionals[i];
     if (k === undefined) throw new UsageError(`missing argument ${i + 1} for ${cmd}`);

@@ -25,6 +25,8 @@ export function exchange(
     tls?: ClientTls | undefined;
     /** Extra request headers (e.g. a client session's X-Client-Id / X-Client-Seq). */
     headers?: Record<string, string> | undefined;
+    /** Takes a 200 answer's body as a stream (e.g. into a file) instead of reading it as text. */
+    sink?: ((body: http.IncomingMessage) => Promise<void>) | undefined;
   },
 ): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
@@ -45,16 +47,16 @@ export function exchange(
       if (init.tls.key !== undefined) options.key = init.tls.key;
     }
     const onAnswer = (res: http.IncomingMessage): void => {
+      const status = res.statusCode ?? 0;
+      const contentType = res.headers['content-type'] ?? '';
+      if (status === 200 && init.sink !== undefined) {
+        init.sink(res).then(() => resolve({ status, contentType, text: '' }), reject);
+        return;
+      }
       const parts: Buffer[] = [];
       res.on('data', (d: Buffer) => parts.push(d));
       res.on('error', reject);
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          contentType: res.headers['content-type'] ?? '',
-          text: Buffer.concat(parts).toString('utf8'),
-        }),
-      );
+      res.on('end', () => resolve({ status, contentType, text: Buffer.concat(parts).toString('utf8') }));
     };
     const req =
       url.protocol === 'https:'

@@ -3,16 +3,21 @@
 import { runClient } from './client.js';
 import { runCluster } from './cluster.js';
 import { runNode } from './run-node.js';
+import { runRestore } from './backup.js';
 import { UsageError } from './usage.js';
 
 const USAGE = `usage:
   x-kv cluster --nodes 3 [--data DIR] [--fresh] [--base-port 12380] [--snapshot-count N] [node TLS flags, given to every node]
   x-kv node --id N --peers 1=host:peerPort/host:clientPort,... --data DIR [--listen-client h:p] [--listen-peer h:p] [--advertise-peer h:p] [--join]
+      [--force-new-cluster]   (unsafe, after losing quorum for good: restart as the only member, keeping this data)
       peer mutual TLS (all three): --peer-cert-file F --peer-key-file F --peer-trusted-ca-file F
       HTTPS API: --cert-file F --key-file F [--client-cert-auth --trusted-ca-file F]
   x-kv put KEY VALUE | get KEY [--serializable] | del KEY | cas KEY VALUE (--prev-value V | --prev-revision R)
   x-kv incr KEY [--delta N]        (writes run in a client session: a retry after a timeout applies once)
   x-kv members list | members add ID PEER_ADDR CLIENT_ADDR [--learner] | members promote ID | members remove ID
+  x-kv backup FILE                 (a consistent snapshot of the cluster's state, saved as one CRC-checked file)
+  x-kv restore FILE --data DIR --id N --peers 1=host:peerPort/host:clientPort,... [--cluster-id ID]
+                                   (offline: makes member N's data directory of a new cluster from a backup)
   x-kv status | snapshot           (client commands take --endpoints http(s)://h:p,... or $X_KV_ENDPOINTS, and --timeout MS;
                                     over HTTPS --cacert F to trust a CA, --cert F --key F to present a client certificate)
 exit status: 0 ok, 1 failed (no endpoint answered, an error answer, a node's fatal error), 2 usage mistake
@@ -25,6 +30,8 @@ async function main(argv: string[]): Promise<number> {
       return runCluster(rest);
     case 'node':
       return runNode(rest);
+    case 'restore':
+      return runRestore(rest);
     case undefined:
       process.stderr.write(USAGE);
       return 2;

@@ -17,6 +17,7 @@ export async function runNode(argv: string[]): Promise<number> {
       'listen-peer': { type: 'string' },
       'advertise-peer': { type: 'string' },
       join: { type: 'boolean', default: false },
+      'force-new-cluster': { type: 'boolean', default: false },
       'snapshot-count': { type: 'string', default: '10000' },
       'snapshot-catchup': { type: 'string', default: '5000' },
       'tick-ms': { type: 'string', default: '100' },
@@ -40,6 +41,14 @@ export async function runNode(argv: string[]): Promise<number> {
   // TLS flags and files are checked before anything starts: a typo fails at once, naming the flag and the file.
   const nodeTls = nodeTlsFromFlags(values);
   const logger = consoleLogger(`n${id}`, values['log-level']);
+  if (values['force-new-cluster']) {
+    logger.warn(
+      '--force-new-cluster: restarting as the only member of the cluster, keeping this data (unsafe)',
+      {
+        hint: 'use it only when the other members are lost for good; start without it from now on',
+      },
+    );
+  }
   // Listen for a stop before starting: a SIGTERM during startup (a quick Ctrl-C) must stop the node cleanly,
   // not kill it with the default action. `on`, not `once`: a terminal's Ctrl-C and a supervisor's SIGTERM may
   // both arrive, and a second must not kill the process mid-stop.
@@ -60,6 +69,7 @@ export async function runNode(argv: string[]): Promise<number> {
       advertisePeer: values['advertise-peer'] ?? self?.peer ?? listenPeer,
       peers,
       join: values.join,
+      forceNewCluster: values['force-new-cluster'],
       snapshotCount: Number(values['snapshot-count']),
       snapshotCatchUpEntries: Number(values['snapshot-catchup']),
       tickMs: Number(values['tick-ms']),

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, readFile, readdir } from 'node:fs/promises';
+import { mkdtemp, open, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { withSessions, type ConfState, type Logger, type SessionResult, type SessionTable } from '@x/raft';
 import { RaftNode, TcpTransport, type PeerTlsOptions } from '@x/raft/node';
@@ -9,6 +9,7 @@ import { kvResultCodec } from '../store/result-codec.js';
 import { createHttpApi } from '../server/http-api.js';
 import type { Http1Server, Http1TlsOptions } from '../server/http1.js';
 import { KvMetrics } from './metrics.js';
+import { BACKUP_DIR_PREFIX, removeStaleBackups } from './backup-file.js';
 
 /** Options of {@link KvNode.start}. */
 export interface KvNodeOptions {
@@ -32,6 +33,11 @@ export interface KvNodeOptions {
    * data directory holds no raft state yet; a node with state always restarts from it.
    */
   join?: boolean;
+  /**
+   * Unsafe, the last resort after losing quorum for good: restart as the only member of the cluster, keeping this
+   * node's data (`RaftNodeOptions.forceNewCluster`, etcd's `--force-new-cluster`).
+   */
+  forceNewCluster?: boolean;
   /**
    * How long a request waits for a leader when this node knows none (after a restart, during an election) before
    * answering 503 NO_LEADER. Default: two election timeouts.
@@ -76,6 +82,7 @@ export class KvNode {
     const walDir = join(opts.dataDir, 'wal');
     // The wiring: snapshot store, WAL (created or reopened at the newest snapshot it knows), transport, node.
     const snapshots = await SnapshotStore.open(join(opts.dataDir, 'snap'));
+    await removeStaleBackups(opts.dataDir);
     const exists = await Wal.exist(walDir);
     const snapshot = exists
       ? await snapshots.loadNewestAvailable(await Wal.validSnapshots(walDir))
@@ -110,6 +117,7 @@ export class KvNode {
       peers: [...opts.peers].map(([id, a]) => ({ id, address: a.peer, metadata: { client: a.client } })),
       // RaftNode reads the WAL itself: a directory with raft state restarts from it, never bootstraps over it.
       mode: opts.join === true ? 'join' : 'auto',
+      ...(opts.forceNewCluster === true ? { forceNewCluster: true } : {}),
       storage: wal,
       snapshot,
       snapshots,
@@ -164,6 +172,22 @@ export class KvNode {
   async removeMember(id: number): Promise<ConfState> {
     if (!this.raft.members().some((m) => m.id === id)) return this.raft.membership();
     return this.raft.removeMember(id);
+  }
+
+  /**
+   * A backup of the state (`RaftNode.backup`: after a linearizable read barrier) as one snapshot file, in a new
+   * directory under the data directory; `discard` deletes it (a crash leaves it to the next start to delete).
+   */
+  async backup(): Promise<{ path: string; size: number; discard: () => Promise<void> }> {
+    const dir = await mkdtemp(join(this.opts.dataDir, BACKUP_DIR_PREFIX));
+    const discard = () => rm(dir, { recursive: true, force: true });
+    try {
+      const { path } = await this.raft.backup(await SnapshotStore.open(dir));
+      return { path, size: (await stat(path)).size, discard };
+    } catch (err) {
+      await discard();
+      throw err;
+    }
   }
 
   async snapshotNow(): Promise<unknown> {

@@ -24,6 +24,8 @@ export const LIMITS = { keyBytes: 1024, valueBytes: 1024 * 1024, bodyBytes: 1024
  * - `GET /members`, `POST /members` `{id, peer, client, learner?}`, `POST /members/:id/promote` (on the leader),
  *   `DELETE /members/:id`
  * - `GET /status`, `GET /metrics` (Prometheus text), `POST /snapshot`
+ * - `GET /backup`: a consistent snapshot of the state (every write acknowledged before the request) as one
+ *   snapshot file in @x/wal's format, streamed (`x-kv backup` saves it; `x-wal snap verify` checks it)
  */
 export function createHttpApi(node: KvNode): Http1Server {
   return new Http1Server(
@@ -57,7 +59,8 @@ async function handle(node: KvNode, req: Http1Request): Promise<Http1Response> {
     }
     throw new ApiError(405, 'METHOD_NOT_ALLOWED', `${method} is not supported on /kv/:key`);
   }
-  if (path === '/members' && method === 'GET') return json(200, { members: node.members() });
+  if (path === '/members' && method === 'GET')
+    return json(200, { members: node.members(), removed: node.raft.removedMembers() });
   if (path === '/members' && method === 'POST') {
     const body = parseJson(req.body);
     const id = body.id;
@@ -86,6 +89,7 @@ async function handle(node: KvNode, req: Http1Request): Promise<Http1Response> {
   if (path === '/metrics' && method === 'GET')
     return { status: 200, contentType: 'text/plain; version=0.0.4', body: node.renderMetrics() };
   if (path === '/snapshot' && method === 'POST') return json(200, await node.snapshotNow());
+  if (path === '/backup' && method === 'GET') return backup(node);
   throw new ApiError(404, 'NOT_FOUND', `no route for ${method} ${path}`);
 }
 
@@ -176,4 +180,18 @@ function parseJson(body: Buffer): Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v))
     throw new ApiError(400, 'BAD_REQUEST', 'body must be a JSON object');
   return v as Record<string, unknown>;
+}
+
+/** Streams a fresh backup file, then deletes it. */
+async function backup(node: KvNode): Promise<Http1Response> {
+  const b = await node.backup();
+  const file = {
+    path: b.path,
+    size: b.size,
+    finished: (err?: Error) => {
+      if (err !== undefined) node.opts.logger?.warn('backup not sent', { err: err.message });
+      b.discard().catch((e: unknown) => node.opts.logger?.warn('backup not deleted', { err: String(e) }));
+    },
+  };
+  return { status: 200, contentType: 'application/octet-stream', body: '', file };
 }

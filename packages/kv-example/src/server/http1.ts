@@ -1,3 +1,4 @@
+import { createReadStream } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { watchTlsRefusals, type TlsRefusal } from '@x/raft/node';
@@ -31,6 +32,11 @@ export interface Http1Response {
   status: number;
   contentType: string;
   body: string;
+  /**
+   * Sent instead of `body`: `size` bytes of a file, streamed (with backpressure) and followed by a close of the
+   * connection. `finished` is called once, when the file was sent or the sending failed (e.g. to delete it).
+   */
+  file?: { path: string; size: number; finished?: (err?: Error) => void };
 }
 
 export type Http1Handler = (req: Http1Request) => Promise<Http1Response>;
@@ -238,7 +244,11 @@ class Connection {
 
   private done(res: Http1Response, keepAlive: boolean): void {
     this.busy = false;
-    if (this.socket.destroyed) return;
+    if (this.socket.destroyed) {
+      res.file?.finished?.(new Error('the client closed the connection'));
+      return;
+    }
+    if (res.file !== undefined) return this.sendFile(res, res.file);
     this.write(res, keepAlive);
     if (!keepAlive) return;
     if (this.socket.isPaused()) this.socket.resume();
@@ -251,6 +261,40 @@ class Connection {
       `content-length: ${Buffer.byteLength(res.body)}\r\n${keepAlive ? '' : 'connection: close\r\n'}\r\n`;
     if (keepAlive) this.socket.write(head + res.body);
     else this.closeLingering(head + res.body);
+  }
+
+  /** Streams a file as the answer's body, then closes the connection (lingering). */
+  private sendFile(res: Http1Response, file: NonNullable<Http1Response['file']>): void {
+    this.busy = true; // for good: requests sent after this one are not served (the connection closes after it)
+    let told = false;
+    const finished = (err?: Error): void => {
+      if (!told) file.finished?.(err);
+      told = true;
+    };
+    this.socket.write(
+      `HTTP/1.1 ${res.status} ${REASONS[res.status] ?? 'Unknown'}\r\ncontent-type: ${res.contentType}\r\n` +
+        `content-length: ${file.size}\r\nconnection: close\r\n\r\n`,
+    );
+    this.socket.setTimeout(0); // a large file to a slow client is not an idle connection
+    if (file.size === 0) {
+      finished();
+      this.closeLingering('');
+      return;
+    }
+    const data = createReadStream(file.path, { start: 0, end: file.size - 1 });
+    data.on('error', (err) => {
+      this.socket.destroy();
+      finished(err);
+    });
+    this.socket.once('close', () => {
+      data.destroy();
+      finished(new Error('the connection closed before the file was sent'));
+    });
+    data.once('end', () => {
+      finished();
+      this.closeLingering('');
+    });
+    data.pipe(this.socket, { end: false });
   }
 
   /**

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,7 +51,26 @@ async function tcpServer(onConnection: (s: net.Socket) => void): Promise<number>
 
 describe('x-kv errors', () => {
   it('usage mistakes print the usage and exit 2', async () => {
-    for (const args of [[], ['get'], ['frobnicate'], ['put', 'a', 'b', '--bogus'], ['node', '--id', 'x']]) {
+    const restoreWrongId = [
+      'restore',
+      'f',
+      '--data',
+      'd',
+      '--id',
+      '3',
+      '--peers',
+      '1=127.0.0.1:1/127.0.0.1:2',
+    ];
+    for (const args of [
+      [],
+      ['get'],
+      ['frobnicate'],
+      ['put', 'a', 'b', '--bogus'],
+      ['node', '--id', 'x'],
+      ['backup'],
+      ['restore', 'f'],
+      restoreWrongId,
+    ]) {
       const r = await xkv(...args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.err, args.join(' ')).toContain('usage:');
@@ -103,5 +122,22 @@ describe('x-kv errors', () => {
     expect(r.err).not.toContain('usage');
     expect(r.err.match(/ERR_WAL_CRC_MISMATCH/g)).toHaveLength(1);
     expect(r.err).toContain('0000000000000000-0000000000000000.wal');
+  });
+
+  it('a backup that no endpoint gives exits 1 naming each answer, and leaves no file behind', async () => {
+    const body = JSON.stringify({ error: { code: 'NO_LEADER', message: 'no leader' } });
+    const port = await tcpServer((s) =>
+      s.once('data', () =>
+        s.end(
+          `HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+        ),
+      ),
+    );
+    const file = join(root, 'backup.snap');
+    const r = await xkv('backup', file, '--endpoints', `http://127.0.0.1:${port}`);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`http://127.0.0.1:${port}: HTTP 500`);
+    expect(r.err).toContain('NO_LEADER');
+    expect((await readdir(root)).filter((f) => f.startsWith('backup.snap'))).toEqual([]);
   });
 });

@@ -27,11 +27,25 @@ export class ProcCluster {
   ) {}
 
   static async start(n: number, extraArgs: string[] = []): Promise<ProcCluster> {
+    const c = await ProcCluster.create(n, extraArgs);
+    for (const id of c.nodes.keys()) c.spawn(id, false);
+    return c;
+  }
+
+  /** Nodes 1..n with ports and data directories reserved, none started. */
+  static async create(n: number, extraArgs: string[] = []): Promise<ProcCluster> {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run the build first (npm test builds)`);
     const c = new ProcCluster(await mkdtemp(join(tmpdir(), 'x-kv-e2e-')), extraArgs);
     for (let id = 1; id <= n; id++) await c.define(id);
-    for (const id of c.nodes.keys()) c.spawn(id, false);
     return c;
+  }
+
+  /** Resolves with node `id`'s exit code once its current process exits. */
+  exited(id: number): Promise<number | null> {
+    const proc = this.nodes.get(id)?.proc;
+    if (proc === undefined) return Promise.reject(new Error(`node ${id} was never started`));
+    if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve(proc.exitCode);
+    return new Promise((resolve) => proc.once('exit', (code) => resolve(code)));
   }
 
   async define(id: number): Promise<ProcNode> {
@@ -116,6 +130,7 @@ export interface ApiBody {
   walSegments?: number;
   confState?: { voters: number[]; learners: number[] };
   members?: { id: number; role: string }[];
+  removed?: number[];
   error?: { code: string; message: string };
 }
 

@@ -5,6 +5,7 @@ export { RaftNode } from './raft-node.js';
 export { systemClock, type Clock, type ClockTimer } from './clock.js';
 export type { RaftNodeEvents, RaftNodeOptions } from './options.js';
 export type { StartedAs } from './recovery.js';
+export { restoreBackup, type RestoreBackupOptions, type SavedBackup } from './backup.js';
 export type { LeaderInfo } from './leader-watch.js';
 export type { ReadBarrier } from './read-barriers.js';
 export type { NewMember, PromoteOptions } from './membership.js';

@@ -1,9 +1,13 @@
 import {
   ConfChangeType,
+  EntryType,
+  isConfChangeV2,
+  type Entry,
   type ConfChangeSingle,
   type ConfState,
   type SnapshotMetadata,
 } from '../raftpb/types.js';
+import { decodeConfChange, decodeConfChangeV2 } from '../codec/conf-change-codec.js';
 import { decodeMemberContext, unwrapSnapshot, wrapSnapshot, type MemberInfo } from './member-codec.js';
 import type { StateMachine, Transport } from './types.js';
 
@@ -29,10 +33,16 @@ export interface MemberStatus {
  *
  * Addresses given in `RaftNodeOptions.peers` win for the transport over the replicated ones (each node may reach
  * a peer by its own route); the table keeps the replicated ones.
+ *
+ * Removed ids are part of the table too (and of every snapshot): the transport is told to refuse them
+ * (`Transport.removePeer`) at start, after restoring a snapshot and when a removal applies, so a removed node stays
+ * refused after every peer restarted, even once the entry that removed it was compacted away.
  */
 export class MemberBook {
   /** The members as of the applied index (what snapshots carry). */
   private table = new Map<number, MemberInfo>();
+  /** Ids removed as of the applied index (invariant: disjoint from `table`'s keys). */
+  private removed = new Set<number>();
   /** Ids this book gave the transport an address for (so a restored snapshot can take away the ones gone). */
   private readonly inTransport = new Set<number>();
 
@@ -51,37 +61,60 @@ export class MemberBook {
     return {
       apply: (data, index) => sm.apply(data, index),
       snapshot: async () => {
-        const members = new Map(this.table); // the view at the snapshot's index, before the first await
-        return wrapSnapshot(members, await sm.snapshot());
+        // The view at the snapshot's index, before the first await.
+        const view = { members: new Map(this.table), removed: new Set(this.removed) };
+        return wrapSnapshot(view, await sm.snapshot());
       },
       restore: async (bytes: Uint8Array, metadata: SnapshotMetadata) => {
-        const { members, data } = unwrapSnapshot(bytes, metadata.index);
+        const { members, removed, data } = unwrapSnapshot(bytes, metadata.index);
         await sm.restore(data, metadata);
         this.table = members;
+        this.removed = removed;
       },
     };
   }
 
-  /** Gives the transport the address of every member in the table (at start, after recovery). */
-  connectAll(): void {
+  /**
+   * At start, after recovery: gives the transport the address of every member in the table, and has it refuse
+   * every removed id: those of the restored snapshot and those removed by committed entries after it (`log`,
+   * `commit`), which raft applies again only once the loop runs.
+   */
+  connectAll(log: readonly Entry[], commit: number): void {
     for (const [id, m] of this.table) this.connect(id, m.address);
+    const gone = new Set(this.removed);
+    for (const e of log) {
+      if (e.index > commit) break;
+      if (e.type === EntryType.Normal || e.data.byteLength === 0) continue;
+      const cc = e.type === EntryType.ConfChange ? decodeConfChange(e.data) : decodeConfChangeV2(e.data);
+      const changes = isConfChangeV2(cc) ? cc.changes : [{ type: cc.type, nodeId: cc.nodeId }];
+      for (const ch of changes) {
+        if (ch.type === ConfChangeType.RemoveNode) gone.add(ch.nodeId);
+        else gone.delete(ch.nodeId);
+      }
+    }
+    for (const id of gone) this.refuse(id);
+  }
+
+  /** Whether `id` was removed from the configuration (as of the applied index). */
+  isRemoved(id: number): boolean {
+    return this.removed.has(id);
+  }
+
+  /** The ids removed from the configuration as of the applied index, ascending. */
+  removedIds(): number[] {
+    return [...this.removed].sort((a, b) => a - b);
   }
 
   /** Raft applied a conf change: add the new member's address to the transport, drop removed peers. */
   raftApplied(changes: readonly ConfChangeSingle[], context: Uint8Array, index: number): void {
     const added = addedMember(changes, context, index);
     if (added !== undefined) this.connect(added.id, added.info.address);
-    for (const ch of changes) {
-      if (ch.type === ConfChangeType.RemoveNode && ch.nodeId !== this.selfId) {
-        this.inTransport.delete(ch.nodeId);
-        this.transport.removePeer(ch.nodeId);
-      }
-    }
+    for (const ch of changes) if (ch.type === ConfChangeType.RemoveNode) this.refuse(ch.nodeId);
   }
 
   /** Raft installed the leader's snapshot `data` (enveloped): connect its members, drop peers it no longer has. */
   raftRestored(data: Uint8Array, metadata: SnapshotMetadata): void {
-    const { members } = unwrapSnapshot(data, metadata.index);
+    const { members, removed } = unwrapSnapshot(data, metadata.index);
     const cs = metadata.confState;
     const ids = new Set([...cs.voters, ...cs.learners, ...cs.votersOutgoing, ...cs.learnersNext]);
     for (const id of [...this.inTransport]) {
@@ -90,6 +123,7 @@ export class MemberBook {
         this.transport.removePeer(id);
       }
     }
+    for (const id of removed) this.refuse(id);
     for (const [id, m] of members) if (ids.has(id)) this.connect(id, m.address);
   }
 
@@ -97,7 +131,14 @@ export class MemberBook {
   applied(changes: readonly ConfChangeSingle[], context: Uint8Array, index: number): void {
     const added = addedMember(changes, context, index);
     if (added !== undefined) this.table.set(added.id, added.info);
-    for (const ch of changes) if (ch.type === ConfChangeType.RemoveNode) this.table.delete(ch.nodeId);
+    for (const ch of changes) {
+      if (ch.type === ConfChangeType.RemoveNode) {
+        this.table.delete(ch.nodeId);
+        this.removed.add(ch.nodeId);
+      } else {
+        this.removed.delete(ch.nodeId); // a raw conf change may add an id again
+      }
+    }
   }
 
   /** The replicated description of member `id`, if it has one. */
@@ -116,6 +157,13 @@ export class MemberBook {
     };
     const voters = [...new Set([...cs.voters, ...cs.votersOutgoing])];
     return [...voters.map((id) => row(id, 'voter')), ...cs.learners.map((id) => row(id, 'learner'))];
+  }
+
+  /** Has the transport drop `id`'s address and refuse it (this node never refuses itself). */
+  private refuse(id: number): void {
+    if (id === this.selfId) return;
+    this.inTransport.delete(id);
+    this.transport.removePeer(id);
   }
 
   private connect(id: number, address: string): void {

@@ -5,7 +5,8 @@
 //    context = MEMBER_MAGIC ‖ UTF-8 JSON {"address": string, "metadata"?: {string: string}} (etcd carries its
 //    Member as JSON in the same field). Replaying the log rebuilds the table.
 // 2. The snapshot envelope. RaftNode writes every snapshot as SNAPSHOT_MAGIC ‖ u32 BE length ‖ UTF-8 JSON
-//    [[id, address, metadata?], ...] ‖ the state machine's own bytes, and unwraps it before `restore`; the
+//    {"members": [[id, address, metadata?], ...], "removed": [id, ...]} ‖ the state machine's own bytes, and
+//    unwraps it before `restore` (a bare members list, written before removed ids were kept, is read too); the
 //    snapshot's metadata (index, term, ConfState) stays etcd's, so `@x/wal`'s SnapshotStore needs no change. A
 //    snapshot without the magic (written before this format, or by another tool) is all state-machine data and
 //    carries no addresses.
@@ -73,15 +74,39 @@ export function decodeMemberContext(context: Uint8Array, index: number): MemberI
   return info;
 }
 
-/** `data` (the state machine's snapshot) behind an envelope holding `members`. */
+/** The replicated member table a snapshot envelope carries. */
+export interface MemberTable {
+  members: Map<number, MemberInfo>;
+  /** Ids removed from the configuration: never members again (ids are not reused), refused by the transport. */
+  removed: Set<number>;
+}
+
+/** A new cluster's first members for `RawNode.bootstrap`, each with its address (if given) in its context. */
+export function bootstrapPeers(
+  peers: readonly { id: number; address?: string; metadata?: Readonly<Record<string, string>> }[],
+): { id: number; context?: Uint8Array }[] {
+  return peers.map((p) =>
+    p.address === undefined
+      ? { id: p.id }
+      : {
+          id: p.id,
+          context: encodeMemberContext(
+            p.metadata === undefined ? { address: p.address } : { address: p.address, metadata: p.metadata },
+          ),
+        },
+  );
+}
+
+/** `data` (the state machine's snapshot) behind an envelope holding the member table. */
 export function wrapSnapshot(
-  members: ReadonlyMap<number, MemberInfo>,
+  table: { members: ReadonlyMap<number, MemberInfo>; removed: ReadonlySet<number> },
   data: SnapshotPayload,
 ): SnapshotPayload {
-  const rows = [...members].map(([id, m]) =>
+  const rows = [...table.members].map(([id, m]) =>
     m.metadata === undefined ? [id, m.address] : [id, m.address, m.metadata],
   );
-  const json = utf8.encode(JSON.stringify(rows));
+  const removed = [...table.removed].sort((a, b) => a - b);
+  const json = utf8.encode(JSON.stringify({ members: rows, removed }));
   const head = new Uint8Array(SNAPSHOT_MAGIC.byteLength + 4 + json.byteLength);
   head.set(SNAPSHOT_MAGIC);
   new DataView(head.buffer).setUint32(SNAPSHOT_MAGIC.byteLength, json.byteLength);
@@ -102,19 +127,32 @@ export function wrapSnapshot(
  * Splits a snapshot RaftNode wrote into the member table and the state machine's bytes (a view, no copy). Bytes
  * without the envelope are all state-machine data (no members). A damaged envelope is ERR_DECODE.
  */
-export function unwrapSnapshot(
-  bytes: Uint8Array,
-  index: number,
-): { members: Map<number, MemberInfo>; data: Uint8Array } {
+export function unwrapSnapshot(bytes: Uint8Array, index: number): MemberTable & { data: Uint8Array } {
   const members = new Map<number, MemberInfo>();
-  if (!startsWith(bytes, SNAPSHOT_MAGIC)) return { members, data: bytes };
+  const removed = new Set<number>();
+  if (!startsWith(bytes, SNAPSHOT_MAGIC)) return { members, removed, data: bytes };
   const where = `snapshot at index ${index}: member table`;
   const at = SNAPSHOT_MAGIC.byteLength;
   if (bytes.byteLength < at + 4) throw new RaftError('ERR_DECODE', `${where} is truncated`, 'members');
   const len = new DataView(bytes.buffer, bytes.byteOffset + at, 4).getUint32(0);
   if (bytes.byteLength < at + 4 + len) throw new RaftError('ERR_DECODE', `${where} is truncated`, 'members');
-  const rows = parseJson(bytes.subarray(at + 4, at + 4 + len), where);
-  if (!Array.isArray(rows)) throw new RaftError('ERR_DECODE', `${where} is not a list`, 'members');
+  const table = parseJson(bytes.subarray(at + 4, at + 4 + len), where);
+  // Written before removed ids were kept: a bare list of members.
+  const { members: rows, removed: gone } = (
+    Array.isArray(table) ? { members: table, removed: [] } : (table ?? {})
+  ) as { members?: unknown; removed?: unknown };
+  if (!Array.isArray(rows)) throw new RaftError('ERR_DECODE', `${where} has no members list`, 'members');
+  if (!Array.isArray(gone)) throw new RaftError('ERR_DECODE', `${where} has no removed list`, 'removed');
+  for (const id of gone as unknown[]) {
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id <= 0) {
+      throw new RaftError(
+        'ERR_DECODE',
+        `${where} has a malformed removed id ${JSON.stringify(id)}`,
+        'removed',
+      );
+    }
+    removed.add(id);
+  }
   for (const row of rows as unknown[]) {
     const [id, address, metadata] = Array.isArray(row) ? (row as unknown[]) : [];
     const info = asMemberInfo({ address, metadata }, where);
@@ -123,7 +161,7 @@ export function unwrapSnapshot(
     }
     members.set(id, info);
   }
-  return { members, data: bytes.subarray(at + 4 + len) };
+  return { members, removed, data: bytes.subarray(at + 4 + len) };
 }
 
 function plain(info: MemberInfo): MemberInfo {

@@ -43,6 +43,8 @@ export interface MembershipHost {
   status(): Status;
   /** The configuration as applied here. */
   membership(): ConfState;
+  /** Whether `id` was removed from the configuration (ids are never reused). */
+  isRemoved(id: number): boolean;
   proposeConfChange(cc: ConfChange, timeoutMs: number): Promise<ConfState>;
   /** Steps a leader transfer into raft (forwarded to the leader by a follower). */
   transferLeader(to: number): void;
@@ -69,6 +71,12 @@ export async function addMember(host: MembershipHost, m: NewMember, timeoutMs: n
   checkMemberInfo(m, 'addMember');
   const cs = host.status().config;
   if (isMember(cs, m.id)) throw invalid('id', `addMember: ${m.id} is already a member`);
+  if (host.isRemoved(m.id)) {
+    throw invalid(
+      'id',
+      `addMember: ${m.id} was removed from the cluster; ids are never reused, add it with a new id`,
+    );
+  }
   const info =
     m.metadata === undefined ? { address: m.address } : { address: m.address, metadata: m.metadata };
   return host.proposeConfChange(

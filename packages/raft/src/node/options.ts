@@ -43,6 +43,18 @@ export interface RaftNodeOptions<R> {
    */
   mode?: 'auto' | 'bootstrap' | 'restart' | 'join';
   /**
+   * Unsafe; the last resort after a cluster lost its quorum for good (etcd's `--force-new-cluster`). On this
+   * restart (the storage must hold state, else `ERR_STORAGE_EMPTY`), before raft starts, conf changes are
+   * appended to the stored log and committed with everything before them: leave a joint configuration, make this
+   * node a voter, remove every other member. It comes back as a one-member cluster with all of its data, elects
+   * itself, and takes new members as usual ({@link RaftNode.addMember}); the removed ids stay refused. Every entry
+   * it holds is committed, including ones the old cluster never committed (their clients saw an unknown outcome),
+   * and writes that only the lost members had are gone. Start the node without it afterwards (the conf changes are
+   * in its log then; with it again, it changes nothing while it is the only member). Never use it while another
+   * member may still be running: two clusters would each accept writes.
+   */
+  forceNewCluster?: boolean;
+  /**
    * Members and transport addresses. On every start, each peer with an `address` (other than this node) is added
    * to the transport; for these ids the address given here wins over the replicated one (a node may reach a peer
    * by its own route). When the node bootstraps (see `mode`), their ids are the new cluster's voters and their
@@ -123,6 +135,9 @@ export function checkOptions<R>(opts: RaftNodeOptions<R>): void {
   if ('recovered' in opts)
     bad('recovered', 'is no longer an option: RaftNode reads `storage.readAll()` itself');
   if ('join' in opts) bad('join', "is no longer an option: pass mode 'join'");
+  if (opts.forceNewCluster === true && (opts.mode === 'bootstrap' || opts.mode === 'join')) {
+    bad('forceNewCluster', `restarts from stored state; it cannot go with mode '${opts.mode}'`);
+  }
   if (opts.mode !== undefined && !MODES.has(opts.mode)) {
     bad('mode', `must be 'auto', 'bootstrap', 'restart' or 'join', not ${JSON.stringify(opts.mode)}`);
   }

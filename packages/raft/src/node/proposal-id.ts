@@ -3,6 +3,8 @@
 // random per process start, so a sequence number reused after a restart can never match an entry of an earlier
 // run that is still being replayed.
 
+import type { RandomSource } from '../random.js';
+
 /** Header length in bytes. */
 export const PROPOSAL_HEADER_BYTES = 13;
 const VERSION = 0x01;
@@ -74,4 +76,12 @@ export class ProposalIds {
 export function unframe(framed: Uint8Array): Uint8Array | undefined {
   if (framed.byteLength < PROPOSAL_HEADER_BYTES || framed[0] !== VERSION) return undefined;
   return framed.subarray(PROPOSAL_HEADER_BYTES);
+}
+
+/** The 8 bytes that tell this run's proposals from an earlier run's (seeded when a `random` source is given). */
+export function incarnation(random: RandomSource | undefined): Uint8Array {
+  const bytes = new Uint8Array(8);
+  if (random === undefined) crypto.getRandomValues(bytes);
+  else for (let i = 0; i < 8; i++) bytes[i] = random.nextInt(256);
+  return bytes;
 }

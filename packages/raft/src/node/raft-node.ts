@@ -1,13 +1,11 @@
 import { EventEmitter } from 'eventemitter3';
 import { RaftError } from '../errors.js';
-import type { RandomSource } from '../random.js';
-import type { Logger } from '../logger.js';
-import { silentLogger } from '../logger.js';
+import { silentLogger, type Logger } from '../logger.js';
 import { RawNode } from '../raw-node.js';
 import type { ConfChange, ConfChangeV2, ConfState, SnapshotMetadata } from '../raftpb/types.js';
 import { StateType } from '../raft/state-type.js';
 import type { MemoryStorage } from '../storage/memory-storage.js';
-import { ProposalIds } from './proposal-id.js';
+import { ProposalIds, incarnation } from './proposal-id.js';
 import { checkOptions, type RaftNodeEvents, type RaftNodeOptions } from './options.js';
 import { recover, type Recovery, type StartedAs } from './recovery.js';
 import { LeaderWatch, type LeaderInfo } from './leader-watch.js';
@@ -20,9 +18,11 @@ import { Requests, currentLeader } from './requests.js';
 import { NodeMetrics, type RaftNodeMetrics } from './metrics.js';
 import { healthThresholds, judgeHealth, type HealthOptions, type RaftNodeHealth } from './health.js';
 import { MemberBook, type MemberStatus } from './member-book.js';
-import { encodeMemberContext } from './member-codec.js';
+import { bootstrapPeers } from './member-codec.js';
 import * as membership from './membership.js';
 import { ConfChangeGate } from './conf-change-gate.js';
+import { saveBackup, type SavedBackup } from './backup.js';
+import type { SnapshotFiles, SnapshotPayload } from './types.js';
 
 /**
  * Runs a {@link RawNode} for a real service: it drives each `Ready` through durable storage, a transport and the
@@ -108,13 +108,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
       memory,
       {
         clock: this.clock,
-        // Between two applies, so the state machine's view matches the applied index and configuration.
-        capture: () =>
-          this.applier.between(async () => ({
-            index: this.applier.applied,
-            confState: this.applier.confState,
-            data: await opts.stateMachine.snapshot(),
-          })),
+        capture: () => this.capture(),
         stopped: () => this.stopped,
         taken: (metadata) => {
           this.stats.snapshotsTaken++;
@@ -197,21 +191,15 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     );
     // Snapshots carry the member table in an envelope around the state machine's data (see member-codec.ts).
     const wrapped: RaftNodeOptions<R> = { ...opts, stateMachine: book.wrap(opts.stateMachine) };
-    const node = new RaftNode<R>(wrapped, await recover(wrapped), book);
-    if (node.startedAs === 'bootstrap') {
-      // The first members' addresses go into their conf-change entries, so nodes added later learn them too.
-      node.rawNode.bootstrap(
-        peers.map((p) =>
-          p.address === undefined
-            ? { id: p.id }
-            : { id: p.id, context: encodeMemberContext({ address: p.address, ...metadataOf(p) }) },
-        ),
-      );
-    }
+    const recovery = await recover(wrapped);
+    const node = new RaftNode<R>(wrapped, recovery, book);
+    // The first members' addresses go into their conf-change entries, so nodes added later learn them too.
+    if (node.startedAs === 'bootstrap') node.rawNode.bootstrap(bootstrapPeers(peers));
     for (const p of peers) {
       if (p.id !== opts.id && p.address !== undefined) opts.transport.addPeer(p.id, p.address);
     }
-    book.connectAll(); // the addresses the restored snapshot carried (entries after it follow as they replay)
+    // The addresses the restored snapshot carried (entries after it follow as they replay); removed ids refused.
+    book.connectAll(recovery.log, recovery.commit);
     await opts.transport.start(node.loop.transportHandler());
     node.loop.start();
     return node;
@@ -375,6 +363,11 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     return this.book.list(this.applier.confState);
   }
 
+  /** Ids removed from the configuration as applied here (replicated: refused by the transport, never reused). */
+  removedMembers(): number[] {
+    return this.book.removedIds();
+  }
+
   private guard<T>(op: () => Promise<T>): Promise<T> {
     const stopped = this.stoppedError();
     if (stopped !== undefined) return Promise.reject(stopped);
@@ -390,6 +383,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
       stoppedError: () => this.stoppedError(),
       status: () => this.rawNode.status(),
       membership: () => this.applier.confState,
+      isRemoved: (id) => this.book.isRemoved(id),
       proposeConfChange: (cc, timeoutMs) => this.proposeConfChange(cc, timeoutMs),
       transferLeader: (to) => {
         this.rawNode.transferLeader(to);
@@ -532,6 +526,27 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     };
   }
 
+  /** The state machine's snapshot, between two applies: its view matches the applied index and configuration. */
+  private capture(): Promise<{ index: number; term: number; confState: ConfState; data: SnapshotPayload }> {
+    return this.applier.between(async () => ({
+      index: this.applier.applied,
+      term: this.memory.term(this.applier.applied),
+      confState: this.applier.confState,
+      data: await this.opts.stateMachine.snapshot(),
+    }));
+  }
+
+  /**
+   * Saves a backup into `to` (e.g. `await SnapshotStore.open(dir)`): after a linearizable read barrier, so it holds
+   * every write acknowledged before the call, a snapshot of the state applied here with the member table (see
+   * `restoreBackup`). Rejects as {@link read} does.
+   */
+  backup(to: SnapshotFiles, timeoutMs = this.timeoutMs): Promise<SavedBackup> {
+    return this.guard(() =>
+      saveBackup({ read: (ms) => this.read(ms), capture: () => this.capture() }, to, timeoutMs),
+    );
+  }
+
   /** Snapshot-then-release when the policy says so. */
   private maybeSnapshot(): void {
     if (this.stopped || !this.snapshots.due(this.applier.applied)) return;
@@ -553,18 +568,4 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
       return Promise.reject(new RaftError('ERR_CONFIG_INVALID', 'no snapshot store configured'));
     return this.snapshots.take();
   }
-}
-
-function metadataOf(p: { metadata?: Readonly<Record<string, string>> }): {
-  metadata?: Readonly<Record<string, string>>;
-} {
-  return p.metadata === undefined ? {} : { metadata: p.metadata };
-}
-
-/** The 8 bytes that tell this run's proposals from an earlier run's (seeded when a `random` source is given). */
-function incarnation(random: RandomSource | undefined): Uint8Array {
-  const bytes = new Uint8Array(8);
-  if (random === undefined) crypto.getRandomValues(bytes);
-  else for (let i = 0; i < 8; i++) bytes[i] = random.nextInt(256);
-  return bytes;
 }

@@ -9,6 +9,7 @@ import {
   type SnapshotMetadata,
 } from '../raftpb/types.js';
 import { MemoryStorage } from '../storage/memory-storage.js';
+import { forceNewCluster } from './force-new-cluster.js';
 import type { RaftNodeOptions } from './options.js';
 import type { DurableContents, StoredEntry } from './types.js';
 
@@ -27,6 +28,10 @@ export interface Recovery {
   confState: ConfState;
   /** The stored term (0 when starting fresh), so the first events name the right term. */
   term: number;
+  /** The entries after the snapshot, as raft's log holds them. */
+  log: readonly Entry[];
+  /** The stored commit index (raised to the snapshot's index). */
+  commit: number;
 }
 
 export function toEntry(e: StoredEntry): Entry {
@@ -40,12 +45,13 @@ export function toEntry(e: StoredEntry): Entry {
 /**
  * Reads what the durable storage holds, decides how to start (per `opts.mode`), refuses a start that would lose
  * data or come back empty when told to restart, and rebuilds raft's in-memory log and the state machine (from
- * `opts.snapshot`). Nothing is written to storage here.
+ * `opts.snapshot`). Nothing is written to storage here, except with `opts.forceNewCluster`: the conf changes that
+ * make this node the only voter are saved (durably) before raft sees them.
  */
 export async function recover<R>(opts: RaftNodeOptions<R>): Promise<Recovery> {
   const mode = opts.mode ?? 'auto';
   const held = await opts.storage.readAll();
-  const state = held.state !== undefined && !isEmptyHardState(held.state) ? held.state : undefined;
+  let state = held.state !== undefined && !isEmptyHardState(held.state) ? held.state : undefined;
   const hasState = state !== undefined || held.entries.length > 0 || opts.snapshot !== undefined;
   if (mode === 'bootstrap' && hasState) {
     throw new RaftError(
@@ -55,7 +61,7 @@ export async function recover<R>(opts: RaftNodeOptions<R>): Promise<Recovery> {
       'storage',
     );
   }
-  if (mode === 'restart' && !hasState) {
+  if ((mode === 'restart' || opts.forceNewCluster === true) && !hasState) {
     throw new RaftError(
       'ERR_STORAGE_EMPTY',
       'RaftNode.start: told to restart, but the storage holds no raft state (no hard state, entries or ' +
@@ -74,7 +80,7 @@ export async function recover<R>(opts: RaftNodeOptions<R>): Promise<Recovery> {
         'peers',
       );
     }
-    return { startedAs, memory, applied: 0, confState: emptyConfState(), term: 0 };
+    return { startedAs, memory, applied: 0, confState: emptyConfState(), term: 0, log: [], commit: 0 };
   }
 
   let applied = 0;
@@ -96,6 +102,21 @@ export async function recover<R>(opts: RaftNodeOptions<R>): Promise<Recovery> {
       'snapshot',
     );
   }
+  if (opts.forceNewCluster === true) {
+    const hs = state ?? { term: opts.snapshot?.metadata.term ?? 0, vote: 0, commit: applied };
+    const forced = forceNewCluster(opts.id, { index: applied, confState }, entries, hs);
+    if (forced !== undefined) {
+      opts.logger?.warn('forcing a new cluster: this node becomes the only voter, keeping its data', {
+        id: opts.id,
+        voters: forced.before.voters,
+        learners: forced.before.learners,
+        committedUpTo: forced.state.commit,
+      });
+      await opts.storage.save(forced.state, forced.entries);
+      entries.push(...forced.entries);
+      state = forced.state;
+    }
+  }
   if (meta !== undefined) memory.applySnapshot({ data: EMPTY, metadata: meta });
   if (state !== undefined) {
     // A commit-only hard state is not synced (MustSync), so the stored commit can trail a snapshot taken at a
@@ -106,7 +127,8 @@ export async function recover<R>(opts: RaftNodeOptions<R>): Promise<Recovery> {
   if (opts.snapshot !== undefined && meta !== undefined) {
     await opts.stateMachine.restore(await opts.snapshot.bytes(), meta);
   }
-  return { startedAs: 'restart', memory, applied, confState, term: state?.term ?? 0 };
+  const commit = Math.max(state?.commit ?? 0, applied);
+  return { startedAs: 'restart', memory, applied, confState, term: state?.term ?? 0, log: entries, commit };
 }
 
 function describe(

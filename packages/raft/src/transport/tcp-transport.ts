@@ -288,6 +288,11 @@ export class TcpTransport implements Transport {
     };
     socket.on('data', (chunk: Buffer) => {
       if (refused) return;
+      if (peer !== undefined && this.removed.has(peer.from)) {
+        // Removed while this connection was open: nothing more from it reaches raft.
+        socket.destroy();
+        return;
+      }
       try {
         for (const f of parser.push(chunk)) {
           if (peer === undefined) {

@@ -42,13 +42,14 @@ describe('snapshot envelope', () => {
     [1, { address: 'a:1' }],
     [2, { address: 'b:1', metadata: { zone: 'x' } }],
   ]);
+  const table = { members, removed: new Set([5, 3]) };
 
   it('wraps bytes and chunk streams alike and unwraps to the table and the exact data', async () => {
     const data = enc('state machine bytes');
-    const whole = await collect(wrapSnapshot(members, data));
+    const whole = await collect(wrapSnapshot(table, data));
     const streamed = await collect(
       wrapSnapshot(
-        members,
+        table,
         (async function* () {
           yield data.subarray(0, 5);
           yield data.subarray(5);
@@ -58,6 +59,7 @@ describe('snapshot envelope', () => {
     expect(streamed).toEqual(whole);
     const out = unwrapSnapshot(whole, 10);
     expect(out.members).toEqual(members);
+    expect([...out.removed].sort()).toEqual([3, 5]);
     expect(new TextDecoder().decode(out.data)).toBe('state machine bytes');
   });
 
@@ -69,11 +71,29 @@ describe('snapshot envelope', () => {
   });
 
   it('rejects a truncated or malformed member table with ERR_DECODE naming the index', async () => {
-    const whole = await collect(wrapSnapshot(members, enc('x')));
+    const whole = await collect(wrapSnapshot(table, enc('x')));
     expect(() => unwrapSnapshot(whole.subarray(0, 10), 12)).toThrow(
       expect.objectContaining({ code: 'ERR_DECODE', message: expect.stringContaining('index 12') as string }),
     );
-    const bad = await collect(wrapSnapshot(new Map([[0, { address: 'z' }]]), enc('x')));
+    const bad = await collect(
+      wrapSnapshot({ members: new Map([[0, { address: 'z' }]]), removed: new Set() }, enc('x')),
+    );
     expect(() => unwrapSnapshot(bad, 12)).toThrow(expect.objectContaining({ code: 'ERR_DECODE' }));
+    const badRemoved = await collect(wrapSnapshot({ members, removed: new Set([-1]) }, enc('x')));
+    expect(() => unwrapSnapshot(badRemoved, 12)).toThrow(
+      expect.objectContaining({ code: 'ERR_DECODE', field: 'removed' }),
+    );
+  });
+
+  it('reads the envelope written before removed ids were kept (a bare members list): no removed ids', () => {
+    const json = enc(JSON.stringify([[1, 'a:1']]));
+    const head = new Uint8Array(12 + json.byteLength);
+    head.set(enc('xrsnap01'));
+    new DataView(head.buffer).setUint32(8, json.byteLength);
+    head.set(json, 12);
+    const out = unwrapSnapshot(new Uint8Array([...head, ...enc('data')]), 4);
+    expect(out.members).toEqual(new Map([[1, { address: 'a:1' }]]));
+    expect(out.removed.size).toBe(0);
+    expect(new TextDecoder().decode(out.data)).toBe('data');
   });
 });

@@ -18,6 +18,8 @@ const code = (c: RaftErrorCode) => (e: unknown) => isRaftError(e, c);
 /** A memory transport that remembers the address book RaftNode gave it (MemoryTransport itself ignores it). */
 class RecordingTransport implements Transport {
   readonly addresses = new Map<number, string>();
+  /** Ids removed and not added again: what TcpTransport refuses in its handshake. */
+  readonly refused = new Set<number>();
   /** Holds back matching outbound messages by the returned milliseconds (0: sent at once). */
   delay: (m: Message) => number = () => 0;
   constructor(private readonly inner: Transport) {}
@@ -33,9 +35,11 @@ class RecordingTransport implements Transport {
     this.inner.sendSnapshot(m, data);
   }
   addPeer(id: number, address: string): void {
+    this.refused.delete(id);
     this.addresses.set(id, address);
   }
   removePeer(id: number): void {
+    this.refused.add(id);
     this.addresses.delete(id);
   }
   stop(): Promise<void> {
@@ -316,6 +320,27 @@ describe('RaftNode membership', () => {
     ]);
   });
 
+  it("a member that catches up by the leader's snapshot learns the removed ids from it, and refuses them", async () => {
+    const net = new MemoryNetwork();
+    const members = await cluster(net, { snapshotCount: 5 });
+    const leader = await leaderOf(members);
+    const gone = members.find((m) => m !== leader)!.id;
+    await leader.node.removeMember(gone);
+    const removedAt = leader.node.status().hardState.commit;
+    for (let i = 0; i < 20; i++) await leader.node.propose(enc(`w${i}`));
+    await when(leader.node, () => leader.node.status().snapshotIndex > removedAt + 5, 'leader snapshot');
+    const joiner = await startMember(net, 4, { mode: 'join', snapshotCount: 5 });
+    const installed = new Promise<string>((resolve) =>
+      joiner.node.once('snapshot', (_m, origin) => resolve(origin)),
+    );
+    await leader.node.addMember({ id: 4, address: addr(4), asLearner: true });
+    expect(await installed).toBe('leader');
+    expect(joiner.transport.refused).toEqual(new Set([gone]));
+    expect(joiner.transport.addresses.has(gone)).toBe(false);
+    await when(joiner.node, () => joiner.node.members().length === 3, 'joiner applies its own addition');
+    expect(joiner.node.removedMembers()).toEqual([gone]);
+  });
+
   it('transferLeadership hands over to the target, or to the most up-to-date voter, and resolves then', async () => {
     const net = new MemoryNetwork();
     const members = await cluster(net);
@@ -365,4 +390,61 @@ describe('RaftNode membership', () => {
     await when(watcher, inRest, 'a new leader among the remaining members');
     expect(await watcher.propose(enc('after the old leader left'))).toBeGreaterThan(0);
   });
+
+  it.each([
+    ['replayed from the log', undefined],
+    ['carried by snapshots that compacted the removal', 5],
+  ])(
+    'a removed id stays removed after every remaining member restarted (%s)',
+    async (_how, snapshotCount) => {
+      const net = new MemoryNetwork();
+      const members = await cluster(net, snapshotCount === undefined ? {} : { snapshotCount });
+      let leader = await leaderOf(members);
+      const gone = members.find((m) => m !== leader)!;
+      await leader.node.removeMember(gone.id);
+      const removalIndex = leader.node.status().hardState.commit;
+      expect(leader.node.removedMembers()).toEqual([gone.id]);
+      for (let i = 0; i < 20; i++) await leader.node.propose(enc(`w${i}`));
+      const rest = members.filter((m) => m !== gone);
+      const last = leader.node.status().hardState.commit;
+      await Promise.all(rest.map((m) => when(m.node, () => m.node.status().appliedIndex >= last, 'applied')));
+      if (snapshotCount !== undefined) {
+        await Promise.all(
+          rest.map((m) => when(m.node, () => m.node.status().snapshotIndex > removalIndex + 5, 'snapshot')),
+        );
+      }
+      await Promise.all(members.map((m) => m.node.stop()));
+
+      // Restarted with every original member's address given, as an operator's unchanged command line does.
+      const peers = [1, 2, 3].map((id) => ({ id, address: addr(id) }));
+      const restarted = await Promise.all(
+        rest.map((m) =>
+          startMember(net, m.id, {
+            peers,
+            mode: 'restart',
+            storage: m.storage.reopen(),
+            snaps: m.snaps,
+            ...(snapshotCount === undefined ? {} : { snapshotCount }),
+          }),
+        ),
+      );
+      for (const m of restarted) {
+        if (snapshotCount !== undefined) {
+          // The entry that removed it is compacted away: only the snapshot can tell.
+          expect((await m.storage.readAll()).entries[0]!.index).toBeGreaterThan(removalIndex);
+        }
+        // Refused from the start (before the log replays), and the address given in `peers` taken away.
+        expect(m.transport.refused).toEqual(new Set([gone.id]));
+        expect(m.transport.addresses.has(gone.id)).toBe(false);
+        await when(m.node, () => m.node.status().appliedIndex >= last, 'replayed');
+        expect(m.node.removedMembers()).toEqual([gone.id]);
+        expect(m.node.members().map((x) => x.id)).toEqual(rest.map((x) => x.id));
+      }
+      leader = await leaderOf(restarted);
+      await expect(leader.node.addMember({ id: gone.id, address: addr(gone.id) })).rejects.toSatisfy(
+        code('ERR_CONFIG_INVALID'),
+      );
+      expect(await leader.node.propose(enc('after restart'))).toBeGreaterThan(last);
+    },
+  );
 });

@@ -276,6 +276,20 @@ describe('TcpTransport', () => {
     expect(reply[4]).toBe(FrameKind.HelloOk);
   });
 
+  it('delivers nothing more over a connection that was open when its peer was removed', async () => {
+    const { a, b, ra, rb } = await pair();
+    await sendUntilDelivered(a, rb, msg());
+    b.removePeer(1);
+    const delivered = rb.messages.length;
+    // Node 1 goes on sending: its open connection is closed at its next bytes, and its reconnect is refused.
+    for (const deadline = Date.now() + 10_000; ra.fatals.length === 0 && Date.now() < deadline;) {
+      a.send([msg({ index: 99 })]);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(rb.messages.length).toBe(delivered);
+    expect(ra.fatals[0]?.message).toMatch(/^ERR_MEMBER_REMOVED: node 1 was removed/);
+  });
+
   it('rejects a handshake whose advertised address is not host:port', async () => {
     const { portB, logsB } = await pair();
     const bad = Buffer.from(

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { open, readdir, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import type { SnapshotCodec } from '../codec/types.js';
 import { msgpackCodecs, type Snapshot } from '../codec/msgpack.js';
@@ -97,6 +97,26 @@ export class SnapshotStore<N = Snapshot> {
       if (name.endsWith(`${SNAP_SUFFIX}.tmp`)) await fileIo.unlink(join(dir, name));
     }
     return store;
+  }
+
+  /**
+   * Checks one snapshot file anywhere, under any name (e.g. a backup copy), as {@link load} checks the files of a
+   * store (layout, metadata and CRC, streamed), and gives it with its data on demand. Throws ERR_WAL_FILE_NOT_FOUND
+   * for a missing file and ERR_WAL_CRC_MISMATCH naming the field and byte offset for a corrupt one.
+   */
+  static async readFile<N = Snapshot>(
+    file: string,
+    options: Pick<SnapshotStoreOptions<N>, 'codec'> = {},
+  ): Promise<StoredSnapshot<N>> {
+    const codec = options.codec ?? (msgpackCodecs.snapshot as unknown as SnapshotCodec<N>);
+    const checked = await new SnapshotStore<N>(dirname(file), codec, undefined)
+      .check(file)
+      .catch((err: unknown) => {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        throw new WalError('ERR_WAL_FILE_NOT_FOUND', 'no such snapshot file', { file });
+      });
+    if (typeof checked !== 'string') return checked;
+    throw new WalError('ERR_WAL_CRC_MISMATCH', `corrupt snapshot file ${file}: ${checked}`, { file });
   }
 
   /** Names of the snapshot files, newest (highest term, then index) first. `.broken` files are left out. */

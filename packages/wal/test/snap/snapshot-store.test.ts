@@ -124,4 +124,27 @@ describe('SnapshotStore', () => {
     await expect(store.save(meta(1, 1), ['nope' as unknown as Uint8Array])).rejects.toBeInstanceOf(WalError);
     expect(await readdir(dir)).toEqual([]);
   });
+
+  it('readFile checks one file under any name (a backup copy) and names the problem of a corrupt one', async () => {
+    const store = await SnapshotStore.open(dir);
+    const saved = await store.save(meta(30, 3), bytesOf(5000, 3));
+    const copy = join(dir, 'backup-copy.bin');
+    const bytes = await readFile(saved);
+    await writeFile(copy, bytes);
+    const snap = await SnapshotStore.readFile(copy);
+    expect(snap.metadata).toMatchObject({ index: 30, term: 3 });
+    expect(Buffer.from(await snap.bytes()).equals(Buffer.from(bytesOf(5000, 3)))).toBe(true);
+    bytes[100] = bytes[100]! ^ 0xff;
+    await writeFile(copy, bytes);
+    const err = await SnapshotStore.readFile(copy).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WalError);
+    expect(err).toMatchObject({
+      code: 'ERR_WAL_CRC_MISMATCH',
+      message: expect.stringContaining('crc at byte offset') as string,
+    });
+    await expect(SnapshotStore.readFile(join(dir, 'missing.snap'))).rejects.toMatchObject({
+      code: 'ERR_WAL_FILE_NOT_FOUND',
+    });
+    expect(await readdir(dir)).toContain('backup-copy.bin'); // never set aside: it is not the store's
+  });
 });
