@@ -1,7 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { withSessions, type ConfState, type Logger, type SessionResult, type SessionTable } from '@x/raft';
+import {
+  readSnapshotBytes,
+  withSessions,
+  type ConfState,
+  type Logger,
+  type SessionResult,
+  type SessionTable,
+} from '@x/raft';
 import { RaftNode, TcpTransport, type PeerTlsOptions } from '@x/raft/node';
 import { SnapshotStore, Wal, WalError } from '@x/wal';
 import { KvState, type KvResult } from '../store/kv-state.js';
@@ -93,13 +100,15 @@ export class KvNode {
       peers: new Map([...opts.peers].map(([id, a]) => [id, a.peer])),
       ...(opts.peerTls !== undefined ? { tls: opts.peerTls } : {}),
       ...(opts.logger ? { logger: opts.logger } : {}),
+      snapshotDir: snapshots.dir, // a snapshot from the leader arrives on the disk it is saved to
     });
     // Every entry carries a session envelope: a write tagged with a client session applies at most once.
     const stateMachine = withSessions(
       {
         apply: (data: Uint8Array, index: number) => state.apply(data, index),
         snapshot: () => state.snapshot(),
-        restore: (data: Uint8Array) => state.restore(data),
+        // The map lives in memory whole anyway; it is decoded in one piece.
+        restore: async (chunks: AsyncIterable<Uint8Array>) => state.restore(await readSnapshotBytes(chunks)),
       },
       { results: kvResultCodec, timeoutMs: opts.sessionTimeoutMs ?? 60 * 60 * 1000 },
     );

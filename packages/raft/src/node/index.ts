@@ -27,6 +27,7 @@ export type {
   LoadedSnapshot,
   SnapshotFiles,
   SnapshotPayload,
+  SnapshotSource,
   StateMachine,
   StoredEntry,
   Transport,

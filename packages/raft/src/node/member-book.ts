@@ -4,7 +4,13 @@ import {
   type ConfState,
   type SnapshotMetadata,
 } from '../raftpb/types.js';
-import { decodeMemberContext, unwrapSnapshot, wrapSnapshot, type MemberInfo } from './member-codec.js';
+import {
+  decodeMemberContext,
+  snapshotMembers,
+  unwrapSnapshot,
+  wrapSnapshot,
+  type MemberInfo,
+} from './member-codec.js';
 import type { StateMachine, Transport } from './types.js';
 
 /** A member of the configuration as {@link RaftNode.members} lists it. */
@@ -54,8 +60,8 @@ export class MemberBook {
         const members = new Map(this.table); // the view at the snapshot's index, before the first await
         return wrapSnapshot(members, await sm.snapshot());
       },
-      restore: async (bytes: Uint8Array, metadata: SnapshotMetadata) => {
-        const { members, data } = unwrapSnapshot(bytes, metadata.index);
+      restore: async (chunks: AsyncIterable<Uint8Array>, metadata: SnapshotMetadata) => {
+        const { members, data } = await unwrapSnapshot(chunks, metadata.index);
         await sm.restore(data, metadata);
         this.table = members;
       },
@@ -79,9 +85,12 @@ export class MemberBook {
     }
   }
 
-  /** Raft installed the leader's snapshot `data` (enveloped): connect its members, drop peers it no longer has. */
-  raftRestored(data: Uint8Array, metadata: SnapshotMetadata): void {
-    const { members } = unwrapSnapshot(data, metadata.index);
+  /**
+   * Raft installed the leader's snapshot (`data` streams it, enveloped; only its member table is read): connect its
+   * members, drop peers it no longer has.
+   */
+  async raftRestored(data: AsyncIterable<Uint8Array>, metadata: SnapshotMetadata): Promise<void> {
+    const members = await snapshotMembers(data, metadata.index);
     const cs = metadata.confState;
     const ids = new Set([...cs.voters, ...cs.learners, ...cs.votersOutgoing, ...cs.learnersNext]);
     for (const id of [...this.inTransport]) {

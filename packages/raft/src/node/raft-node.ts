@@ -1,8 +1,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { RaftError, isRaftError } from '../errors.js';
 import type { RandomSource } from '../random.js';
-import type { Logger } from '../logger.js';
-import { silentLogger } from '../logger.js';
+import { silentLogger, type Logger } from '../logger.js';
 import { RawNode } from '../raw-node.js';
 import type { ConfChange, ConfChangeV2, ConfState, Message, SnapshotMetadata } from '../raftpb/types.js';
 import { StateType } from '../raft/state-type.js';
@@ -14,6 +13,7 @@ import { LeaderWatch, type LeaderInfo } from './leader-watch.js';
 import { LocalSnapshots } from './local-snapshots.js';
 import { Applier, type ApplierHost } from './applier.js';
 import { systemClock, type Clock } from './clock.js';
+import type { SnapshotSource } from './types.js';
 import { ReadyLoop } from './ready-loop.js';
 import type { ReadBarrier } from './read-barriers.js';
 import { Requests, currentLeader } from './requests.js';
@@ -212,7 +212,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     }
     book.connectAll(); // the addresses the restored snapshot carried (entries after it follow as they replay)
     await opts.transport.start({
-      onMessage: (m) => node.onMessage(m),
+      onMessage: (m, snapshot) => node.onMessage(m, snapshot),
       reportUnreachable: (id) => {
         node.stats.dropped(id);
         if (!node.stopped) node.rawNode.reportUnreachable(id);
@@ -484,7 +484,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     // The apply running now finishes (the state machine never sees a call cut short); the rest is dropped: it is
     // committed and durable, and replays from the log on the next start.
     await this.applier.stop(err);
-    await this.snapshots.settled(); // its WAL record is written before the WAL closes
+    await this.snapshots.settled(); // its WAL record is written before the WAL closes; received data is deleted
     await this.opts.transport.stop();
     if (this.failed === undefined) await this.opts.storage.close();
   }
@@ -502,10 +502,10 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     this.leaders.rejectAll(err);
   }
 
-  private onMessage(m: Message): void {
-    if (this.stopped) return;
+  private onMessage(m: Message, snapshot?: SnapshotSource): void {
+    if (this.stopped) return void this.snapshots.receive(m, snapshot, true);
     try {
-      this.rawNode.step(m);
+      this.rawNode.step(this.snapshots.receive(m, snapshot)); // a snapshot's data waits beside raft
     } catch (err) {
       if (isRaftError(err, 'ERR_LOG_CORRUPT')) {
         // The cluster knows entries are committed that this node's log lacks: its data was lost or wiped. It must
@@ -554,6 +554,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
         this.stats.applied(applied);
         this.emit('applied', applied);
         this.requests.serveReads(applied);
+        this.snapshots.incoming.passed(applied);
         this.maybeSnapshot();
       },
       failed: (err) => this.fail(err),

@@ -171,7 +171,7 @@ export class ReadyLoop<R> {
     if (leading) this.send(rd.messages);
 
     const snap = rd.snapshot !== undefined && !isEmptySnapshot(rd.snapshot) ? rd.snapshot : undefined;
-    if (snap !== undefined) await snapshots.persistIncoming(snap);
+    const snapSource = snap !== undefined ? await snapshots.persistIncoming(snap) : undefined;
     // A leader's committed entries are already on its own disk: it counts itself toward a commit only after
     // advance() of the Ready that saved them, and every earlier Ready was saved before this one was taken. So it
     // queues them for apply now, while its write runs (as etcd's raftNode does). A follower's committed entries may
@@ -190,11 +190,13 @@ export class ReadyLoop<R> {
     // Followers: only now, with entries and hard state on disk, may acknowledgements and votes go out.
     if (!leading) this.send(rd.messages);
 
-    if (snap !== undefined) {
-      book.raftRestored(snap.data, snap.metadata); // before the entries after it update the transport
-      // Restored in log order by the applier; entries queued before it that it covers are skipped.
+    if (snap !== undefined && snapSource !== undefined) {
+      // Before the entries after it update the transport (reads the member table off the front of the data).
+      await book.raftRestored(snapSource.stream(), snap.metadata);
+      // Restored in log order by the applier (which releases the source); entries queued before it that it covers
+      // are skipped.
       this.queuedIndex = Math.max(this.queuedIndex, snap.metadata.index);
-      applier.enqueueRestore(snap);
+      applier.enqueueRestore(snap.metadata, snapSource);
     }
     if (!queueFirst) this.queueCommitted(rd.committedEntries);
     // The loop does not wait for apply: a slow state machine delays no heartbeat, vote or acknowledgement.

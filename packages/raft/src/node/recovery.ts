@@ -104,7 +104,7 @@ export async function recover<R>(opts: RaftNodeOptions<R>): Promise<Recovery> {
   }
   memory.append(entries);
   if (opts.snapshot !== undefined && meta !== undefined) {
-    await opts.stateMachine.restore(await opts.snapshot.bytes(), meta);
+    await opts.stateMachine.restore(opts.snapshot.stream(), meta);
   }
   return { startedAs: 'restart', memory, applied, confState, term: state?.term ?? 0 };
 }

@@ -1,4 +1,5 @@
 // The wire formats that carry member addresses: the conf-change context and the snapshot envelope.
+import { readSnapshotBytes } from '../../src/codec/chunk-reader.js';
 import { describe, expect, it } from 'vitest';
 import {
   decodeMemberContext,
@@ -56,24 +57,33 @@ describe('snapshot envelope', () => {
       ),
     );
     expect(streamed).toEqual(whole);
-    const out = unwrapSnapshot(whole, 10);
+    const out = await unwrapSnapshot(whole, 10);
     expect(out.members).toEqual(members);
-    expect(new TextDecoder().decode(out.data)).toBe('state machine bytes');
+    expect(new TextDecoder().decode(await readSnapshotBytes(out.data))).toBe('state machine bytes');
+    // A table split across chunks at every byte reads the same.
+    const oneByteChunks = await unwrapSnapshot(
+      (async function* () {
+        for (let i = 0; i < whole.byteLength; i++) yield whole.subarray(i, i + 1);
+      })(),
+      10,
+    );
+    expect(oneByteChunks.members).toEqual(members);
+    expect(new TextDecoder().decode(await readSnapshotBytes(oneByteChunks.data))).toBe('state machine bytes');
   });
 
-  it('reads a snapshot without the envelope as all data, no members', () => {
+  it('reads a snapshot without the envelope as all data, no members', async () => {
     const legacy = enc('{"old":"format"}');
-    const out = unwrapSnapshot(legacy, 4);
+    const out = await unwrapSnapshot(legacy, 4);
     expect(out.members.size).toBe(0);
-    expect(out.data).toEqual(legacy);
+    expect(await readSnapshotBytes(out.data)).toEqual(legacy);
   });
 
   it('rejects a truncated or malformed member table with ERR_DECODE naming the index', async () => {
     const whole = await collect(wrapSnapshot(members, enc('x')));
-    expect(() => unwrapSnapshot(whole.subarray(0, 10), 12)).toThrow(
+    await expect(unwrapSnapshot(whole.subarray(0, 10), 12)).rejects.toThrow(
       expect.objectContaining({ code: 'ERR_DECODE', message: expect.stringContaining('index 12') as string }),
     );
     const bad = await collect(wrapSnapshot(new Map([[0, { address: 'z' }]]), enc('x')));
-    expect(() => unwrapSnapshot(bad, 12)).toThrow(expect.objectContaining({ code: 'ERR_DECODE' }));
+    await expect(unwrapSnapshot(bad, 12)).rejects.toThrow(expect.objectContaining({ code: 'ERR_DECODE' }));
   });
 });
