@@ -28,7 +28,8 @@ export interface SnapshotSend {
  * connection or an idle timeout.
  */
 export async function sendSnapshotOnce(o: SnapshotSend): Promise<void> {
-  const source = snapshotChunks(await o.data());
+  // Opened only once the peer accepted the connection: a peer that is down costs no read of the snapshot file.
+  let source: AsyncGenerator<Uint8Array> | undefined;
   const chunk = Math.max(1, Math.min(o.chunkBytes, o.maxFrameBytes - 16));
   const socket = o.dial();
   socket.setTimeout(o.idleTimeoutMs ?? 60_000);
@@ -72,10 +73,12 @@ export async function sendSnapshotOnce(o: SnapshotSend): Promise<void> {
           ...o.message,
           snapshot: o.message.snapshot && { ...o.message.snapshot, data: new Uint8Array(0) },
         });
+        const chunks = snapshotChunks(await o.data());
+        source = chunks;
         await write(socket, encodeFrame(FrameKind.SnapshotBegin, head));
         let size = 0;
         let crc = 0;
-        for (let next = await source.next(); next.done !== true; next = await source.next()) {
+        for (let next = await chunks.next(); next.done !== true; next = await chunks.next()) {
           const bytes = next.value;
           for (let off = 0; off < bytes.byteLength; off += chunk) {
             const part = bytes.subarray(off, Math.min(bytes.byteLength, off + chunk));
@@ -89,7 +92,7 @@ export async function sendSnapshotOnce(o: SnapshotSend): Promise<void> {
     });
   } finally {
     socket.destroy();
-    await source.return(undefined); // closes the file if the transfer stopped half-way
+    await source?.return(undefined); // closes the file if the transfer stopped half-way
   }
 }
 
