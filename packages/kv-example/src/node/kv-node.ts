@@ -1,14 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  readSnapshotBytes,
-  withSessions,
-  type ConfState,
-  type Logger,
-  type SessionResult,
-  type SessionTable,
-} from '@x/raft';
+import { withSessions, type ConfState, type Logger, type SessionResult, type SessionTable } from '@x/raft';
 import { RaftNode, TcpTransport, type PeerTlsOptions } from '@x/raft/node';
 import { SnapshotStore, Wal, WalError } from '@x/wal';
 import { KvState, type KvResult } from '../store/kv-state.js';
@@ -107,8 +100,7 @@ export class KvNode {
       {
         apply: (data: Uint8Array, index: number) => state.apply(data, index),
         snapshot: () => state.snapshot(),
-        // The map lives in memory whole anyway; it is decoded in one piece.
-        restore: async (chunks: AsyncIterable<Uint8Array>) => state.restore(await readSnapshotBytes(chunks)),
+        restore: (chunks: AsyncIterable<Uint8Array>) => state.restore(chunks),
       },
       { results: kvResultCodec, timeoutMs: opts.sessionTimeoutMs ?? 60 * 60 * 1000 },
     );

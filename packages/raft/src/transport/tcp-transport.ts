@@ -375,6 +375,9 @@ export class TcpTransport implements Transport {
 
   /** Receives a snapshot connection's data into a file; raft gets it once it checked out, then the sender an ack. */
   private snapshotReceiver(socket: net.Socket, from: number, remote: string): SnapshotFileReceiver {
+    // A sender that goes silent (its process stopped, the network cut without a reset) must not keep the temporary
+    // file: the connection closes, and with it the file goes.
+    socket.setTimeout(SNAPSHOT_IDLE_MS, () => socket.destroy());
     return new SnapshotFileReceiver({
       socket,
       dir: this.incomingDir,
@@ -400,6 +403,9 @@ export class TcpTransport implements Transport {
     this.handler?.onMessage(m, snapshot);
   }
 }
+
+/** A snapshot connection on which nothing arrives for this long is closed (its temporary file deleted). */
+const SNAPSHOT_IDLE_MS = 60_000;
 
 /** Starts the refusal reason that tells a node its data no longer matches what its peers know. */
 export const WIPED_PREFIX = 'ERR_INCARNATION_CHANGED:';
