@@ -8,7 +8,7 @@ import {
 } from '../raftpb/types.js';
 import type { MemoryStorage } from '../storage/memory-storage.js';
 import type { RaftNodeOptions } from './options.js';
-import type { SnapshotPayload, SnapshotSource } from './types.js';
+import type { LoadedSnapshot, SnapshotPayload, SnapshotSource } from './types.js';
 import type { Clock } from './clock.js';
 import { IncomingSnapshots, bytesSource } from './incoming-snapshots.js';
 
@@ -39,6 +39,8 @@ export class LocalSnapshots<R> {
   index: number;
   /** The snapshot being taken, if any. */
   private running: Promise<SnapshotMetadata> | undefined;
+  /** The snapshot file last loaded to send to a follower. */
+  private sendable: LoadedSnapshot | undefined;
   /** Data of snapshots from the leader, between the transport and the Ready that persists them. */
   readonly incoming: IncomingSnapshots;
 
@@ -107,7 +109,14 @@ export class LocalSnapshots<R> {
       return;
     }
     this.opts.transport.sendSnapshot(m, async () => {
-      const stored = await this.opts.snapshots?.load();
+      // `load()` verifies the whole file; a retry of the same snapshot reuses what it found (its stream checks the
+      // CRC again as it is read, and fails if the file went meanwhile: raft then retries with a newer one).
+      const known = this.sendable;
+      const stored =
+        known !== undefined && known.metadata.index === want?.index
+          ? known
+          : await this.opts.snapshots?.load();
+      this.sendable = stored;
       if (stored === undefined || want === undefined || stored.metadata.index !== want.index) {
         throw new RaftError(
           'ERR_SNAPSHOT_TEMPORARILY_UNAVAILABLE',
