@@ -14,6 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { readSnapshotBytes } from '../dist/index.js';
 import { MemoryDurableStorage, MemoryNetwork, RaftNode } from '../dist/node/index.js';
 import { Wal } from '../../wal/dist/index.js';
 
@@ -37,8 +38,8 @@ class CounterMachine {
   snapshot() {
     return new TextEncoder().encode(String(this.count));
   }
-  restore(data) {
-    this.count = Number(new TextDecoder().decode(data));
+  async restore(chunks) {
+    this.count = Number(new TextDecoder().decode(await readSnapshotBytes(chunks)));
   }
 }
 

@@ -44,6 +44,7 @@ export {
   encodeConfChangeV2,
 } from './codec/conf-change-codec.js';
 export { seededRandom, type RandomSource } from './random.js';
+export { ChunkReader, readSnapshotBytes, snapshotChunks } from './codec/chunk-reader.js';
 export { silentLogger, type Logger } from './logger.js';
 export {
   decodeSessionEntry,

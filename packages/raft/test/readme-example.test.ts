@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
+  readSnapshotBytes,
   EntryType,
   MemoryStorage,
   RawNode,
@@ -65,8 +66,8 @@ class ListMachine implements StateMachine<number> {
   snapshot(): Uint8Array {
     return new TextEncoder().encode(JSON.stringify(this.items));
   }
-  restore(data: Uint8Array): void {
-    this.items = JSON.parse(new TextDecoder().decode(data)) as string[];
+  async restore(chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    this.items = JSON.parse(new TextDecoder().decode(await readSnapshotBytes(chunks))) as string[];
   }
 }
 

@@ -100,13 +100,14 @@ export class KvNode {
       peers: new Map([...opts.peers].map(([id, a]) => [id, a.peer])),
       ...(opts.peerTls !== undefined ? { tls: opts.peerTls } : {}),
       ...(opts.logger ? { logger: opts.logger } : {}),
+      snapshotDir: snapshots.dir, // a snapshot from the leader arrives on the disk it is saved to
     });
     // Every entry carries a session envelope: a write tagged with a client session applies at most once.
     const stateMachine = withSessions(
       {
         apply: (data: Uint8Array, index: number) => state.apply(data, index),
         snapshot: () => state.snapshot(),
-        restore: (data: Uint8Array) => state.restore(data),
+        restore: (chunks: AsyncIterable<Uint8Array>) => state.restore(chunks),
       },
       { results: kvResultCodec, timeoutMs: opts.sessionTimeoutMs ?? 60 * 60 * 1000 },
     );

@@ -1,3 +1,4 @@
+import { ChunkReader, readSnapshotBytes } from '@x/raft';
 import { Packr } from 'msgpackr';
 import { decodeCommand, type KvCommand } from './commands.js';
 
@@ -84,15 +85,72 @@ export class KvState {
     }
   }
 
-  /** The whole map, msgpack-encoded (member addresses travel in RaftNode's snapshot envelope, not here). */
-  snapshot(): Uint8Array {
-    const rows: unknown[] = [this.appliedIndex];
-    for (const [k, v] of this.map) rows.push(k, v.value, v.modRevision, v.createRevision);
-    return packr.pack([rows]);
+  /**
+   * The whole map as a stream (member addresses and sessions travel in envelopes around it, not here): the view is
+   * taken now (the key and value arrays, not the data: a write replaces a key's value object, never changes it) and
+   * encoded {@link SNAPSHOT_BATCH_ROWS} rows at a time as it is read, so a large map is never encoded whole.
+   *
+   * Layout: "XKV2", then frames of u32 BE length + msgpack: first `[appliedIndex]`, then flat row batches
+   * `[key, value, modRevision, createRevision, ...]`, then a frame of length 0 (so a cut stream is detected).
+   */
+  snapshot(): Iterable<Uint8Array> {
+    const applied = this.appliedIndex;
+    const keys = Array.from(this.map.keys());
+    const values = Array.from(this.map.values());
+    return (function* () {
+      yield SNAPSHOT_MAGIC;
+      yield frame([applied]);
+      for (let at = 0; at < keys.length; at += SNAPSHOT_BATCH_ROWS) {
+        const rows: unknown[] = [];
+        for (let i = at; i < Math.min(keys.length, at + SNAPSHOT_BATCH_ROWS); i++) {
+          const v = values[i] as KvValue;
+          rows.push(keys[i], v.value, v.modRevision, v.createRevision);
+        }
+        yield frame(rows);
+      }
+      yield new Uint8Array(4); // the end
+    })();
   }
 
-  /** Replaces the state with a snapshot's. */
-  restore(data: Uint8Array): void {
+  /**
+   * Replaces the state with a snapshot's, read batch by batch from the stream. The state changes only once the
+   * whole snapshot decoded; a malformed one throws and leaves it as it was. Also reads the format before "XKV2"
+   * (one msgpack `[[appliedIndex, key, value, mod, create, ...]]`).
+   */
+  async restore(data: AsyncIterable<Uint8Array> | Uint8Array): Promise<void> {
+    const reader = new ChunkReader(data, 'KV snapshot');
+    const head = await reader.peek(SNAPSHOT_MAGIC.byteLength);
+    if (!head.every((b, i) => b === SNAPSHOT_MAGIC[i])) {
+      this.restoreV1(await readSnapshotBytes(reader.rest()));
+      return;
+    }
+    await reader.read(SNAPSHOT_MAGIC.byteLength, 'magic');
+    const map = new Map<string, KvValue>();
+    let applied: number | undefined;
+    for (let n = 0; ; n++) {
+      const lenBytes = await reader.read(4, `frame ${n} length`);
+      const len = new DataView(lenBytes.buffer, lenBytes.byteOffset, 4).getUint32(0);
+      if (len === 0) break;
+      const value: unknown = packr.unpack(await reader.read(len, `frame ${n}`));
+      if (!Array.isArray(value)) throw new Error(`KV snapshot frame ${n} is malformed`);
+      if (applied === undefined) {
+        if (value.length !== 1 || typeof value[0] !== 'number')
+          throw new Error('KV snapshot is malformed: no applied index');
+        applied = value[0];
+        continue;
+      }
+      addRows(map, value as unknown[], 0, `frame ${n}`);
+    }
+    if (applied === undefined) throw new Error('KV snapshot is malformed: no applied index');
+    if ((await reader.peek(1)).byteLength > 0)
+      throw new Error('KV snapshot is malformed: bytes after its end');
+    this.map.clear();
+    for (const [k, v] of map) this.map.set(k, v);
+    this.appliedIndex = applied;
+  }
+
+  /** The format before "XKV2": one msgpack value holding every row. */
+  private restoreV1(data: Uint8Array): void {
     const top: unknown = packr.unpack(data);
     const [rows, extra] = Array.isArray(top) ? (top as unknown[]) : [];
     if (
@@ -103,20 +161,11 @@ export class KvState {
     ) {
       throw new Error('KV snapshot is malformed');
     }
+    const map = new Map<string, KvValue>();
+    addRows(map, rows as unknown[], 1, 'rows');
     this.map.clear();
+    for (const [k, v] of map) this.map.set(k, v);
     this.appliedIndex = rows[0];
-    for (let i = 1; i < rows.length; i += 4) {
-      const [k, value, mod, create] = rows.slice(i, i + 4) as unknown[];
-      if (
-        typeof k !== 'string' ||
-        typeof value !== 'string' ||
-        typeof mod !== 'number' ||
-        typeof create !== 'number'
-      ) {
-        throw new Error(`KV snapshot row ${(i - 1) / 4} is malformed`);
-      }
-      this.map.set(k, { value, modRevision: mod, createRevision: create });
-    }
   }
 }
 
@@ -125,4 +174,34 @@ function parseInteger(s: string): number | undefined {
   if (!/^-?(0|[1-9]\d{0,15})$/.test(s)) return undefined;
   const n = Number(s);
   return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/** Starts a snapshot in the streamed format (see {@link KvState.snapshot}). */
+const SNAPSHOT_MAGIC = Uint8Array.of(0x58, 0x4b, 0x56, 0x32); // "XKV2"
+/** Rows per msgpack frame of a snapshot. */
+const SNAPSHOT_BATCH_ROWS = 4096;
+
+function frame(value: unknown[]): Uint8Array {
+  const body = packr.pack(value);
+  const out = new Uint8Array(4 + body.byteLength);
+  new DataView(out.buffer).setUint32(0, body.byteLength);
+  out.set(body, 4);
+  return out;
+}
+
+/** Adds the flat rows `[key, value, mod, create, ...]` of `rows` from `from` to `map`; throws on a malformed row. */
+function addRows(map: Map<string, KvValue>, rows: unknown[], from: number, where: string): void {
+  if ((rows.length - from) % 4 !== 0) throw new Error(`KV snapshot ${where} is malformed`);
+  for (let i = from; i < rows.length; i += 4) {
+    const [k, value, mod, create] = rows.slice(i, i + 4);
+    if (
+      typeof k !== 'string' ||
+      typeof value !== 'string' ||
+      typeof mod !== 'number' ||
+      typeof create !== 'number'
+    ) {
+      throw new Error(`KV snapshot row ${(i - from) / 4} of ${where} is malformed`);
+    }
+    map.set(k, { value, modRevision: mod, createRevision: create });
+  }
 }

@@ -1,4 +1,6 @@
+import { readSnapshotBytes } from '@x/raft';
 import fc from 'fast-check';
+import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { decodeCommand, encodeCommand, type KvCommand } from '../../src/store/commands.js';
 import { KvState } from '../../src/store/kv-state.js';
@@ -62,7 +64,7 @@ describe('KvState', () => {
     expect(decodeCommand(incr('k', 3))).toEqual({ op: 'incr', key: 'k', delta: 3 });
   });
 
-  it('snapshot then restore gives the same state (property)', () => {
+  it('snapshot then restore gives the same state (property)', async () => {
     const cmd: fc.Arbitrary<KvCommand> = fc.oneof(
       fc.record({ op: fc.constant('put' as const), key: fc.string({ maxLength: 3 }), value: fc.string() }),
       fc.record({ op: fc.constant('del' as const), key: fc.string({ maxLength: 3 }) }),
@@ -74,25 +76,79 @@ describe('KvState', () => {
         prevValue: fc.option(fc.string(), { nil: undefined }),
       }),
     );
-    fc.assert(
-      fc.property(fc.array(cmd, { maxLength: 60 }), (cmds) => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(cmd, { maxLength: 60 }), async (cmds) => {
         const a = new KvState();
         cmds.forEach((c, i) => a.apply(encodeCommand(c), i + 1));
         const b = new KvState();
-        b.restore(a.snapshot());
+        await b.restore(await readSnapshotBytes(a.snapshot()));
         expect(b.appliedIndex).toBe(a.appliedIndex);
         expect(b.size).toBe(a.size);
         for (const c of cmds) if ('key' in c) expect(b.get(c.key)).toEqual(a.get(c.key));
-        expect(Buffer.from(b.snapshot()).equals(Buffer.from(a.snapshot()))).toBe(true);
+        expect(await readSnapshotBytes(b.snapshot())).toEqual(await readSnapshotBytes(a.snapshot()));
       }),
     );
   });
 
-  it('refuses malformed commands and snapshots with an error, not garbage', () => {
+  it('refuses malformed commands and snapshots with an error, not garbage', async () => {
     expect(() => decodeCommand(new Uint8Array([0xc1]))).toThrow();
     expect(() => decodeCommand(encodeCommand({ op: 'put', key: 'a', value: 'b' }).subarray(0, 3))).toThrow();
-    expect(() => new KvState().restore(new Uint8Array([0x93, 1, 2, 3]))).toThrow(/malformed/);
+    await expect(new KvState().restore(new Uint8Array([0x93, 1, 2, 3]))).rejects.toThrow(/malformed/);
     // A second element (the member table of earlier versions) is not this format.
-    expect(() => new KvState().restore(new Uint8Array([0x92, 0x91, 0x01, 0x91, 0x01]))).toThrow(/malformed/);
+    await expect(new KvState().restore(new Uint8Array([0x92, 0x91, 0x01, 0x91, 0x01]))).rejects.toThrow(
+      /malformed/,
+    );
+  });
+
+  it('streams a large map in batches and restores it from chunks of any size', async () => {
+    const a = new KvState();
+    for (let i = 1; i <= 10_000; i++) a.apply(put(`k${i}`, `v${i}`), i);
+    const chunks = [...a.snapshot()];
+    expect(chunks.length).toBeGreaterThan(3); // magic, applied index, several batches, end
+    const whole = await readSnapshotBytes(chunks);
+    const b = new KvState();
+    await b.restore(
+      (async function* () {
+        for (let at = 0; at < whole.byteLength; at += 997) yield whole.subarray(at, at + 997);
+      })(),
+    );
+    expect(b.appliedIndex).toBe(10_000);
+    expect(b.size).toBe(10_000);
+    expect(b.get('k7777')).toEqual({ value: 'v7777', modRevision: 7777, createRevision: 7777 });
+  });
+
+  it('takes the view when snapshot() is called: later writes are not in it', async () => {
+    const a = new KvState();
+    a.apply(put('x', '1'), 1);
+    const snap = a.snapshot();
+    a.apply(put('x', '2'), 2);
+    a.apply(put('y', '3'), 3);
+    const b = new KvState();
+    await b.restore(await readSnapshotBytes(snap));
+    expect(b.get('x')?.value).toBe('1');
+    expect(b.get('y')).toBeUndefined();
+    expect(b.appliedIndex).toBe(1);
+  });
+
+  it('refuses a cut stream (no end frame) and keeps its state', async () => {
+    const a = new KvState();
+    for (let i = 1; i <= 5000; i++) a.apply(put(`k${i}`, 'v'), i);
+    const whole = await readSnapshotBytes(a.snapshot());
+    const b = new KvState();
+    b.apply(put('mine', 'kept'), 1);
+    await expect(b.restore(whole.subarray(0, whole.byteLength - 4))).rejects.toMatchObject({
+      code: 'ERR_DECODE',
+    });
+    await expect(b.restore(whole.subarray(0, 100))).rejects.toThrow();
+    expect(b.size).toBe(1);
+    expect(b.get('mine')?.value).toBe('kept');
+  });
+
+  it('restores the format written before streaming (one msgpack value)', async () => {
+    const v1 = new Packr({ useRecords: false, mapsAsObjects: false }).pack([[7, 'a', '1', 3, 2]]);
+    const b = new KvState();
+    await b.restore(v1);
+    expect(b.appliedIndex).toBe(7);
+    expect(b.get('a')).toEqual({ value: '1', modRevision: 3, createRevision: 2 });
   });
 });

@@ -8,11 +8,10 @@ import {
   type ConfChangeV2,
   type ConfState,
   type Entry,
-  type Snapshot,
   type SnapshotMetadata,
 } from '../raftpb/types.js';
 import { unframe, type ProposalIds } from './proposal-id.js';
-import type { StateMachine } from './types.js';
+import type { SnapshotSource, StateMachine } from './types.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -67,7 +66,7 @@ export function toQueued(
 
 type Item =
   | { kind: 'entries'; entries: QueuedEntry[] }
-  | { kind: 'restore'; snapshot: Snapshot }
+  | { kind: 'restore'; metadata: SnapshotMetadata; source: SnapshotSource }
   | { kind: 'task'; run: () => Promise<void>; cancel: (err: Error) => void };
 
 /** What the applier reports to its node. */
@@ -126,10 +125,16 @@ export class Applier<R> {
     this.pump();
   }
 
-  /** Queues a restore of the leader's snapshot (its data), after the entries already queued. */
-  enqueueRestore(snapshot: Snapshot): void {
-    if (this.stopped) return;
-    this.items.push({ kind: 'restore', snapshot });
+  /**
+   * Queues a restore of the leader's snapshot, streamed from `source`, after the entries already queued. The
+   * applier owns the source: it releases it once restored, skipped or dropped.
+   */
+  enqueueRestore(metadata: SnapshotMetadata, source: SnapshotSource): void {
+    if (this.stopped) {
+      void source.release().catch(() => undefined);
+      return;
+    }
+    this.items.push({ kind: 'restore', metadata, source });
     this.pump();
   }
 
@@ -152,7 +157,10 @@ export class Applier<R> {
   /** Stops after the item being applied now; queued items are dropped (queued tasks reject with `err`). */
   stop(err: Error): Promise<void> {
     this.stopped = true;
-    for (const item of this.items.splice(0)) if (item.kind === 'task') item.cancel(err);
+    for (const item of this.items.splice(0)) {
+      if (item.kind === 'task') item.cancel(err);
+      if (item.kind === 'restore') void item.source.release().catch(() => undefined);
+    }
     this.queued = 0;
     return this.draining ?? Promise.resolve();
   }
@@ -192,9 +200,13 @@ export class Applier<R> {
         await item.run();
         return;
       case 'restore': {
-        const { data, metadata } = item.snapshot;
-        if (metadata.index <= this.applied) return; // every entry it covers is applied already
-        await this.host.stateMachine.restore(data, metadata);
+        const { source, metadata } = item;
+        try {
+          if (metadata.index <= this.applied) return; // every entry it covers is applied already
+          await this.host.stateMachine.restore(source.stream(), metadata);
+        } finally {
+          await source.release().catch(() => undefined);
+        }
         this.applied = metadata.index;
         this.confState = metadata.confState;
         this.host.restored(metadata);

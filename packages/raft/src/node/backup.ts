@@ -102,7 +102,8 @@ export async function restoreBackup(o: RestoreBackupOptions): Promise<SnapshotMe
       'backup',
     );
   }
-  const { data } = unwrapSnapshot(await o.backup.bytes(), index);
+  // Streamed: the backup's data goes from its file to the new snapshot file without being held whole.
+  const { data } = await unwrapSnapshot(o.backup.stream(), index);
   const members = new Map(
     o.peers.map((p): [number, MemberInfo] => [
       p.id,

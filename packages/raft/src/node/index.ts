@@ -28,6 +28,7 @@ export type {
   LoadedSnapshot,
   SnapshotFiles,
   SnapshotPayload,
+  SnapshotSource,
   StateMachine,
   StoredEntry,
   Transport,

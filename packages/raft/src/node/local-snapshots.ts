@@ -1,9 +1,16 @@
 import { RaftError } from '../errors.js';
-import type { ConfState, Message, Snapshot, SnapshotMetadata } from '../raftpb/types.js';
+import {
+  MessageType,
+  type ConfState,
+  type Message,
+  type Snapshot,
+  type SnapshotMetadata,
+} from '../raftpb/types.js';
 import type { MemoryStorage } from '../storage/memory-storage.js';
 import type { RaftNodeOptions } from './options.js';
-import type { SnapshotPayload } from './types.js';
+import type { LoadedSnapshot, SnapshotPayload, SnapshotSource } from './types.js';
 import type { Clock } from './clock.js';
+import { IncomingSnapshots, bytesSource } from './incoming-snapshots.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -32,6 +39,10 @@ export class LocalSnapshots<R> {
   index: number;
   /** The snapshot being taken, if any. */
   private running: Promise<SnapshotMetadata> | undefined;
+  /** The snapshot file last loaded to send to a follower. */
+  private sendable: LoadedSnapshot | undefined;
+  /** Data of snapshots from the leader, between the transport and the Ready that persists them. */
+  readonly incoming: IncomingSnapshots;
 
   constructor(
     private readonly opts: RaftNodeOptions<R>,
@@ -40,10 +51,17 @@ export class LocalSnapshots<R> {
     index: number,
   ) {
     this.index = index;
+    this.incoming = new IncomingSnapshots((err) =>
+      host.warn('could not delete a received snapshot file', { err: String(err) }),
+    );
   }
 
-  /** Resolves once the snapshot being taken, if any, succeeded or failed. */
+  /**
+   * Resolves once the snapshot being taken, if any, succeeded or failed. For a stopping node: releases the received
+   * snapshot data waiting for raft.
+   */
   settled(): Promise<void> {
+    this.incoming.close();
     return (this.running ?? Promise.resolve()).then(
       () => undefined,
       () => undefined,
@@ -91,21 +109,63 @@ export class LocalSnapshots<R> {
       return;
     }
     this.opts.transport.sendSnapshot(m, async () => {
-      const stored = await this.opts.snapshots?.load();
+      // `load()` verifies the whole file; a retry of the same snapshot reuses what it found (its stream checks the
+      // CRC again as it is read, and fails if the file went meanwhile: raft then retries with a newer one).
+      const known = this.sendable;
+      const stored =
+        known !== undefined && known.metadata.index === want?.index
+          ? known
+          : await this.opts.snapshots?.load();
+      this.sendable = stored;
       if (stored === undefined || want === undefined || stored.metadata.index !== want.index) {
         throw new RaftError(
           'ERR_SNAPSHOT_TEMPORARILY_UNAVAILABLE',
           `snapshot at index ${want?.index ?? 0} is not on disk`,
         );
       }
-      return stored.bytes();
+      return stored.stream();
     });
   }
 
-  /** A snapshot from the leader: the file first, then the WAL record (then entries; release happens later). */
-  async persistIncoming(snap: Snapshot): Promise<void> {
-    if (this.opts.snapshots !== undefined) await this.opts.snapshots.save(snap.metadata, snap.data);
-    await this.opts.storage.saveSnap(snap.metadata);
+  /**
+   * An inbound message as raft is to see it: a MsgSnap's data (in `source`, else inline) goes to {@link incoming}
+   * and raft gets the message with empty data, so raft's log never holds a snapshot's bytes. With `discard` (the
+   * node stopped) the data is released instead.
+   */
+  receive(m: Message, source: SnapshotSource | undefined, discard = false): Message {
+    const snap = m.snapshot;
+    if (m.type !== MessageType.MsgSnap || snap === undefined) return m;
+    const data = source ?? bytesSource(snap.data);
+    if (discard) {
+      data.release().catch(() => undefined);
+      return m;
+    }
+    this.incoming.offer(snap.metadata, data);
+    return { ...m, snapshot: { ...snap, data: EMPTY } };
+  }
+
+  /**
+   * A snapshot from the leader, as raft hands it out (its data is in {@link incoming}): the file first (streamed
+   * from the source), then the WAL record (then entries; release happens later). Returns the source; the caller
+   * releases it once the state machine is restored.
+   */
+  async persistIncoming(snap: Snapshot): Promise<SnapshotSource> {
+    const source = this.incoming.take(snap.metadata);
+    if (source === undefined) {
+      throw new RaftError(
+        'ERR_SNAPSHOT_TEMPORARILY_UNAVAILABLE',
+        `the data of the snapshot at index ${snap.metadata.index} (term ${snap.metadata.term}) was not received`,
+        'snapshot',
+      );
+    }
+    try {
+      if (this.opts.snapshots !== undefined) await this.opts.snapshots.save(snap.metadata, source.stream());
+      await this.opts.storage.saveSnap(snap.metadata);
+    } catch (err) {
+      await source.release().catch(() => undefined);
+      throw err;
+    }
+    return source;
   }
 
   private async takeNow(): Promise<SnapshotMetadata> {

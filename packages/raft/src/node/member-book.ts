@@ -8,7 +8,13 @@ import {
   type SnapshotMetadata,
 } from '../raftpb/types.js';
 import { decodeConfChange, decodeConfChangeV2 } from '../codec/conf-change-codec.js';
-import { decodeMemberContext, unwrapSnapshot, wrapSnapshot, type MemberInfo } from './member-codec.js';
+import {
+  decodeMemberContext,
+  snapshotMembers,
+  unwrapSnapshot,
+  wrapSnapshot,
+  type MemberInfo,
+} from './member-codec.js';
 import type { StateMachine, Transport } from './types.js';
 
 /** A member of the configuration as {@link RaftNode.members} lists it. */
@@ -65,8 +71,8 @@ export class MemberBook {
         const view = { members: new Map(this.table), removed: new Set(this.removed) };
         return wrapSnapshot(view, await sm.snapshot());
       },
-      restore: async (bytes: Uint8Array, metadata: SnapshotMetadata) => {
-        const { members, removed, data } = unwrapSnapshot(bytes, metadata.index);
+      restore: async (chunks: AsyncIterable<Uint8Array>, metadata: SnapshotMetadata) => {
+        const { members, removed, data } = await unwrapSnapshot(chunks, metadata.index);
         await sm.restore(data, metadata);
         this.table = members;
         this.removed = removed;
@@ -112,9 +118,12 @@ export class MemberBook {
     for (const ch of changes) if (ch.type === ConfChangeType.RemoveNode) this.refuse(ch.nodeId);
   }
 
-  /** Raft installed the leader's snapshot `data` (enveloped): connect its members, drop peers it no longer has. */
-  raftRestored(data: Uint8Array, metadata: SnapshotMetadata): void {
-    const { members, removed } = unwrapSnapshot(data, metadata.index);
+  /**
+   * Raft installed the leader's snapshot (`data` streams it, enveloped; only its member table is read): connect its
+   * members, drop peers it no longer has, refuse its removed ids.
+   */
+  async raftRestored(data: AsyncIterable<Uint8Array>, metadata: SnapshotMetadata): Promise<void> {
+    const { members, removed } = await snapshotMembers(data, metadata.index);
     const cs = metadata.confState;
     const ids = new Set([...cs.voters, ...cs.learners, ...cs.votersOutgoing, ...cs.learnersNext]);
     for (const id of [...this.inTransport]) {

@@ -5,13 +5,15 @@
 //    context = MEMBER_MAGIC ‖ UTF-8 JSON {"address": string, "metadata"?: {string: string}} (etcd carries its
 //    Member as JSON in the same field). Replaying the log rebuilds the table.
 // 2. The snapshot envelope. RaftNode writes every snapshot as SNAPSHOT_MAGIC ‖ u32 BE length ‖ UTF-8 JSON
-//    {"members": [[id, address, metadata?], ...], "removed": [id, ...]} ‖ the state machine's own bytes, and
-//    unwraps it before `restore` (a bare members list, written before removed ids were kept, is read too); the
+//    {"members": [[id, address, metadata?], ...], "removed": [id, ...]} ‖ the state machine's own bytes (streamed:
+//    the data is never copied or held whole), and reads it off the front of the stream before `restore` (a bare
+//    members list, written before removed ids were kept, is read too); the
 //    snapshot's metadata (index, term, ConfState) stays etcd's, so `@x/wal`'s SnapshotStore needs no change. A
 //    snapshot without the magic (written before this format, or by another tool) is all state-machine data and
 //    carries no addresses.
 //
 // Neither magic starts with 0x01, the proposal header's version byte, so `unframe` never mistakes one for it.
+import { ChunkReader, snapshotChunks } from '../codec/chunk-reader.js';
 import { RaftError } from '../errors.js';
 import type { SnapshotPayload } from './types.js';
 
@@ -25,6 +27,8 @@ export interface MemberInfo {
 
 const MEMBER_MAGIC = new Uint8Array([0x78, 0x72, 0x6d, 0x31]); // "xrm1"
 const SNAPSHOT_MAGIC = new Uint8Array([0x78, 0x72, 0x73, 0x6e, 0x61, 0x70, 0x30, 0x31]); // "xrsnap01"
+/** A member table larger than this is corrupt (it would be read into memory whole). */
+const MAX_MEMBER_TABLE_BYTES = 64 * 1024 * 1024;
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -97,11 +101,11 @@ export function bootstrapPeers(
   );
 }
 
-/** `data` (the state machine's snapshot) behind an envelope holding the member table. */
+/** `data` (the state machine's snapshot) behind an envelope holding the member table, as a stream (no copy of `data`). */
 export function wrapSnapshot(
   table: { members: ReadonlyMap<number, MemberInfo>; removed: ReadonlySet<number> },
   data: SnapshotPayload,
-): SnapshotPayload {
+): AsyncIterable<Uint8Array> {
   const rows = [...table.members].map(([id, m]) =>
     m.metadata === undefined ? [id, m.address] : [id, m.address, m.metadata],
   );
@@ -111,32 +115,53 @@ export function wrapSnapshot(
   head.set(SNAPSHOT_MAGIC);
   new DataView(head.buffer).setUint32(SNAPSHOT_MAGIC.byteLength, json.byteLength);
   head.set(json, SNAPSHOT_MAGIC.byteLength + 4);
-  if (data instanceof Uint8Array) {
-    const out = new Uint8Array(head.byteLength + data.byteLength);
-    out.set(head);
-    out.set(data, head.byteLength);
-    return out;
-  }
   return (async function* () {
     yield head;
-    yield* data;
+    yield* snapshotChunks(data);
   })();
 }
 
 /**
- * Splits a snapshot RaftNode wrote into the member table and the state machine's bytes (a view, no copy). Bytes
- * without the envelope are all state-machine data (no members). A damaged envelope is ERR_DECODE.
+ * Reads the member table off the front of a snapshot stream RaftNode wrote, and hands on the state machine's data
+ * as a stream (read lazily, never held whole). A stream without the envelope is all state-machine data (no
+ * members). A damaged envelope is ERR_DECODE.
  */
-export function unwrapSnapshot(bytes: Uint8Array, index: number): MemberTable & { data: Uint8Array } {
+export async function unwrapSnapshot(
+  chunks: AsyncIterable<Uint8Array> | Uint8Array,
+  index: number,
+): Promise<MemberTable & { data: AsyncIterable<Uint8Array> }> {
+  const reader = new ChunkReader(chunks, `snapshot at index ${index}`);
+  return { ...(await readMembers(reader, index)), data: reader.rest() };
+}
+
+/** Only the member table of a snapshot stream RaftNode wrote (the rest is not read; the stream is closed). */
+export async function snapshotMembers(
+  chunks: AsyncIterable<Uint8Array> | Uint8Array,
+  index: number,
+): Promise<MemberTable> {
+  const reader = new ChunkReader(chunks, `snapshot at index ${index}`);
+  try {
+    return await readMembers(reader, index);
+  } finally {
+    await reader.close();
+  }
+}
+
+async function readMembers(reader: ChunkReader, index: number): Promise<MemberTable> {
   const members = new Map<number, MemberInfo>();
   const removed = new Set<number>();
-  if (!startsWith(bytes, SNAPSHOT_MAGIC)) return { members, removed, data: bytes };
   const where = `snapshot at index ${index}: member table`;
-  const at = SNAPSHOT_MAGIC.byteLength;
-  if (bytes.byteLength < at + 4) throw new RaftError('ERR_DECODE', `${where} is truncated`, 'members');
-  const len = new DataView(bytes.buffer, bytes.byteOffset + at, 4).getUint32(0);
-  if (bytes.byteLength < at + 4 + len) throw new RaftError('ERR_DECODE', `${where} is truncated`, 'members');
-  const table = parseJson(bytes.subarray(at + 4, at + 4 + len), where);
+  if (!startsWith(await reader.peek(SNAPSHOT_MAGIC.byteLength), SNAPSHOT_MAGIC)) return { members, removed };
+  await reader.read(SNAPSHOT_MAGIC.byteLength, 'magic');
+  const lenBytes = await reader.read(4, 'members');
+  const len = new DataView(lenBytes.buffer, lenBytes.byteOffset, 4).getUint32(0);
+  if (len > MAX_MEMBER_TABLE_BYTES)
+    throw new RaftError(
+      'ERR_DECODE',
+      `${where} announces ${len} bytes (limit ${MAX_MEMBER_TABLE_BYTES})`,
+      'members',
+    );
+  const table = parseJson(await reader.read(len, 'members'), where);
   // Written before removed ids were kept: a bare list of members.
   const { members: rows, removed: gone } = (
     Array.isArray(table) ? { members: table, removed: [] } : (table ?? {})
@@ -161,7 +186,7 @@ export function unwrapSnapshot(bytes: Uint8Array, index: number): MemberTable & 
     }
     members.set(id, info);
   }
-  return { members, removed, data: bytes.subarray(at + 4 + len) };
+  return { members, removed };
 }
 
 function plain(info: MemberInfo): MemberInfo {

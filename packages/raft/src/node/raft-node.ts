@@ -467,7 +467,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     // The apply running now finishes (the state machine never sees a call cut short); the rest is dropped: it is
     // committed and durable, and replays from the log on the next start.
     await this.applier.stop(err);
-    await this.snapshots.settled(); // its WAL record is written before the WAL closes
+    await this.snapshots.settled(); // its WAL record is written before the WAL closes; received data is deleted
     await this.opts.transport.stop();
     if (this.failed === undefined) await this.opts.storage.close();
   }
@@ -520,6 +520,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
         this.stats.applied(applied);
         this.emit('applied', applied);
         this.requests.serveReads(applied);
+        this.snapshots.incoming.passed(applied);
         this.maybeSnapshot();
       },
       failed: (err) => this.fail(err),

@@ -13,7 +13,7 @@ import type { MemberBook } from './member-book.js';
 import type { NodeMetrics } from './metrics.js';
 import { unframe } from './proposal-id.js';
 import type { Requests } from './requests.js';
-import type { DurableStorage, Transport, TransportHandler } from './types.js';
+import type { DurableStorage, SnapshotSource, Transport, TransportHandler } from './types.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -120,7 +120,7 @@ export class ReadyLoop<R> {
     const { rawNode } = this.ports;
     const { stats } = this.host;
     return {
-      onMessage: (m) => this.step(m),
+      onMessage: (m, snapshot) => this.step(m, snapshot),
       reportUnreachable: (id) => {
         stats.dropped(id);
         if (!this.host.stopped()) rawNode.reportUnreachable(id);
@@ -135,11 +135,14 @@ export class ReadyLoop<R> {
     };
   }
 
-  /** An inbound message: stepped into raft, then the loop runs (it may have made a Ready). */
-  private step(m: Message): void {
-    if (this.host.stopped()) return;
+  /**
+   * An inbound message: stepped into raft, then the loop runs (it may have made a Ready). A snapshot's data stays
+   * beside raft (in its file) until the loop persists and the applier restores it.
+   */
+  private step(m: Message, snapshot?: SnapshotSource): void {
+    if (this.host.stopped()) return void this.ports.snapshots.receive(m, snapshot, true);
     try {
-      this.ports.rawNode.step(m);
+      this.ports.rawNode.step(this.ports.snapshots.receive(m, snapshot));
     } catch (err) {
       if (isRaftError(err, 'ERR_LOG_CORRUPT')) {
         // The cluster knows entries are committed that this node's log lacks: its data was lost or wiped. It must
@@ -211,7 +214,7 @@ export class ReadyLoop<R> {
     if (leading) this.send(rd.messages);
 
     const snap = rd.snapshot !== undefined && !isEmptySnapshot(rd.snapshot) ? rd.snapshot : undefined;
-    if (snap !== undefined) await snapshots.persistIncoming(snap);
+    const snapSource = snap !== undefined ? await snapshots.persistIncoming(snap) : undefined;
     // A leader's committed entries are already on its own disk: it counts itself toward a commit only after
     // advance() of the Ready that saved them, and every earlier Ready was saved before this one was taken. So it
     // queues them for apply now, while its write runs (as etcd's raftNode does). A follower's committed entries may
@@ -230,11 +233,13 @@ export class ReadyLoop<R> {
     // Followers: only now, with entries and hard state on disk, may acknowledgements and votes go out.
     if (!leading) this.send(rd.messages);
 
-    if (snap !== undefined) {
-      book.raftRestored(snap.data, snap.metadata); // before the entries after it update the transport
-      // Restored in log order by the applier; entries queued before it that it covers are skipped.
+    if (snap !== undefined && snapSource !== undefined) {
+      // Before the entries after it update the transport (reads the member table off the front of the data).
+      await book.raftRestored(snapSource.stream(), snap.metadata);
+      // Restored in log order by the applier (which releases the source); entries queued before it that it covers
+      // are skipped.
       this.queuedIndex = Math.max(this.queuedIndex, snap.metadata.index);
-      applier.enqueueRestore(snap);
+      applier.enqueueRestore(snap.metadata, snapSource);
     }
     if (!queueFirst) this.queueCommitted(rd.committedEntries);
     // The loop does not wait for apply: a slow state machine delays no heartbeat, vote or acknowledgement.

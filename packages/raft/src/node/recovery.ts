@@ -125,7 +125,7 @@ export async function recover<R>(opts: RaftNodeOptions<R>): Promise<Recovery> {
   }
   memory.append(entries);
   if (opts.snapshot !== undefined && meta !== undefined) {
-    await opts.stateMachine.restore(await opts.snapshot.bytes(), meta);
+    await opts.stateMachine.restore(opts.snapshot.stream(), meta);
   }
   const commit = Math.max(state?.commit ?? 0, applied);
   return { startedAs: 'restart', memory, applied, confState, term: state?.term ?? 0, log: entries, commit };

@@ -72,14 +72,36 @@ export interface StateMachine<R = unknown> {
    * (or before the promise settles); the node keeps applying while the returned chunks are written.
    */
   snapshot(): SnapshotPayload | Promise<SnapshotPayload>;
-  /** Replaces the whole state with a snapshot's data. */
-  restore(data: Uint8Array, metadata: SnapshotMetadata): void | Promise<void>;
+  /**
+   * Replaces the whole state with a snapshot's data, read from a stream of chunks (a snapshot from the leader is
+   * streamed from a file, never held in memory whole; a state machine should decode it chunk by chunk, or call
+   * `readSnapshotBytes(data)` when its state is small). Consume the stream to its end: a stream that fails (e.g. a
+   * CRC mismatch at the end of a file) throws from the iteration.
+   */
+  restore(data: AsyncIterable<Uint8Array>, metadata: SnapshotMetadata): void | Promise<void>;
+}
+
+/**
+ * The data of a snapshot that arrived from the leader, kept outside memory (a transport's temporary file): raft sees
+ * the MsgSnap with empty data, the node streams it from here to its snapshot store and to `restore`.
+ */
+export interface SnapshotSource {
+  /** Byte length of the data. */
+  readonly size: number;
+  /** The data, from its beginning (may be called more than once until `release`). */
+  stream(): AsyncIterable<Uint8Array>;
+  /** Deletes what holds the data; called once, when the node no longer needs it. */
+  release(): Promise<void>;
 }
 
 /** What a transport calls back into. */
 export interface TransportHandler {
-  /** An inbound message, already decoded and validated. A MsgSnap carries its data in `snapshot.data`. */
-  onMessage(message: Message): void;
+  /**
+   * An inbound message, already decoded and validated. A MsgSnap carries its data either in `snapshot.data` or,
+   * when it was received to a file, in `snapshot` (then `snapshot.data` is empty and the node owns the source: it
+   * releases it).
+   */
+  onMessage(message: Message, snapshot?: SnapshotSource): void;
   /** A peer could not be reached (queue full, connection down): raft probes it again later. */
   reportUnreachable(id: number): void;
   /** The outcome of sending a snapshot. */
@@ -95,8 +117,11 @@ export interface TransportHandler {
 export interface Transport {
   start(handler: TransportHandler): void | Promise<void>;
   send(messages: readonly Message[]): void;
-  /** Sends a MsgSnap whose data comes from `data`; calls `reportSnapshot` when done. */
-  sendSnapshot(message: Message, data: () => Promise<Uint8Array>): void;
+  /**
+   * Sends a MsgSnap whose data comes from `data` (opened when the transfer starts, read chunk by chunk); calls
+   * `reportSnapshot` when done.
+   */
+  sendSnapshot(message: Message, data: () => Promise<SnapshotPayload>): void;
   addPeer(id: number, address: string): void;
   removePeer(id: number): void;
   stop(): Promise<void>;

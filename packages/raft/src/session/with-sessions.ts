@@ -1,17 +1,18 @@
+import { ChunkReader, snapshotChunks, type SnapshotChunks } from '../codec/chunk-reader.js';
 import { RaftError } from '../errors.js';
 import type { SnapshotMetadata } from '../raftpb/types.js';
 import { ByteReader, ByteWriter } from './bytes.js';
 import { decodeSessionEntry } from './entry.js';
 import { SessionTable, type SessionTableOptions } from './session-table.js';
 
-/** Snapshot data: bytes, or chunks (the shape `@x/raft/node`'s `StateMachine.snapshot` returns). */
-export type SnapshotChunks = Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
+export type { SnapshotChunks };
 
 /** The application state machine `withSessions` wraps (structurally `@x/raft/node`'s `StateMachine<R>`). */
 export interface SessionAwareStateMachine<R> {
   apply(data: Uint8Array, index: number): R | Promise<R>;
   snapshot(): SnapshotChunks | Promise<SnapshotChunks>;
-  restore(data: Uint8Array, metadata: SnapshotMetadata): void | Promise<void>;
+  /** Replaces the state with a snapshot's data, read from a stream of chunks. */
+  restore(data: AsyncIterable<Uint8Array>, metadata: SnapshotMetadata): void | Promise<void>;
 }
 
 /** How results are kept: recorded results live in the table and travel in snapshots, so they must be bytes. */
@@ -145,16 +146,20 @@ export function withSessions<R>(
       const head = new ByteWriter().raw(SNAPSHOT_MAGIC).bytes(table.encode()).finish();
       return then(inner.snapshot(), (data) => prepend(head, data));
     },
-    restore(bytes, metadata) {
-      const r = new ByteReader(bytes, `snapshot at index ${metadata.index}`);
-      const magic = r.raw(SNAPSHOT_MAGIC.byteLength, 'magic');
+    async restore(chunks, metadata) {
+      // The table is read off the front of the stream; the application's data streams on to `inner.restore`.
+      const reader = new ChunkReader(chunks, `snapshot at index ${metadata.index}`);
+      const magic = await reader.read(SNAPSHOT_MAGIC.byteLength, 'magic');
       if (!magic.every((b, i) => b === SNAPSHOT_MAGIC[i]))
-        r.fail('magic', 'not a snapshot written by withSessions', 0);
+        new ByteReader(magic, `snapshot at index ${metadata.index}`).fail(
+          'magic',
+          'not a snapshot written by withSessions',
+          0,
+        );
       const restored = new SessionTable(options);
-      restored.restore(r.bytes('sessions'));
-      return then(inner.restore(r.rest(), metadata), () => {
-        table = restored;
-      });
+      restored.restore(await reader.read(await readLength(reader, metadata.index), 'sessions'));
+      await inner.restore(reader.rest(), metadata);
+      table = restored;
     },
   };
 }
@@ -178,15 +183,21 @@ function then<T, U>(v: T | Promise<T>, f: (t: T) => U): U | Promise<U> {
   return v instanceof Promise ? v.then(f) : f(v);
 }
 
-function prepend(head: Uint8Array, data: SnapshotChunks): SnapshotChunks {
-  if (data instanceof Uint8Array) {
-    const out = new Uint8Array(head.byteLength + data.byteLength);
-    out.set(head);
-    out.set(data, head.byteLength);
-    return out;
-  }
+/** `head` then `data`, as a stream (the application's snapshot is never copied). */
+function prepend(head: Uint8Array, data: SnapshotChunks): AsyncIterable<Uint8Array> {
   return (async function* () {
     yield head;
-    yield* data;
+    yield* snapshotChunks(data);
   })();
+}
+
+/** The session table's length prefix (a varint of at most 8 bytes, as `ByteWriter.bytes` writes it). */
+async function readLength(reader: ChunkReader, index: number): Promise<number> {
+  const varint: number[] = [];
+  for (;;) {
+    const b = await reader.byte('sessions.length');
+    varint.push(b);
+    if ((b & 0x80) === 0 || varint.length >= 9) break;
+  }
+  return new ByteReader(Uint8Array.from(varint), `snapshot at index ${index}`).uint('sessions.length');
 }

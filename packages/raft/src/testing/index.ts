@@ -48,3 +48,4 @@ export {
   type PrometheusFamily,
   type PrometheusSample,
 } from './prometheus-text.js';
+export { BlobMachine, blobBytes } from './blob-machine.js';

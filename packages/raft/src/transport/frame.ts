@@ -11,11 +11,11 @@ export const FrameKind = {
   Refuse: 3,
   /** One encoded raft Message. */
   Message: 4,
-  /** Start of a snapshot: u64 data size, then the encoded MsgSnap (without data). */
+  /** Start of a snapshot: the encoded MsgSnap (without data). */
   SnapshotBegin: 5,
   /** A chunk of snapshot data. */
   SnapshotChunk: 6,
-  /** All chunks sent. */
+  /** All chunks sent: u64 BE data size, u32 BE CRC-32 of the data (the receiver refuses a mismatch). */
   SnapshotEnd: 7,
   /** Receiver → sender: the snapshot was received and handed to raft. */
   SnapshotAck: 8,

@@ -1,7 +1,8 @@
+import { readSnapshotBytes } from '../codec/chunk-reader.js';
 import { decodeMessage, encodeMessage } from '../codec/message-codec.js';
 import type { Message } from '../raftpb/types.js';
 import { MessageType } from '../raftpb/types.js';
-import type { Transport, TransportHandler } from '../node/types.js';
+import type { Transport, TransportHandler, SnapshotPayload } from '../node/types.js';
 
 /**
  * An in-process network for tests and examples: every node's {@link MemoryTransport} is attached to one
@@ -94,17 +95,20 @@ export class MemoryTransport implements Transport {
     }
   }
 
-  sendSnapshot(message: Message, data: () => Promise<Uint8Array>): void {
+  sendSnapshot(message: Message, data: () => Promise<SnapshotPayload>): void {
     const handler = this.handler;
-    data().then(
-      (bytes) => {
-        const snapshot = message.snapshot === undefined ? undefined : { ...message.snapshot, data: bytes };
-        const ok =
-          message.type === MessageType.MsgSnap && this.network.deliver(this.id, { ...message, snapshot });
-        handler?.reportSnapshot(message.to, ok ? 'finish' : 'failure');
-      },
-      () => handler?.reportSnapshot(message.to, 'failure'),
-    );
+    // In memory the snapshot travels whole: read it into one buffer.
+    data()
+      .then(readSnapshotBytes)
+      .then(
+        (bytes) => {
+          const snapshot = message.snapshot === undefined ? undefined : { ...message.snapshot, data: bytes };
+          const ok =
+            message.type === MessageType.MsgSnap && this.network.deliver(this.id, { ...message, snapshot });
+          handler?.reportSnapshot(message.to, ok ? 'finish' : 'failure');
+        },
+        () => handler?.reportSnapshot(message.to, 'failure'),
+      );
   }
 
   addPeer(): void {}

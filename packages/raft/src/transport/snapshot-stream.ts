@@ -1,8 +1,10 @@
 import type net from 'node:net';
 import tls from 'node:tls';
-import { decodeMessage, encodeMessage } from '../codec/message-codec.js';
+import { crc32 } from 'node:zlib';
+import { snapshotChunks } from '../codec/chunk-reader.js';
+import { encodeMessage } from '../codec/message-codec.js';
+import type { SnapshotPayload } from '../node/types.js';
 import type { Message } from '../raftpb/types.js';
-import { MessageType } from '../raftpb/types.js';
 import { FrameError, FrameKind, FrameParser, encodeFrame } from './frame.js';
 
 /** What {@link sendSnapshotOnce} needs. */
@@ -10,7 +12,8 @@ export interface SnapshotSend {
   dial: () => net.Socket;
   hello: Uint8Array;
   message: Message;
-  data: () => Promise<Uint8Array>;
+  /** Opens the data (e.g. the snapshot file, as a stream); read chunk by chunk as the socket drains. */
+  data: () => Promise<SnapshotPayload>;
   chunkBytes: number;
   maxFrameBytes: number;
   /** Gives up when the peer makes no progress for this long. Default 60 s. */
@@ -18,12 +21,15 @@ export interface SnapshotSend {
 }
 
 /**
- * Sends one MsgSnap on a connection of its own: handshake, SnapshotBegin (size + the message without data), the
- * data in chunks (respecting socket backpressure), SnapshotEnd; resolves when the receiver acknowledges that raft
- * has the snapshot, rejects on refusal, a closed connection or an idle timeout.
+ * Sends one MsgSnap on a connection of its own: handshake, SnapshotBegin (the message without data), the data in
+ * chunks read from `data` one at a time (each written only after the socket drained the previous one, so at most
+ * one chunk and the socket's buffer are in memory), SnapshotEnd (u64 size, u32 CRC-32 of the data); resolves when
+ * the receiver acknowledges that raft has the snapshot, rejects on refusal (e.g. a CRC mismatch), a closed
+ * connection or an idle timeout.
  */
 export async function sendSnapshotOnce(o: SnapshotSend): Promise<void> {
-  const bytes = await o.data();
+  // Opened only once the peer accepted the connection: a peer that is down costs no read of the snapshot file.
+  let source: AsyncGenerator<Uint8Array> | undefined;
   const chunk = Math.max(1, Math.min(o.chunkBytes, o.maxFrameBytes - 16));
   const socket = o.dial();
   socket.setTimeout(o.idleTimeoutMs ?? 60_000);
@@ -67,25 +73,35 @@ export async function sendSnapshotOnce(o: SnapshotSend): Promise<void> {
           ...o.message,
           snapshot: o.message.snapshot && { ...o.message.snapshot, data: new Uint8Array(0) },
         });
-        const begin = Buffer.allocUnsafe(8 + head.byteLength);
-        begin.writeBigUInt64BE(BigInt(bytes.byteLength), 0);
-        begin.set(head, 8);
-        await write(socket, encodeFrame(FrameKind.SnapshotBegin, begin));
-        for (let off = 0; off < bytes.byteLength; off += chunk) {
-          await write(
-            socket,
-            encodeFrame(
-              FrameKind.SnapshotChunk,
-              bytes.subarray(off, Math.min(bytes.byteLength, off + chunk)),
-            ),
-          );
+        const chunks = snapshotChunks(await o.data());
+        source = chunks;
+        await write(socket, encodeFrame(FrameKind.SnapshotBegin, head));
+        let size = 0;
+        let crc = 0;
+        for (let next = await chunks.next(); next.done !== true; next = await chunks.next()) {
+          const bytes = next.value;
+          for (let off = 0; off < bytes.byteLength; off += chunk) {
+            const part = bytes.subarray(off, Math.min(bytes.byteLength, off + chunk));
+            crc = crc32(part, crc);
+            size += part.byteLength;
+            await write(socket, encodeFrame(FrameKind.SnapshotChunk, part));
+          }
         }
-        await write(socket, encodeFrame(FrameKind.SnapshotEnd, new Uint8Array(0)));
+        await write(socket, encodeFrame(FrameKind.SnapshotEnd, encodeSnapshotEnd(size, crc)));
       };
     });
   } finally {
     socket.destroy();
+    await source?.return(undefined); // closes the file if the transfer stopped half-way
   }
+}
+
+/** SnapshotEnd's payload: u64 BE data size, u32 BE CRC-32 (zlib's) of the data. */
+export function encodeSnapshotEnd(size: number, crc: number): Buffer {
+  const out = Buffer.allocUnsafe(12);
+  out.writeBigUInt64BE(BigInt(size), 0);
+  out.writeUInt32BE(crc >>> 0, 8);
+  return out;
 }
 
 function write(socket: net.Socket, buf: Buffer): Promise<void> {
@@ -102,57 +118,4 @@ function write(socket: net.Socket, buf: Buffer): Promise<void> {
     socket.once('drain', onDrain);
     socket.once('close', onClose);
   });
-}
-
-/**
- * Receives one snapshot: the data goes straight into a single buffer of the announced size (never held twice),
- * bounded by `maxBytes`; anything out of order is a FrameError.
- */
-export class SnapshotReceiver {
-  private message: Message | undefined;
-  private data: Buffer | undefined;
-  private filled = 0;
-
-  constructor(private readonly maxBytes: number) {}
-
-  /** Feeds one frame; returns the complete MsgSnap (with its data) after SnapshotEnd. */
-  onFrame(kind: number, payload: Buffer): Message | undefined {
-    switch (kind) {
-      case FrameKind.SnapshotBegin: {
-        if (this.message !== undefined) throw new FrameError('second SnapshotBegin on one connection');
-        if (payload.byteLength < 8) throw new FrameError('SnapshotBegin too short');
-        const size = payload.readBigUInt64BE(0);
-        if (size > BigInt(this.maxBytes))
-          throw new FrameError(`snapshot of ${size} bytes exceeds the limit of ${this.maxBytes}`);
-        const m = decodeMessage(payload.subarray(8));
-        if (m.type !== MessageType.MsgSnap || m.snapshot === undefined)
-          throw new FrameError('SnapshotBegin does not carry a MsgSnap');
-        this.message = m;
-        this.data = Buffer.allocUnsafe(Number(size));
-        return undefined;
-      }
-      case FrameKind.SnapshotChunk: {
-        if (this.data === undefined) throw new FrameError('snapshot chunk before SnapshotBegin');
-        if (this.filled + payload.byteLength > this.data.byteLength)
-          throw new FrameError('snapshot chunks exceed the announced size');
-        payload.copy(this.data, this.filled);
-        this.filled += payload.byteLength;
-        return undefined;
-      }
-      case FrameKind.SnapshotEnd: {
-        const m = this.message;
-        if (m === undefined || this.data === undefined || m.snapshot === undefined)
-          throw new FrameError('SnapshotEnd before SnapshotBegin');
-        if (this.filled !== this.data.byteLength) {
-          throw new FrameError(`snapshot ended after ${this.filled} of ${this.data.byteLength} bytes`);
-        }
-        const out: Message = { ...m, snapshot: { ...m.snapshot, data: this.data } };
-        this.message = undefined;
-        this.data = undefined;
-        return out;
-      }
-      default:
-        throw new FrameError(`unexpected frame kind ${kind} on a snapshot connection`);
-    }
-  }
 }

@@ -1,10 +1,13 @@
 import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import tls from 'node:tls';
 import { decodeMessage } from '../codec/message-codec.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
-import type { Transport, TransportHandler } from '../node/types.js';
+import type { SnapshotPayload, SnapshotSource, Transport, TransportHandler } from '../node/types.js';
 import type { Message } from '../raftpb/types.js';
 import { MessageType } from '../raftpb/types.js';
 import { FrameError, FrameKind, FrameParser, encodeFrame } from './frame.js';
@@ -12,7 +15,8 @@ import { splitHostPort } from './address.js';
 import { decodeHello, encodeHello, type Hello } from './hello.js';
 import { PeerLink } from './peer-link.js';
 import { watchTlsRefusals } from './tls-refusals.js';
-import { SnapshotReceiver, sendSnapshotOnce } from './snapshot-stream.js';
+import { sendSnapshotOnce } from './snapshot-stream.js';
+import { SnapshotFileReceiver, cleanIncomingDir } from './snapshot-receive.js';
 
 /** Paths of the PEM files for mutual TLS between peers. */
 export interface PeerTlsOptions {
@@ -39,6 +43,12 @@ export interface TcpTransportOptions {
   maxSnapshotBytes?: number;
   /** Bytes per snapshot chunk. Default 1 MiB. */
   snapshotChunkBytes?: number;
+  /**
+   * Where incoming snapshots are written while they arrive (`raft-incoming-*.part` files; give the snapshot
+   * store's directory so they stay on its disk). `start` deletes such files left by a process that died
+   * mid-transfer. Default: a fresh directory under the OS temp dir, removed by `stop`.
+   */
+  snapshotDir?: string;
   /** Reconnect backoff bounds, in ms (jittered exponential). Defaults 50 and 2,000. */
   backoffMinMs?: number;
   backoffMaxMs?: number;
@@ -75,8 +85,9 @@ export interface TcpTransportOptions {
  */
 export class TcpTransport implements Transport {
   private readonly opts: Required<
-    Omit<TcpTransportOptions, 'tls' | 'peers' | 'logger' | 'incarnation' | 'advertise'>
+    Omit<TcpTransportOptions, 'tls' | 'peers' | 'logger' | 'incarnation' | 'advertise' | 'snapshotDir'>
   > & {
+    snapshotDir?: string;
     tls?: PeerTlsOptions;
     incarnation?: string;
     advertise?: string;
@@ -93,6 +104,9 @@ export class TcpTransport implements Transport {
   private handler: TransportHandler | undefined;
   private tlsContext: { ca: Buffer; cert: Buffer; key: Buffer } | undefined;
   private stopped = false;
+  /** Where incoming snapshots go (set by `start`); `ownsIncomingDir`: a temp dir of ours, removed by `stop`. */
+  private incomingDir = '';
+  private ownsIncomingDir = false;
 
   constructor(options: TcpTransportOptions) {
     if (!Number.isSafeInteger(options.id) || options.id <= 0)
@@ -111,6 +125,7 @@ export class TcpTransport implements Transport {
       ...(options.tls !== undefined ? { tls: options.tls } : {}),
       ...(options.incarnation !== undefined ? { incarnation: options.incarnation } : {}),
       ...(options.advertise !== undefined ? { advertise: options.advertise } : {}),
+      ...(options.snapshotDir !== undefined ? { snapshotDir: options.snapshotDir } : {}),
     };
     if (options.advertise !== undefined) splitHostPort(options.advertise); // throws on a malformed address
     this.logger = options.logger ?? silentLogger;
@@ -132,6 +147,16 @@ export class TcpTransport implements Transport {
 
   async start(handler: TransportHandler): Promise<void> {
     this.handler = handler;
+    if (this.opts.snapshotDir !== undefined) {
+      this.incomingDir = this.opts.snapshotDir;
+      await mkdir(this.incomingDir, { recursive: true });
+      const left = await cleanIncomingDir(this.incomingDir);
+      if (left.length > 0)
+        this.logger.warn('deleted partial incoming snapshots', { dir: this.incomingDir, files: left });
+    } else {
+      this.incomingDir = await mkdtemp(join(tmpdir(), 'x-raft-snap-'));
+      this.ownsIncomingDir = true;
+    }
     if (this.opts.tls !== undefined) {
       this.tlsContext = {
         ca: readFileSync(this.opts.tls.ca),
@@ -170,7 +195,7 @@ export class TcpTransport implements Transport {
     }
   }
 
-  sendSnapshot(message: Message, data: () => Promise<Uint8Array>): void {
+  sendSnapshot(message: Message, data: () => Promise<SnapshotPayload>): void {
     const addr = this.addresses.get(message.to);
     const handler = this.handler;
     if (addr === undefined || handler === undefined || message.type !== MessageType.MsgSnap) {
@@ -218,6 +243,7 @@ export class TcpTransport implements Transport {
     this.inbound.clear();
     const server = this.server;
     if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (this.ownsIncomingDir) await rm(this.incomingDir, { recursive: true, force: true });
     this.handler = undefined;
   }
 
@@ -276,7 +302,7 @@ export class TcpTransport implements Transport {
     socket.setNoDelay(true);
     const parser = new FrameParser(this.opts.maxFrameBytes);
     let peer: Hello | undefined;
-    let snapshot: SnapshotReceiver | undefined;
+    let snapshot: SnapshotFileReceiver | undefined;
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     let refused = false;
     const refuse = (reason: string): void => {
@@ -328,15 +354,11 @@ export class TcpTransport implements Transport {
             }
             peer = hello;
             socket.write(encodeFrame(FrameKind.HelloOk, new Uint8Array(0)));
-            if (hello.purpose === 'snapshot') snapshot = new SnapshotReceiver(this.opts.maxSnapshotBytes);
+            if (hello.purpose === 'snapshot') snapshot = this.snapshotReceiver(socket, hello.from, remote);
             continue;
           }
           if (snapshot !== undefined) {
-            const done = snapshot.onFrame(f.kind, f.payload);
-            if (done !== undefined) {
-              this.deliver(done, peer.from);
-              socket.write(encodeFrame(FrameKind.SnapshotAck, new Uint8Array(0)));
-            }
+            snapshot.push(f.kind, f.payload);
             continue;
           }
           if (f.kind !== FrameKind.Message)
@@ -356,14 +378,39 @@ export class TcpTransport implements Transport {
     socket.on('close', () => this.inbound.delete(socket));
   }
 
-  private deliver(m: Message, from: number): void {
+  /** Receives a snapshot connection's data into a file; raft gets it once it checked out, then the sender an ack. */
+  private snapshotReceiver(socket: net.Socket, from: number, remote: string): SnapshotFileReceiver {
+    // A sender that goes silent (its process stopped, the network cut without a reset) must not keep the temporary
+    // file: the connection closes, and with it the file goes.
+    socket.setTimeout(SNAPSHOT_IDLE_MS, () => socket.destroy());
+    return new SnapshotFileReceiver({
+      socket,
+      dir: this.incomingDir,
+      maxBytes: this.opts.maxSnapshotBytes,
+      deliver: (m, source) => {
+        if (this.handler === undefined) throw new FrameError('the transport stopped');
+        this.deliver(m, from, source);
+        socket.write(encodeFrame(FrameKind.SnapshotAck, new Uint8Array(0)));
+      },
+      fail: (err) => {
+        this.logger.warn('refused an incoming snapshot', { remote, peer: from, err: err.message });
+        socket.end(encodeFrame(FrameKind.Refuse, Buffer.from(`snapshot refused: ${err.message}`)));
+        socket.setTimeout(1000, () => socket.destroy());
+      },
+    });
+  }
+
+  private deliver(m: Message, from: number, snapshot?: SnapshotSource): void {
     if (m.from !== from)
       throw new FrameError(`message claims to be from ${m.from} on a connection from ${from}`);
     if (m.to !== this.opts.id)
       throw new FrameError(`message for node ${m.to} delivered to node ${this.opts.id}`);
-    this.handler?.onMessage(m);
+    this.handler?.onMessage(m, snapshot);
   }
 }
+
+/** A snapshot connection on which nothing arrives for this long is closed (its temporary file deleted). */
+const SNAPSHOT_IDLE_MS = 60_000;
 
 /** Starts the refusal reason that tells a node its data no longer matches what its peers know. */
 export const WIPED_PREFIX = 'ERR_INCARNATION_CHANGED:';

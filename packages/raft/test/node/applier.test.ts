@@ -2,6 +2,7 @@
 // proposals; a crash with a full queue loses nothing acknowledged.
 import { afterEach, describe, expect, it } from 'vitest';
 import { isRaftError } from '../../src/errors.js';
+import { readSnapshotBytes } from '../../src/codec/chunk-reader.js';
 import { MemoryDurableStorage } from '../../src/node/memory-durable-storage.js';
 import { MemorySnapshotStore } from '../../src/node/memory-snapshot-store.js';
 import type { RaftNodeOptions } from '../../src/node/options.js';
@@ -35,8 +36,8 @@ class SlowMachine implements StateMachine<number> {
   snapshot(): Uint8Array {
     return enc(JSON.stringify(this.applied));
   }
-  restore(data: Uint8Array): void {
-    this.applied = JSON.parse(new TextDecoder().decode(data)) as string[];
+  async restore(chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    this.applied = JSON.parse(new TextDecoder().decode(await readSnapshotBytes(chunks))) as string[];
   }
 }
 

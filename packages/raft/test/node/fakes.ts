@@ -1,6 +1,7 @@
 // Test doubles for RaftNode's edges: a durable storage that records what reached "disk" and in which order, a
 // snapshot store in memory, and a counting state machine.
 import type { Entry, HardState, SnapshotMetadata } from '../../src/raftpb/types.js';
+import { readSnapshotBytes } from '../../src/codec/chunk-reader.js';
 import type {
   DurableContents,
   DurableStorage,
@@ -115,8 +116,11 @@ export class ListMachine implements StateMachine<number> {
     return new TextEncoder().encode(JSON.stringify({ applied: this.applied, lastIndex: this.lastIndex }));
   }
 
-  restore(data: Uint8Array): void {
-    const s = JSON.parse(new TextDecoder().decode(data)) as { applied: string[]; lastIndex: number };
+  async restore(chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    const s = JSON.parse(new TextDecoder().decode(await readSnapshotBytes(chunks))) as {
+      applied: string[];
+      lastIndex: number;
+    };
     this.applied = s.applied;
     this.lastIndex = s.lastIndex;
     this.restores++;

@@ -1,4 +1,5 @@
 // The wire formats that carry member addresses: the conf-change context and the snapshot envelope.
+import { readSnapshotBytes } from '../../src/codec/chunk-reader.js';
 import { describe, expect, it } from 'vitest';
 import {
   decodeMemberContext,
@@ -57,43 +58,53 @@ describe('snapshot envelope', () => {
       ),
     );
     expect(streamed).toEqual(whole);
-    const out = unwrapSnapshot(whole, 10);
+    const out = await unwrapSnapshot(whole, 10);
     expect(out.members).toEqual(members);
     expect([...out.removed].sort()).toEqual([3, 5]);
-    expect(new TextDecoder().decode(out.data)).toBe('state machine bytes');
+    expect(new TextDecoder().decode(await readSnapshotBytes(out.data))).toBe('state machine bytes');
+    // A table split across chunks at every byte reads the same.
+    const oneByteChunks = await unwrapSnapshot(
+      (async function* () {
+        for (let i = 0; i < whole.byteLength; i++) yield whole.subarray(i, i + 1);
+      })(),
+      10,
+    );
+    expect(oneByteChunks.members).toEqual(members);
+    expect([...oneByteChunks.removed].sort()).toEqual([3, 5]);
+    expect(new TextDecoder().decode(await readSnapshotBytes(oneByteChunks.data))).toBe('state machine bytes');
   });
 
-  it('reads a snapshot without the envelope as all data, no members', () => {
+  it('reads a snapshot without the envelope as all data, no members', async () => {
     const legacy = enc('{"old":"format"}');
-    const out = unwrapSnapshot(legacy, 4);
+    const out = await unwrapSnapshot(legacy, 4);
     expect(out.members.size).toBe(0);
-    expect(out.data).toEqual(legacy);
+    expect(await readSnapshotBytes(out.data)).toEqual(legacy);
   });
 
   it('rejects a truncated or malformed member table with ERR_DECODE naming the index', async () => {
     const whole = await collect(wrapSnapshot(table, enc('x')));
-    expect(() => unwrapSnapshot(whole.subarray(0, 10), 12)).toThrow(
+    await expect(unwrapSnapshot(whole.subarray(0, 10), 12)).rejects.toThrow(
       expect.objectContaining({ code: 'ERR_DECODE', message: expect.stringContaining('index 12') as string }),
     );
     const bad = await collect(
       wrapSnapshot({ members: new Map([[0, { address: 'z' }]]), removed: new Set() }, enc('x')),
     );
-    expect(() => unwrapSnapshot(bad, 12)).toThrow(expect.objectContaining({ code: 'ERR_DECODE' }));
+    await expect(unwrapSnapshot(bad, 12)).rejects.toThrow(expect.objectContaining({ code: 'ERR_DECODE' }));
     const badRemoved = await collect(wrapSnapshot({ members, removed: new Set([-1]) }, enc('x')));
-    expect(() => unwrapSnapshot(badRemoved, 12)).toThrow(
+    await expect(unwrapSnapshot(badRemoved, 12)).rejects.toThrow(
       expect.objectContaining({ code: 'ERR_DECODE', field: 'removed' }),
     );
   });
 
-  it('reads the envelope written before removed ids were kept (a bare members list): no removed ids', () => {
+  it('reads the envelope written before removed ids were kept (a bare members list): no removed ids', async () => {
     const json = enc(JSON.stringify([[1, 'a:1']]));
     const head = new Uint8Array(12 + json.byteLength);
     head.set(enc('xrsnap01'));
     new DataView(head.buffer).setUint32(8, json.byteLength);
     head.set(json, 12);
-    const out = unwrapSnapshot(new Uint8Array([...head, ...enc('data')]), 4);
+    const out = await unwrapSnapshot(new Uint8Array([...head, ...enc('data')]), 4);
     expect(out.members).toEqual(new Map([[1, { address: 'a:1' }]]));
     expect(out.removed.size).toBe(0);
-    expect(new TextDecoder().decode(out.data)).toBe('data');
+    expect(new TextDecoder().decode(await readSnapshotBytes(out.data))).toBe('data');
   });
 });

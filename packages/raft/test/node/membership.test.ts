@@ -6,7 +6,7 @@ import { MemoryDurableStorage } from '../../src/node/memory-durable-storage.js';
 import { MemorySnapshotStore } from '../../src/node/memory-snapshot-store.js';
 import type { RaftNodeEvents } from '../../src/node/options.js';
 import { RaftNode } from '../../src/node/raft-node.js';
-import type { Transport, TransportHandler } from '../../src/node/types.js';
+import type { Transport, TransportHandler, SnapshotPayload } from '../../src/node/types.js';
 import { StateType } from '../../src/raft/state-type.js';
 import { MessageType, type Message } from '../../src/raftpb/types.js';
 import { MemoryNetwork } from '../../src/transport/memory-transport.js';
@@ -31,7 +31,7 @@ class RecordingTransport implements Transport {
     this.inner.send(now);
     for (const m of ms) if (!now.includes(m)) setTimeout(() => this.inner.send([m]), this.delay(m));
   }
-  sendSnapshot(m: Message, data: () => Promise<Uint8Array>): void {
+  sendSnapshot(m: Message, data: () => Promise<SnapshotPayload>): void {
     this.inner.sendSnapshot(m, data);
   }
   addPeer(id: number, address: string): void {

@@ -1,5 +1,6 @@
 // A small application state machine for the session tests: `key` commands increment a counter and return its new
 // value; it counts how often each command id was applied, which is what exactly-once is about.
+import { readSnapshotBytes } from '../../src/codec/chunk-reader.js';
 import type { SnapshotMetadata } from '../../src/raftpb/types.js';
 import type { ResultCodec, SessionAwareStateMachine } from '../../src/session/with-sessions.js';
 
@@ -33,8 +34,8 @@ export class CounterMachine implements SessionAwareStateMachine<number> {
     return text.encode(JSON.stringify([...this.counters]));
   }
 
-  restore(data: Uint8Array, _metadata: SnapshotMetadata): void {
-    this.counters = new Map(JSON.parse(untext.decode(data)) as [string, number][]);
+  async restore(chunks: AsyncIterable<Uint8Array>, _metadata: SnapshotMetadata): Promise<void> {
+    this.counters = new Map(JSON.parse(untext.decode(await readSnapshotBytes(chunks))) as [string, number][]);
   }
 }
 

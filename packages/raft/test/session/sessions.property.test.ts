@@ -5,6 +5,7 @@
 // restores at random points must answer every entry alike and end with the same snapshot bytes.
 // A failure prints fast-check's seed and path; rerun exactly that case with FC_SEED=<seed> FC_PATH=<path>
 // (FC_RUNS=<n> runs more cases).
+import { readSnapshotBytes, snapshotChunks, type SnapshotChunks } from '../../src/codec/chunk-reader.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -189,10 +190,8 @@ class Reference {
   }
 }
 
-async function bytesOf(p: unknown): Promise<Uint8Array> {
-  const d = await p;
-  if (!(d instanceof Uint8Array)) throw new Error('expected bytes');
-  return d;
+async function bytesOf(p: SnapshotChunks | Promise<SnapshotChunks>): Promise<Uint8Array> {
+  return readSnapshotBytes(await p);
 }
 
 describe('sessions (property)', () => {
@@ -225,7 +224,7 @@ describe('sessions (property)', () => {
             if (snapshotAt.includes(index)) {
               const snap = await bytesOf(restarted.snapshot());
               restarted = withSessions(new CounterMachine(), options);
-              await restarted.restore(snap, meta(index));
+              await restarted.restore(snapshotChunks(snap), meta(index));
             }
           }
           // At most once: a tagged command (id s<session>-<seq>) never applies twice.

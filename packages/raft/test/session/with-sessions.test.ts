@@ -1,3 +1,4 @@
+import { snapshotChunks } from '../../src/codec/chunk-reader.js';
 import { describe, expect, it } from 'vitest';
 import { isRaftError } from '../../src/errors.js';
 import {
@@ -150,7 +151,7 @@ describe('withSessions', () => {
     const snap = await collect(sm.snapshot());
     const app2 = new CounterMachine();
     const sm2 = withSessions(app2, { results: numberCodec, timeoutMs: 1_000 });
-    await sm2.restore(snap, meta(index()));
+    await sm2.restore(snapshotChunks(snap), meta(index()));
     expect(sm2.sessions.logTime).toBe(5);
     expect(sm2.apply(cmd, index() + 1)).toEqual({ kind: 'result', result: 1, duplicate: true });
     expect(app2.appliedTimes.size).toBe(0);
@@ -175,7 +176,7 @@ describe('withSessions', () => {
     const snap = await collect(sm.snapshot());
     const app2 = new CounterMachine();
     const sm2 = withSessions(app2, { results: numberCodec });
-    await sm2.restore(snap, meta(3));
+    await sm2.restore(snapshotChunks(snap), meta(3));
     expect(app2.counters.get('k')).toBe(1);
     expect(sm2.sessions.has(1)).toBe(true);
   });
@@ -184,7 +185,7 @@ describe('withSessions', () => {
     const { sm, apply } = setup();
     apply(encodeRegisterSession(0));
     await expect(
-      Promise.resolve().then(() => sm.restore(Uint8Array.of(1, 2, 3, 4, 5), meta(9))),
+      Promise.resolve().then(() => sm.restore(snapshotChunks(Uint8Array.of(1, 2, 3, 4, 5)), meta(9))),
     ).rejects.toMatchObject({
       code: 'ERR_DECODE',
       field: 'magic',
@@ -192,7 +193,9 @@ describe('withSessions', () => {
     const snap = await collect(sm.snapshot());
     const damaged = snap.slice();
     damaged[5] = 9; // the table's version byte
-    await expect(Promise.resolve().then(() => sm.restore(damaged, meta(9)))).rejects.toMatchObject({
+    await expect(
+      Promise.resolve().then(() => sm.restore(snapshotChunks(damaged), meta(9))),
+    ).rejects.toMatchObject({
       code: 'ERR_DECODE',
       field: 'version',
     });

@@ -8,7 +8,8 @@ import fc from 'fast-check';
 import { pack } from 'msgpackr';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeMessage } from '../../src/codec/message-codec.js';
-import type { TransportHandler } from '../../src/node/types.js';
+import { readSnapshotBytes } from '../../src/codec/chunk-reader.js';
+import type { SnapshotSource, TransportHandler } from '../../src/node/types.js';
 import { MessageType, type Message } from '../../src/raftpb/types.js';
 import { FrameKind, encodeFrame } from '../../src/transport/frame.js';
 import { encodeHello } from '../../src/transport/hello.js';
@@ -17,6 +18,8 @@ import { reservePort } from '../../../../test-support/ports.js';
 
 interface Recorder extends TransportHandler {
   messages: Message[];
+  /** The data of each MsgSnap received, in order. */
+  sources: SnapshotSource[];
   unreachable: number[];
   snapshots: [number, string][];
   fatal: (err: Error) => void;
@@ -26,11 +29,15 @@ interface Recorder extends TransportHandler {
 function recorder(): Recorder {
   const r: Recorder = {
     messages: [],
+    sources: [],
     unreachable: [],
     snapshots: [],
     fatals: [],
     fatal: (err) => r.fatals.push(err),
-    onMessage: (m) => r.messages.push(m),
+    onMessage: (m, source) => {
+      r.messages.push(m);
+      if (source !== undefined) r.sources.push(source);
+    },
     reportUnreachable: (id) => r.unreachable.push(id),
     reportSnapshot: (id, status) => r.snapshots.push([id, status]),
   };
@@ -320,12 +327,16 @@ describe('TcpTransport', () => {
         },
       },
     });
-    a.sendSnapshot(snap, async () => data);
+    a.sendSnapshot(snap, async () => [data]);
     await until(() => ra.snapshots.length === 1, 'snapshot status');
     expect(ra.snapshots[0]).toEqual([2, 'finish']);
     const got = rb.messages.find((m) => m.type === MessageType.MsgSnap)!;
     expect(got.snapshot?.metadata.index).toBe(500);
-    expect(Buffer.from(got.snapshot!.data).equals(Buffer.from(data))).toBe(true);
+    expect(got.snapshot!.data.byteLength).toBe(0); // the data waits in a file, beside raft
+    expect(rb.sources[0]?.size).toBe(data.byteLength);
+    expect(Buffer.from(await readSnapshotBytes(rb.sources[0]!.stream())).equals(Buffer.from(data))).toBe(
+      true,
+    );
   });
 
   it('reports a failed snapshot when its data cannot be read', async () => {

@@ -1,5 +1,6 @@
+import { readSnapshotBytes } from '../../codec/chunk-reader.js';
 import { decodeMessage, encodeMessage } from '../../codec/message-codec.js';
-import type { Transport, TransportHandler } from '../../node/types.js';
+import type { Transport, TransportHandler, SnapshotPayload } from '../../node/types.js';
 import type { RandomSource } from '../../random.js';
 import { MessageType, type Message } from '../../raftpb/types.js';
 import type { ClockScope, VirtualClock } from './virtual-clock.js';
@@ -166,7 +167,7 @@ export class SimTransport implements Transport {
     }
   }
 
-  sendSnapshot(message: Message, data: () => Promise<Uint8Array>): void {
+  sendSnapshot(message: Message, data: () => Promise<SnapshotPayload>): void {
     const report = (ok: boolean): void => {
       if (!this.stopped && this.scope.alive)
         this.handler?.reportSnapshot(message.to, ok ? 'finish' : 'failure');
@@ -177,13 +178,16 @@ export class SimTransport implements Transport {
       return;
     }
     const snapshot = message.snapshot;
-    data().then(
-      (bytes) => {
-        if (this.stopped || !this.scope.alive) return;
-        this.net.route(this.id, address, { ...message, snapshot: { ...snapshot, data: bytes } }, report);
-      },
-      () => report(false),
-    );
+    // In memory the snapshot travels whole: read it into one buffer.
+    data()
+      .then(readSnapshotBytes)
+      .then(
+        (bytes) => {
+          if (this.stopped || !this.scope.alive) return;
+          this.net.route(this.id, address, { ...message, snapshot: { ...snapshot, data: bytes } }, report);
+        },
+        () => report(false),
+      );
   }
 
   addPeer(id: number, address: string): void {

@@ -1,3 +1,4 @@
+import { readSnapshotBytes } from '../../../src/codec/chunk-reader.js';
 import type { StateMachine } from '@x/raft/node';
 import { UNKNOWN, partitionBy, type KvInput, type Model, type SimOperation } from '@x/raft/testing';
 import type { RandomSource } from '@x/raft';
@@ -22,7 +23,8 @@ export class KvMachine implements StateMachine<string> {
     return enc.encode(JSON.stringify([...this.map]));
   }
 
-  restore(data: Uint8Array): void {
+  async restore(chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    const data = await readSnapshotBytes(chunks);
     this.map.clear();
     for (const [k, v] of JSON.parse(dec.decode(data)) as [string, string][]) this.map.set(k, v);
   }
@@ -66,8 +68,8 @@ export class CounterMachine implements StateMachine<number> {
     return enc.encode(JSON.stringify(this.values));
   }
 
-  restore(data: Uint8Array): void {
-    const values = JSON.parse(dec.decode(data)) as (number | null)[];
+  async restore(chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    const values = JSON.parse(dec.decode(await readSnapshotBytes(chunks))) as (number | null)[];
     this.values.length = 0;
     values.forEach((v, k) => (this.values[k] = v ?? 0));
   }

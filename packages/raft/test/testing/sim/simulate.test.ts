@@ -55,8 +55,8 @@ describe('simulate', () => {
   it("finds a user's state machine bug: a restore that drops a key gives a history that is not linearizable", async () => {
     // The kind of bug simulate is for: snapshots lose data, which only shows after a restart or a snapshot install.
     class LossyKv extends KvMachine {
-      override restore(data: Uint8Array): void {
-        super.restore(data);
+      override async restore(data: AsyncIterable<Uint8Array>): Promise<void> {
+        await super.restore(data);
         this.map.delete('k0');
       }
     }
