@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, open, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { withSessions, type ConfState, type Logger, type SessionResult, type SessionTable } from '@x/raft';
 import { RaftNode, TcpTransport, type PeerTlsOptions } from '@x/raft/node';
@@ -9,6 +8,7 @@ import { kvResultCodec } from '../store/result-codec.js';
 import { createHttpApi } from '../server/http-api.js';
 import type { Http1Server, Http1TlsOptions } from '../server/http1.js';
 import { KvMetrics } from './metrics.js';
+import { dataIncarnation } from './data-incarnation.js';
 import { BACKUP_DIR_PREFIX, removeStaleBackups } from './backup-file.js';
 
 /** Options of {@link KvNode.start}. */
@@ -220,28 +220,6 @@ export class KvNode {
     await this.server?.close();
     await this.raft.stop();
   }
-}
-
-/**
- * A random id for this data directory, created once and kept: peers refuse this node's id if it comes back with
- * another one (its data was wiped), instead of letting it vote with a log it no longer has.
- */
-async function dataIncarnation(dataDir: string): Promise<string> {
-  const file = join(dataDir, 'incarnation');
-  try {
-    return (await readFile(file, 'utf8')).trim();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  const id = randomBytes(8).toString('hex');
-  const fh = await open(file, 'wx');
-  try {
-    await fh.writeFile(id);
-    await fh.datasync();
-  } finally {
-    await fh.close();
-  }
-  return id;
 }
 
 async function openRepairing(
