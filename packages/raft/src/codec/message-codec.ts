@@ -12,8 +12,12 @@ import { array, bool, bytes, fail, oneOf, uint, uintArray } from './validate.js'
 
 // Wire form: a msgpack array, positional so it is compact and decodes without key lookups:
 //   [type, to, from, term, logTerm, index, entries, commit, snapshot|null, reject, rejectHint, context|null]
-//   entry    = [term, index, type, data]
+//   entries  = msgpack binary: the entries packed back to back, each
+//              term u64 BE ‖ index u64 BE ‖ type u8 ‖ data length u32 BE ‖ data
 //   snapshot = [data, index, term, voters, learners, votersOutgoing, learnersNext, autoLeave]
+// Entries are packed by hand rather than as one msgpack array each: at 1,024 proposals in flight the per-entry
+// arrays and objects of a generic decode were most of a RaftNode's time (measured: with messages passed through
+// uncoded, an in-process cluster committed 1.6x as fast). Decoded entries' data are views of the frame, not copies.
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: false, moreTypes: false, int64AsType: 'number' });
 const MESSAGE_TYPES = new Set<number>(Object.values(MessageType));
@@ -33,11 +37,7 @@ function encodeConfState(cs: ConfState): unknown[] {
  * ```
  */
 export function encodeMessage(m: Message): Uint8Array {
-  const ents = new Array<unknown>(m.entries.length);
-  for (let i = 0; i < m.entries.length; i++) {
-    const e = m.entries[i]!;
-    ents[i] = [e.term, e.index, e.type, e.data];
-  }
+  const ents = packEntries(m.entries);
   const s = m.snapshot;
   const snap =
     s === undefined
@@ -80,13 +80,11 @@ export function decodeMessage(buf: Uint8Array): Message {
       'message',
     );
   }
-  // A message can hold at most one entry per 5 bytes of input: a cheap bound against absurd lengths.
+  // A message can hold at most one item per byte of input: a cheap bound against absurd lengths.
   const maxItems = Math.max(16, buf.byteLength);
   const a = array(v, 'message', FIELDS);
   if (a.length !== FIELDS) fail('message', `expected ${FIELDS} fields, got ${a.length}`);
-  const rawEntries = array(a[6], 'entries', maxItems);
-  const entries = new Array<Entry>(rawEntries.length);
-  for (let i = 0; i < rawEntries.length; i++) entries[i] = decodeEntry(rawEntries[i], i);
+  const entries = unpackEntries(bytes(a[6], 'entries'));
   const m: Message = {
     type: oneOf<MessageType>(a[0], 'type', MESSAGE_TYPES),
     to: uint(a[1], 'to'),
@@ -104,15 +102,68 @@ export function decodeMessage(buf: Uint8Array): Message {
   return m;
 }
 
-function decodeEntry(v: unknown, i: number): Entry {
-  const e = array(v, `entries[${i}]`, 4);
-  if (e.length !== 4) fail(`entries[${i}]`, `expected 4 fields, got ${e.length}`);
-  return {
-    term: uint(e[0], `entries[${i}].term`),
-    index: uint(e[1], `entries[${i}].index`),
-    type: oneOf<EntryType>(e[2], `entries[${i}].type`, ENTRY_TYPES),
-    data: bytes(e[3], `entries[${i}].data`),
-  };
+/** Bytes of an entry's header in the packed form: term, index (u64 each), type (u8), data length (u32). */
+const ENTRY_HEADER = 8 + 8 + 1 + 4;
+const TWO_32 = 2 ** 32;
+
+/** The entries packed back to back (see the wire form above). */
+function packEntries(entries: readonly Entry[]): Uint8Array {
+  let size = 0;
+  for (const e of entries) size += ENTRY_HEADER + e.data.byteLength;
+  const out = new Uint8Array(size);
+  const dv = new DataView(out.buffer);
+  let at = 0;
+  for (const e of entries) {
+    writeU64(dv, at, e.term);
+    writeU64(dv, at + 8, e.index);
+    dv.setUint8(at + 16, e.type);
+    dv.setUint32(at + 17, e.data.byteLength);
+    out.set(e.data, at + ENTRY_HEADER);
+    at += ENTRY_HEADER + e.data.byteLength;
+  }
+  return out;
+}
+
+/** A non-negative safe integer as u64 big-endian; anything else is written so that decoding refuses it. */
+function writeU64(dv: DataView, at: number, v: number): void {
+  if (!Number.isSafeInteger(v) || v < 0) {
+    dv.setUint32(at, 0xffffffff); // above 2^53: ERR_DECODE on the other side, naming the field
+    dv.setUint32(at + 4, 0xffffffff);
+    return;
+  }
+  dv.setUint32(at, Math.floor(v / TWO_32));
+  dv.setUint32(at + 4, v >>> 0);
+}
+
+function readU64(dv: DataView, at: number, field: string): number {
+  const v = dv.getUint32(at) * TWO_32 + dv.getUint32(at + 4);
+  if (!Number.isSafeInteger(v)) fail(field, `expected a non-negative integer below 2^53, got ${v}`);
+  return v;
+}
+
+/** Validated entries from their packed form; each `data` is a view of `packed` (no copy). */
+function unpackEntries(packed: Uint8Array): Entry[] {
+  const dv = new DataView(packed.buffer, packed.byteOffset, packed.byteLength);
+  const entries: Entry[] = [];
+  let at = 0;
+  while (at < packed.byteLength) {
+    const i = entries.length;
+    if (packed.byteLength - at < ENTRY_HEADER) {
+      fail(`entries[${i}]`, `truncated: ${packed.byteLength - at} bytes left, a header needs ${ENTRY_HEADER}`);
+    }
+    const term = readU64(dv, at, `entries[${i}].term`);
+    const index = readU64(dv, at + 8, `entries[${i}].index`);
+    const type = dv.getUint8(at + 16);
+    if (!ENTRY_TYPES.has(type)) fail(`entries[${i}].type`, `unknown value ${type}`);
+    const len = dv.getUint32(at + 17);
+    const start = at + ENTRY_HEADER;
+    if (len > packed.byteLength - start) {
+      fail(`entries[${i}].data`, `length ${len} runs past the end (${packed.byteLength - start} bytes left)`);
+    }
+    entries.push({ term, index, type: type as EntryType, data: packed.subarray(start, start + len) });
+    at = start + len;
+  }
+  return entries;
 }
 
 function decodeSnapshot(v: unknown, maxItems: number): Snapshot {

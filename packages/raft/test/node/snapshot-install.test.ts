@@ -118,7 +118,15 @@ describe('installing a streamed snapshot on a new member (TcpTransport, Snapshot
       peers: [{ id: 1, address: leader.address }],
     });
     await leader.node.addMember({ id: 2, address: `127.0.0.1:${proxy}`, asLearner: true });
-    await until(() => member.sm.restores === 1 && member.sm.applied === leader.sm.applied, 'the install');
+    // The install is over once the node counted it: the state machine's own counter moves first, while the
+    // applier still deletes the received file (a race under load when the test waited only for that counter).
+    await until(
+      () =>
+        member.node.metrics().snapshots.installed === 1 &&
+        member.sm.restores === 1 &&
+        member.sm.applied === leader.sm.applied,
+      'the install',
+    );
     expect(member.sm.restoredBytes).toBe(8 * MiB); // every byte checked against the generator
     expect(member.sm.seed).toBe(7);
     expect(leader.node.metrics().snapshots.failed).toBeGreaterThanOrEqual(1);
