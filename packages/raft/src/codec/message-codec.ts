@@ -149,7 +149,10 @@ function unpackEntries(packed: Uint8Array): Entry[] {
   while (at < packed.byteLength) {
     const i = entries.length;
     if (packed.byteLength - at < ENTRY_HEADER) {
-      fail(`entries[${i}]`, `truncated: ${packed.byteLength - at} bytes left, a header needs ${ENTRY_HEADER}`);
+      fail(
+        `entries[${i}]`,
+        `truncated: ${packed.byteLength - at} bytes left, a header needs ${ENTRY_HEADER}`,
+      );
     }
     const term = readU64(dv, at, `entries[${i}].term`);
     const index = readU64(dv, at + 8, `entries[${i}].index`);
