@@ -37,8 +37,3 @@ export const systemClock: Clock = {
 export function nextTurn(clock: Clock): Promise<void> {
   return new Promise<void>((resolve) => clock.defer(resolve));
 }
-
-/** A promise that resolves `ms` milliseconds from now on `clock`. */
-export function sleep(clock: Clock, ms: number): Promise<void> {
-  return new Promise<void>((resolve) => clock.setTimeout(resolve, ms));
-}

@@ -135,17 +135,18 @@ export interface RaftNodeMetrics {
 }
 
 /** The gauges RaftNode reads at snapshot time (not kept here, so there is one source of truth). */
-export interface NodeGauges {
-  id: number;
-  role: StateType;
-  term: number;
-  leader: number;
-  commitIndex: number;
-  appliedIndex: number;
-  snapshotIndex: number;
-  applyBacklog: number;
-  maxApplyBacklog: number;
-}
+export type NodeGauges = Pick<
+  RaftNodeMetrics,
+  | 'id'
+  | 'role'
+  | 'term'
+  | 'leader'
+  | 'commitIndex'
+  | 'appliedIndex'
+  | 'snapshotIndex'
+  | 'applyBacklog'
+  | 'maxApplyBacklog'
+>;
 
 /**
  * The mutable counters behind {@link RaftNodeMetrics}, updated by RaftNode's hooks. Every hook is O(1) and allocates

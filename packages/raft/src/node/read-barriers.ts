@@ -30,13 +30,15 @@ export class ReadBarriers {
   /** Raft confirmed the read with context `ctx` at `index` (the first confirmation counts; a resend may bring two). */
   confirm(ctx: Uint8Array, index: number): void {
     const key = ReadBarriers.key(ctx);
-    if (this.waiting.has(key) && !this.confirmed.some((r) => r.key === key))
-      this.confirmed.push({ key, index });
+    if (this.waitsForConfirmation(key)) this.confirmed.push({ key, index });
   }
 
   /** Whether the read `ctx` still waits for raft's confirmation (not settled, not confirmed yet). */
   unconfirmed(ctx: Uint8Array): boolean {
-    const key = ReadBarriers.key(ctx);
+    return this.waitsForConfirmation(ReadBarriers.key(ctx));
+  }
+
+  private waitsForConfirmation(key: string): boolean {
     return this.waiting.has(key) && !this.confirmed.some((r) => r.key === key);
   }
 

@@ -2,9 +2,9 @@
 // to end (state machine → file → socket → temporary file → snapshot store → restore), and a corrupted transfer is
 // refused and retried by raft.
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { corruptingProxy } from '../transport/corrupting-proxy.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryDurableStorage } from '../../src/node/memory-durable-storage.js';
 import { RaftNode } from '../../src/node/raft-node.js';
@@ -68,30 +68,11 @@ async function startNode(
   return { node, sm, snapDir };
 }
 
-/** A TCP proxy to `target` that flips one byte, once, at `flipAt` of the first connection that carries that far. */
-async function corruptingProxy(target: number, flipAt: number): Promise<number> {
-  const port = await reservePort();
-  let flipped = false;
-  const server = net.createServer((client) => {
-    let seen = 0;
-    const upstream = net.connect({ host: '127.0.0.1', port: target });
-    upstream.on('error', () => client.destroy());
-    client.on('error', () => upstream.destroy());
-    client.on('data', (b: Buffer) => {
-      if (!flipped && seen <= flipAt && flipAt < seen + b.byteLength) {
-        b.writeUInt8(b.readUInt8(flipAt - seen) ^ 0x01, flipAt - seen);
-        flipped = true;
-      }
-      seen += b.byteLength;
-      upstream.write(b);
-    });
-    upstream.on('data', (b: Buffer) => client.write(b));
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-  cleanup.push(() => new Promise((r) => server.close(r)));
-  return port;
+/** {@link corruptingProxy} for this file: flips the low bit, closed after the test. */
+async function flippingProxy(target: number, flipAt: number): Promise<number> {
+  const proxy = await corruptingProxy(target, flipAt, 0x01);
+  cleanup.push(proxy.close);
+  return proxy.port;
 }
 
 /** A one-member cluster whose state is `size` bytes, snapshotted and compacted after a few entries. */
@@ -112,7 +93,7 @@ describe('installing a streamed snapshot on a new member (TcpTransport, Snapshot
   it('a corrupted transfer is refused, raft retries, and the member installs the exact state', async () => {
     const leader = await leaderWithSnapshot(8 * MiB);
     const port2 = await reservePort();
-    const proxy = await corruptingProxy(port2, 4 * MiB);
+    const proxy = await flippingProxy(port2, 4 * MiB);
     const member = await startNode(2, port2, new BlobMachine(0, 0), {
       join: true,
       peers: [{ id: 1, address: leader.address }],

@@ -14,6 +14,7 @@ import { encodeHello } from '../../src/transport/hello.js';
 import { encodeSnapshotEnd } from '../../src/transport/snapshot-stream.js';
 import { TcpTransport, type TcpTransportOptions } from '../../src/transport/tcp-transport.js';
 import { reservePort } from '../../../../test-support/ports.js';
+import { corruptingProxy } from './corrupting-proxy.js';
 
 interface Recorder extends TransportHandler {
   snaps: { m: Message; source: SnapshotSource }[];
@@ -179,30 +180,12 @@ describe('snapshot transfer over TcpTransport', () => {
   });
 
   it('a byte flipped in transit fails the send (sender reports failure); the next attempt gets through', async () => {
-    let flipped = false; // once: in the first connection that carries that many bytes (the snapshot's)
-    const flipAt = 200_000; // inside the data: the handshake and SnapshotBegin take well under 1 KiB
+    // Once, in the first connection that carries that many bytes (the snapshot's): inside the data, since the
+    // handshake and SnapshotBegin take well under 1 KiB.
     const proxy = async (portB: number): Promise<number> => {
-      const port = await reservePort();
-      const server = net.createServer((client) => {
-        let seen = 0;
-        const upstream = net.connect({ host: '127.0.0.1', port: portB });
-        upstream.on('error', () => client.destroy());
-        client.on('error', () => upstream.destroy());
-        client.on('data', (b: Buffer) => {
-          if (!flipped && seen <= flipAt && flipAt < seen + b.byteLength) {
-            b.writeUInt8(b.readUInt8(flipAt - seen) ^ 0x40, flipAt - seen);
-            flipped = true;
-          }
-          seen += b.byteLength;
-          upstream.write(b);
-        });
-        upstream.on('data', (b: Buffer) => client.write(b));
-        client.on('close', () => upstream.destroy());
-        upstream.on('close', () => client.destroy());
-      });
-      await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-      cleanup.push(() => new Promise((r) => server.close(r)));
-      return port;
+      const p = await corruptingProxy(portB, 200_000, 0x40);
+      cleanup.push(p.close);
+      return p.port;
     };
     const { a, ra, rb, dir, logsB } = await setup({ snapshotChunkBytes: 64 * 1024 }, proxy);
     a.sendSnapshot(snapMsg(), () => Promise.resolve(pattern(1024 * 1024)));

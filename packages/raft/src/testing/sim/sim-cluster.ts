@@ -1,4 +1,4 @@
-import { RaftError, isRaftError } from '../../errors.js';
+import { isRaftError } from '../../errors.js';
 import { MemoryDurableStorage } from '../../node/memory-durable-storage.js';
 import { MemorySnapshotStore } from '../../node/memory-snapshot-store.js';
 import { RaftNode } from '../../node/raft-node.js';
@@ -480,5 +480,5 @@ export class InjectedFault extends Error {
 
 /** Whether `err` is one a simulated operation may meet: a typed RaftError or an injected fault (else it is a bug). */
 export function isExpectedFailure(err: unknown): boolean {
-  return err instanceof RaftError || isRaftError(err) || err instanceof InjectedFault;
+  return isRaftError(err) || err instanceof InjectedFault;
 }

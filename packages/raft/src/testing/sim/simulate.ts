@@ -1,9 +1,16 @@
-import { isRaftError } from '../../errors.js';
+import { isRaftError, type RaftErrorCode } from '../../errors.js';
 import type { StateMachine } from '../../node/types.js';
 import type { RandomSource } from '../../random.js';
 import { UNKNOWN, type Operation } from '../linearizability/model.js';
 import { SimCluster, isExpectedFailure, type SimClusterOptions } from './sim-cluster.js';
 import { calmNetwork, simAddress, type NetworkFaults } from './sim-network.js';
+
+/** Refusals of a write before anything was proposed: it certainly had no effect. */
+const REFUSED_UNPROPOSED: ReadonlySet<RaftErrorCode> = new Set([
+  'ERR_NO_LEADER',
+  'ERR_PROPOSAL_DROPPED',
+  'ERR_APPLY_BACKLOG',
+]);
 
 /** What a simulated client does next: a write goes through `proposeForResult`, a read through `read()`. */
 export type SimOperation<R, S, I, O> =
@@ -144,12 +151,7 @@ export async function simulate<R, S extends StateMachine<R>, I, O>(
         } catch (err) {
           if (!isExpectedFailure(err)) sim.violate('typed errors', `propose threw ${String(err)}`);
           // Refused before anything was proposed: it certainly had no effect, so the history leaves it out.
-          if (
-            isRaftError(err, 'ERR_NO_LEADER') ||
-            isRaftError(err, 'ERR_PROPOSAL_DROPPED') ||
-            isRaftError(err, 'ERR_APPLY_BACKLOG')
-          )
-            continue;
+          if (isRaftError(err) && REFUSED_UNPROPOSED.has(err.code)) continue;
           stats.unknownWrites++;
           history.push({ clientId, input: op.input, call, output: UNKNOWN, return: Infinity });
         }
