@@ -315,6 +315,11 @@ export class RawNode {
   }
 
   /** State without per-follower progress. */
+  /** The leader this node knows now (0: none). Cheaper than {@link basicStatus} for a check on every request. */
+  get leader(): number {
+    return this.raft.lead;
+  }
+
   basicStatus(): BasicStatus {
     const r = this.raft;
     return {

@@ -14,11 +14,6 @@ export function uint(v: unknown, field: string): number {
   return v;
 }
 
-export function bool(v: unknown, field: string): boolean {
-  if (typeof v !== 'boolean') fail(field, `expected a boolean, got ${describe(v)}`);
-  return v;
-}
-
 export function bytes(v: unknown, field: string): Uint8Array {
   if (!(v instanceof Uint8Array)) fail(field, `expected bytes, got ${describe(v)}`);
   return v;
@@ -34,12 +29,6 @@ export function oneOf<T extends number>(v: unknown, field: string, allowed: Read
   const n = uint(v, field);
   if (!allowed.has(n)) fail(field, `unknown value ${n}`);
   return n as T;
-}
-
-export function uintArray(v: unknown, field: string, maxLength: number): number[] {
-  const a = array(v, field, maxLength);
-  for (let i = 0; i < a.length; i++) uint(a[i], `${field}[${i}]`);
-  return a as number[];
 }
 
 function describe(v: unknown): string {

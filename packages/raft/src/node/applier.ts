@@ -15,41 +15,42 @@ import type { SnapshotSource, StateMachine } from './types.js';
 
 const EMPTY = new Uint8Array(0);
 
-/** A committed entry waiting to be applied (its conf change, if any, is already applied to raft). */
-export type QueuedEntry =
-  | {
-      kind: 'normal';
-      index: number;
-      /** The application's payload (without the proposal header); undefined for a new leader's empty entry. */
-      payload: Uint8Array | undefined;
-      /** The proposal's sequence number when this node (this incarnation) proposed it. */
-      seq: number | undefined;
-    }
-  | {
-      kind: 'conf';
-      index: number;
-      /** The configuration raft adopted when the entry was queued. */
-      confState: ConfState;
-      changes: readonly ConfChangeSingle[];
-      /** The proposer's context bytes (without the proposal header). */
-      context: Uint8Array;
-      seq: number | undefined;
-    };
+/**
+ * A committed conf change waiting to be applied: decoded, and already applied to raft when it was queued (raft
+ * needs it before it may campaign or accept the next one).
+ */
+export interface QueuedConfChange {
+  kind: 'conf';
+  index: number;
+  /** The configuration raft adopted when the entry was queued. */
+  confState: ConfState;
+  changes: readonly ConfChangeSingle[];
+  /** The proposer's context bytes (without the proposal header). */
+  context: Uint8Array;
+  /** The proposal's sequence number when this node (this incarnation) proposed it. */
+  seq: number | undefined;
+}
 
 /**
- * A committed entry as the applier queues it: the payload without the proposal header and who proposed it; a conf
- * change is decoded and applied to raft by `applyConfChange` now (its result is queued).
+ * A committed entry waiting to be applied: a normal entry as raft handed it out (its proposal header is read when
+ * it is applied, so a long queue holds no second object per entry), or a conf change already applied to raft.
+ */
+export type QueuedEntry = Entry | QueuedConfChange;
+
+function isConf(e: QueuedEntry): e is QueuedConfChange {
+  return (e as Partial<QueuedConfChange>).kind === 'conf';
+}
+
+/**
+ * A committed entry as the applier queues it: a normal one (or an empty conf change, which is not the
+ * application's) as it is; a conf change decoded and applied to raft by `applyConfChange` now (its result is queued).
  */
 export function toQueued(
   e: Entry,
   ids: ProposalIds,
   applyConfChange: (cc: ConfChange | ConfChangeV2) => ConfState,
 ): QueuedEntry {
-  if (e.type === EntryType.Normal || e.data.byteLength === 0) {
-    // An empty entry (a new leader's, or an empty conf change) is not the application's.
-    const payload = e.data.byteLength === 0 ? undefined : (unframe(e.data) ?? e.data);
-    return { kind: 'normal', index: e.index, payload, seq: ids.ownSeq(e.data) };
-  }
+  if (e.type === EntryType.Normal || e.data.byteLength === 0) return e;
   const cc = e.type === EntryType.ConfChange ? decodeConfChange(e.data) : decodeConfChangeV2(e.data);
   const confState = applyConfChange(cc);
   const changes = isConfChangeV2(cc) ? cc.changes : [{ type: cc.type, nodeId: cc.nodeId }];
@@ -72,10 +73,12 @@ type Item =
 /** What the applier reports to its node. */
 export interface ApplierHost<R> {
   readonly stateMachine: StateMachine<R>;
-  /** A normal entry was applied; `result` is what `apply` returned. */
-  appliedNormal(entry: Extract<QueuedEntry, { kind: 'normal' }>, result: R): void;
+  /** The proposal's sequence number when this node (this incarnation) proposed the entry holding `data`. */
+  ownSeq(data: Uint8Array): number | undefined;
+  /** A normal entry was applied; `result` is what `apply` returned; `seq` is set when this node proposed it. */
+  appliedNormal(index: number, seq: number | undefined, result: R): void;
   /** A conf change entry was reached in log order (the state machine's view now includes it). */
-  appliedConf(entry: Extract<QueuedEntry, { kind: 'conf' }>): void;
+  appliedConf(entry: QueuedConfChange): void;
   /** The state machine was restored from a snapshot the leader sent. */
   restored(metadata: SnapshotMetadata): void;
   /** One queued batch is applied: everything up to `applied`. */
@@ -220,14 +223,15 @@ export class Applier<R> {
             this.queued--; // covered by a restored snapshot
             continue;
           }
-          if (e.kind === 'normal') {
-            if (e.payload !== undefined) {
+          if (!isConf(e)) {
+            // An empty entry (a new leader's, or an empty conf change) is not the application's.
+            if (e.data.byteLength > 0) {
               // A synchronous apply is not awaited: an await per entry is a promise hop per entry, and at 100,000
               // entries a second that was a visible share of the runtime's cost.
-              const returned = this.host.stateMachine.apply(e.payload, e.index);
+              const returned = this.host.stateMachine.apply(unframe(e.data) ?? e.data, e.index);
               const result = isPromiseLike(returned) ? await returned : returned;
               this.applied = e.index;
-              this.host.appliedNormal(e, result);
+              this.host.appliedNormal(e.index, this.host.ownSeq(e.data), result);
             }
           } else {
             this.confState = e.confState;

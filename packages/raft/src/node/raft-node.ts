@@ -217,16 +217,31 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
    * `ERR_LEADERSHIP_LOST` when the leader changed while it was pending, and `ERR_TIMEOUT` after `timeoutMs`. The
    * last two mean the outcome is unknown: the entry may still be committed later.
    */
-  async propose(data: Uint8Array, timeoutMs = this.timeoutMs): Promise<number> {
-    return (await this.proposeForResult(data, timeoutMs)).index;
+  propose(data: Uint8Array, timeoutMs = this.timeoutMs): Promise<number> {
+    // The common case (serving, a leader known) goes straight in: this runs once per proposal.
+    if (this.stopped || this.rawNode.leader === 0)
+      return this.withLeader(timeoutMs, (left) => this.proposeNow(data, left, false));
+    return this.proposeNow(data, timeoutMs, false);
   }
 
   /** As {@link propose}, and also resolves with what the state machine's `apply` returned for the entry. */
   proposeForResult(data: Uint8Array, timeoutMs = this.timeoutMs): Promise<{ index: number; result: R }> {
-    return this.withLeader(timeoutMs, (left) => this.proposeNow(data, left));
+    if (this.stopped || this.rawNode.leader === 0)
+      return this.withLeader(timeoutMs, (left) => this.proposeNow(data, left, true));
+    return this.proposeNow(data, timeoutMs, true);
   }
 
-  private proposeNow(data: Uint8Array, timeoutMs: number): Promise<{ index: number; result: R }> {
+  private proposeNow(data: Uint8Array, timeoutMs: number, withResult: false): Promise<number>;
+  private proposeNow(
+    data: Uint8Array,
+    timeoutMs: number,
+    withResult: true,
+  ): Promise<{ index: number; result: R }>;
+  private proposeNow(
+    data: Uint8Array,
+    timeoutMs: number,
+    withResult: boolean,
+  ): Promise<number | { index: number; result: R }> {
     const backlog = this.applier.backlog + this.requests.unstepped;
     if (backlog >= this.maxApplyBacklog) {
       this.stats.proposalsRefusedBacklog++;
@@ -238,7 +253,9 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
       );
     }
     this.stats.proposals++;
-    return this.requests.propose(data, timeoutMs);
+    return withResult
+      ? this.requests.proposeForResult(data, timeoutMs)
+      : this.requests.propose(data, timeoutMs);
   }
 
   /**
@@ -501,8 +518,9 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   private applierHost(): ApplierHost<R> {
     return {
       stateMachine: this.opts.stateMachine,
-      appliedNormal: (e, result) => {
-        if (e.seq !== undefined) this.requests.applied(e.seq, e.index, result);
+      ownSeq: (data) => this.requests.ids.ownSeq(data),
+      appliedNormal: (index, seq, result) => {
+        if (seq !== undefined) this.requests.applied(seq, index, result);
       },
       appliedConf: (e) => {
         this.book.applied(e.changes, e.context, e.index); // before listeners look at members()

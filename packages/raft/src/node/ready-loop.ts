@@ -2,10 +2,17 @@ import { RaftError, isRaftError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RawNode } from '../raw-node.js';
 import type { Ready } from '../ready.js';
-import { MessageType, isConfChangeV2, isEmptySnapshot, type Entry, type Message } from '../raftpb/types.js';
+import {
+  EntryType,
+  MessageType,
+  isConfChangeV2,
+  isEmptySnapshot,
+  type Entry,
+  type Message,
+} from '../raftpb/types.js';
 import { StateType } from '../raft/state-type.js';
 import type { MemoryStorage } from '../storage/memory-storage.js';
-import { toQueued, type Applier } from './applier.js';
+import { toQueued, type Applier, type QueuedEntry } from './applier.js';
 import { nextTurn, type Clock, type ClockTimer } from './clock.js';
 import type { ConfChangeGate } from './conf-change-gate.js';
 import type { LocalSnapshots } from './local-snapshots.js';
@@ -297,20 +304,24 @@ export class ReadyLoop<R> {
    * the applier reports it to the application when the state machine reaches it.
    */
   private queueCommitted(entries: readonly Entry[]): void {
-    const fresh = entries.filter((e) => e.index > this.queuedIndex);
-    if (fresh.length === 0) return;
-    this.queuedIndex = fresh[fresh.length - 1]!.index;
-    this.host.stats.entriesCommitted += fresh.length;
-    this.ports.applier.enqueue(
-      fresh.map((e) =>
-        toQueued(e, this.host.requests.ids, (cc) => {
-          const cs = this.ports.rawNode.applyConfChange(cc);
-          const ctx = cc.context ?? EMPTY;
-          const changes = isConfChangeV2(cc) ? cc.changes : [{ type: cc.type, nodeId: cc.nodeId }];
-          this.host.book.raftApplied(changes, unframe(ctx) ?? ctx, e.index);
-          return cs;
-        }),
-      ),
-    );
+    const queued: QueuedEntry[] = [];
+    for (const e of entries) {
+      if (e.index <= this.queuedIndex) continue;
+      queued.push(
+        e.type === EntryType.Normal
+          ? e
+          : toQueued(e, this.host.requests.ids, (cc) => {
+              const cs = this.ports.rawNode.applyConfChange(cc);
+              const ctx = cc.context ?? EMPTY;
+              const changes = isConfChangeV2(cc) ? cc.changes : [{ type: cc.type, nodeId: cc.nodeId }];
+              this.host.book.raftApplied(changes, unframe(ctx) ?? ctx, e.index);
+              return cs;
+            }),
+      );
+    }
+    if (queued.length === 0) return;
+    this.queuedIndex = queued[queued.length - 1]!.index;
+    this.host.stats.entriesCommitted += queued.length;
+    this.ports.applier.enqueue(queued);
   }
 }

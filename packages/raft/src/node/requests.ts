@@ -31,7 +31,9 @@ export interface RequestHost {
  * when raft refuses, the leader changes, the node stops, or the timeout passes.
  */
 export class Requests<R> {
-  private readonly proposals: Waiters<number, { index: number; result: R }>;
+  /** Proposals whose promise resolves with the index alone (`propose`), and with the result too (`proposeForResult`). */
+  private readonly proposals: Waiters<number, number>;
+  private readonly proposalsForResult: Waiters<number, { index: number; result: R }>;
   private readonly confChanges: Waiters<number, ConfState>;
   private readonly reads: ReadBarriers;
   /** Proposals made in this turn of the event loop, stepped together by {@link flush}. */
@@ -45,6 +47,7 @@ export class Requests<R> {
     readonly ids: ProposalIds,
   ) {
     this.proposals = new Waiters(host.clock);
+    this.proposalsForResult = new Waiters(host.clock);
     this.confChanges = new Waiters(host.clock);
     this.reads = new ReadBarriers(host.clock);
   }
@@ -55,9 +58,18 @@ export class Requests<R> {
   }
 
   /** Queues a proposal; it is stepped with the others of this turn by {@link flush}, before the next Ready. */
-  propose(data: Uint8Array, timeoutMs: number): Promise<{ index: number; result: R }> {
+  propose(data: Uint8Array, timeoutMs: number): Promise<number> {
     const seq = this.ids.next();
     const done = this.proposals.wait(seq, timeoutMs, 'proposal');
+    this.pending.add(seq, this.ids.frame(seq, data));
+    this.host.kick();
+    return done;
+  }
+
+  /** As {@link propose}, resolving with what `apply` returned too. */
+  proposeForResult(data: Uint8Array, timeoutMs: number): Promise<{ index: number; result: R }> {
+    const seq = this.ids.next();
+    const done = this.proposalsForResult.wait(seq, timeoutMs, 'proposal');
     this.pending.add(seq, this.ids.frame(seq, data));
     this.host.kick();
     return done;
@@ -71,7 +83,10 @@ export class Requests<R> {
       this.host.rawNode.proposeBatch(data);
     } catch (err) {
       const e = this.refusal(err);
-      for (const seq of seqs) this.proposals.reject(seq, e);
+      for (const seq of seqs) {
+        this.proposals.reject(seq, e);
+        this.proposalsForResult.reject(seq, e);
+      }
     }
   }
 
@@ -140,7 +155,7 @@ export class Requests<R> {
 
   /** The entry proposed as `seq` was applied at `index`; `apply` returned `result`. */
   applied(seq: number, index: number, result: R): void {
-    this.proposals.resolve(seq, { index, result });
+    if (!this.proposals.resolve(seq, index)) this.proposalsForResult.resolve(seq, { index, result });
   }
 
   /** The conf change proposed as `seq` was applied; the configuration is now `cs`. */
@@ -161,6 +176,7 @@ export class Requests<R> {
   /** Rejects every request in flight with `err`. */
   rejectAll(err: Error): void {
     this.proposals.rejectAll(err);
+    this.proposalsForResult.rejectAll(err);
     this.confChanges.rejectAll(err);
     this.reads.rejectAll(err);
   }
@@ -175,5 +191,5 @@ export class Requests<R> {
 
 /** The leader raft knows now (0 = none); may be ahead of the node's last `leader` event by one Ready. */
 export function currentLeader(rawNode: RawNode): number {
-  return rawNode.basicStatus().softState.lead;
+  return rawNode.leader;
 }
