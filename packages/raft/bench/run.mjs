@@ -49,6 +49,23 @@ function singleNodeBaseline(ops) {
   return ((performance.now() - t0) * 1000) / ops;
 }
 
+// Each node's log is compacted as RaftNode's default snapshot policy (etcd's) does: a snapshot every 10,000 applied
+// entries, 5,000 entries kept behind it. Without it the logs grow for the whole run and the garbage collector walks
+// them again and again (a RaftNode cluster without snapshots slowed from 296,000 to 177,000 commits/s in 7 s).
+const SNAPSHOT_COUNT = 10_000;
+const CATCH_UP_ENTRIES = 5_000;
+const NO_DATA = new Uint8Array(0);
+
+function compactIfDue(n, committed) {
+  const last = committed[committed.length - 1];
+  if (last === undefined) return;
+  n.applied = last.index;
+  if (n.applied - n.snapshotIndex < SNAPSHOT_COUNT) return;
+  n.storage.createSnapshot(n.applied, undefined, NO_DATA);
+  n.snapshotIndex = n.applied;
+  n.storage.compact(n.applied - CATCH_UP_ENTRIES);
+}
+
 /** A 3-node cluster in one process over an in-memory network; returns committed proposals per second. */
 function cluster(inflight, commits) {
   const ids = [1, 2, 3];
@@ -57,13 +74,14 @@ function cluster(inflight, commits) {
     const storage = new MemoryStorage();
     const node = new RawNode({ id, ...TICKS, storage, ...RAFT_LIMITS });
     node.bootstrap(ids.map((i) => ({ id: i })));
-    nodes.set(id, { node, storage });
+    nodes.set(id, { node, storage, applied: 0, snapshotIndex: 0 });
   }
   let queue = [];
   let committed = 0;
   const step = () => {
     let progressed = false;
-    for (const { node, storage } of nodes.values()) {
+    for (const n of nodes.values()) {
+      const { node, storage } = n;
       while (node.hasReady()) {
         progressed = true;
         const rd = node.ready();
@@ -72,6 +90,7 @@ function cluster(inflight, commits) {
         for (const m of rd.messages) queue.push(m);
         if (node === leaderNode)
           for (const e of rd.committedEntries) if (e.data.byteLength === 100) committed++;
+        compactIfDue(n, rd.committedEntries);
         node.advance(rd);
       }
     }

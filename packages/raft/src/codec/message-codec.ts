@@ -170,7 +170,10 @@ class Reader {
 
   u64(field: string): number {
     this.need(8, field);
-    const v = this.dv.getUint32(this.at) * TWO_32 + this.dv.getUint32(this.at + 4);
+    const hi = this.dv.getUint32(this.at);
+    // hi = 0 (every realistic term, index and id) stays a small integer: a computed double would be stored boxed,
+    // one more heap object per field of every decoded entry.
+    const v = hi === 0 ? this.dv.getUint32(this.at + 4) : hi * TWO_32 + this.dv.getUint32(this.at + 4);
     if (!Number.isSafeInteger(v)) fail(field, `expected a non-negative integer below 2^53, got ${v}`);
     this.at += 8;
     return v;

@@ -16,7 +16,7 @@ export class ReadBarriers {
   private confirmed: { key: string; index: number }[] = [];
 
   constructor(clock: Clock) {
-    this.waiting = new Waiters(clock);
+    this.waiting = new Waiters(clock, 'read');
   }
 
   static key(ctx: Uint8Array): string {
@@ -24,7 +24,7 @@ export class ReadBarriers {
   }
 
   wait(ctx: Uint8Array, timeoutMs: number): Promise<ReadBarrier> {
-    return this.waiting.wait(ReadBarriers.key(ctx), timeoutMs, 'read');
+    return this.waiting.wait(ReadBarriers.key(ctx), timeoutMs);
   }
 
   /** Raft confirmed the read with context `ctx` at `index` (the first confirmation counts; a resend may bring two). */

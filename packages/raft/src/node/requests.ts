@@ -46,9 +46,9 @@ export class Requests<R> {
     private readonly host: RequestHost,
     readonly ids: ProposalIds,
   ) {
-    this.proposals = new Waiters(host.clock);
-    this.proposalsForResult = new Waiters(host.clock);
-    this.confChanges = new Waiters(host.clock);
+    this.proposals = new Waiters(host.clock, 'proposal');
+    this.proposalsForResult = new Waiters(host.clock, 'proposal');
+    this.confChanges = new Waiters(host.clock, 'conf change');
     this.reads = new ReadBarriers(host.clock);
   }
 
@@ -60,7 +60,7 @@ export class Requests<R> {
   /** Queues a proposal; it is stepped with the others of this turn by {@link flush}, before the next Ready. */
   propose(data: Uint8Array, timeoutMs: number): Promise<number> {
     const seq = this.ids.next();
-    const done = this.proposals.wait(seq, timeoutMs, 'proposal');
+    const done = this.proposals.wait(seq, timeoutMs);
     this.pending.add(seq, this.ids.frame(seq, data));
     this.host.kick();
     return done;
@@ -69,7 +69,7 @@ export class Requests<R> {
   /** As {@link propose}, resolving with what `apply` returned too. */
   proposeForResult(data: Uint8Array, timeoutMs: number): Promise<{ index: number; result: R }> {
     const seq = this.ids.next();
-    const done = this.proposalsForResult.wait(seq, timeoutMs, 'proposal');
+    const done = this.proposalsForResult.wait(seq, timeoutMs);
     this.pending.add(seq, this.ids.frame(seq, data));
     this.host.kick();
     return done;
@@ -92,7 +92,7 @@ export class Requests<R> {
 
   proposeConfChange(cc: ConfChange | ConfChangeV2, timeoutMs: number): Promise<ConfState> {
     const seq = this.ids.next();
-    const done = this.confChanges.wait(seq, timeoutMs, 'conf change');
+    const done = this.confChanges.wait(seq, timeoutMs);
     const framed = { ...cc, context: this.ids.frame(seq, cc.context ?? EMPTY) };
     this.flush(); // entries keep call order
     try {

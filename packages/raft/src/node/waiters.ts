@@ -5,9 +5,8 @@ interface Waiter<K, T> {
   key: K;
   resolve(value: T): void;
   reject(err: Error): void;
-  /** Clock time after which it rejects with ERR_TIMEOUT. */
+  /** Clock time after which it rejects with ERR_TIMEOUT (whole milliseconds: a small integer is stored unboxed). */
   deadline: number;
-  what: string;
   timeoutMs: number;
   settled: boolean;
 }
@@ -80,26 +79,29 @@ export class Waiters<K, T> {
   /** One deadline queue per timeout length (nearly every call uses the node's default). */
   private readonly queues = new Map<number, DeadlineQueue<K, T>>();
 
-  constructor(private readonly clock: Clock) {}
+  /** `what` names the requests in errors ("proposal", "read"). */
+  constructor(
+    private readonly clock: Clock,
+    private readonly what: string,
+  ) {}
 
   get size(): number {
     return this.pending.size;
   }
 
   /** A promise settled by {@link resolve} / {@link reject}, or rejected with ERR_TIMEOUT after `timeoutMs`. */
-  wait(key: K, timeoutMs: number, what: string): Promise<T> {
+  wait(key: K, timeoutMs: number): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const w: Waiter<K, T> = {
         key,
         resolve,
         reject,
-        deadline: this.clock.now() + timeoutMs,
-        what,
+        deadline: Math.ceil(this.clock.now() + timeoutMs),
         timeoutMs,
         settled: false,
       };
       this.settle(key)?.reject(
-        new RaftError('ERR_STOPPED', `${what}: replaced by a request with the same id`),
+        new RaftError('ERR_STOPPED', `${this.what}: replaced by a request with the same id`),
       );
       this.pending.set(key, w);
       if (Number.isFinite(timeoutMs)) this.queue(timeoutMs).push(w);
@@ -147,7 +149,10 @@ export class Waiters<K, T> {
         if (this.pending.get(w.key) === w) this.pending.delete(w.key);
         w.settled = true;
         w.reject(
-          new RaftError('ERR_TIMEOUT', `${w.what} timed out after ${w.timeoutMs} ms; its outcome is unknown`),
+          new RaftError(
+            'ERR_TIMEOUT',
+            `${this.what} timed out after ${w.timeoutMs} ms; its outcome is unknown`,
+          ),
         );
       });
       this.queues.set(timeoutMs, q);
