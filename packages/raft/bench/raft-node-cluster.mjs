@@ -8,8 +8,8 @@
 // itself hold proposals back. What does is RaftNode's apply queue bound: `propose` rejects with ERR_APPLY_BACKLOG
 // while maxApplyBacklog entries wait to be applied. The driver holds back before that (it proposes only while
 // (commit - applied) + its uncommitted proposals < maxApplyBacklog, as a client backing off on ERR_APPLY_BACKLOG
-// would) and counts any refusal it still gets. The slow state machine's `apply` awaits setTimeout(1): at least
-// 1 ms per entry, more when the event loop is busy (each row prints the applied/s it got).
+// would) and counts any refusal it still gets. The slow state machine's `apply` resolves after an I/O latency of
+// at least 1 ms (class Latency below; each row prints the applied/s it got).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,15 +25,43 @@ export const RAFT_LIMITS = { maxInflightMsgs: 4096, maxSizePerMsg: 1 << 20 };
 const TICK_MS = Number(process.env.TICK_MS ?? 100);
 const DEFAULT_MAX_APPLY_BACKLOG = 5_000;
 
-/** A counter; `apply` is synchronous (fast) or waits `applyMs` on a timer (an async, I/O-like state machine). */
+/**
+ * An I/O latency: each `wait()` resolves at least `ms` after it was called. Calls due in the same millisecond share
+ * one timer, so the latency costs the process almost no CPU of its own, as a real disk or database round trip
+ * would not (one `setTimeout` per call costs about 1.3 us here: with three replicas applying every entry, more CPU
+ * than the whole runtime spends per commit, and the bench would measure the mock).
+ */
+class Latency {
+  constructor(ms) {
+    this.ms = ms;
+    /** Whole-millisecond due time -> the resolvers due then, in call order. */
+    this.due = new Map();
+  }
+  wait() {
+    const at = Math.ceil(performance.now()) + this.ms;
+    let due = this.due.get(at);
+    if (due === undefined) {
+      due = [];
+      this.due.set(at, due);
+      setTimeout(() => {
+        this.due.delete(at);
+        for (const resolve of due) resolve();
+      }, at - performance.now());
+    }
+    return new Promise((resolve) => due.push(resolve));
+  }
+}
+
+/** A counter; `apply` is synchronous (fast) or resolves after an I/O latency of `applyMs` (an async state machine). */
 class CounterMachine {
   constructor(applyMs) {
-    this.applyMs = applyMs;
     this.count = 0;
+    this.latency = applyMs === 0 ? undefined : new Latency(applyMs);
   }
   apply() {
-    if (this.applyMs === 0) return ++this.count;
-    return new Promise((resolve) => setTimeout(() => resolve(++this.count), this.applyMs));
+    if (this.latency === undefined) return ++this.count;
+    // Counted when the latency has passed; calls resolve in call order, so the count follows the log.
+    return this.latency.wait().then(() => ++this.count);
   }
   snapshot() {
     return new TextEncoder().encode(String(this.count));
@@ -98,7 +126,12 @@ class Cluster {
 }
 
 /** Starts three RaftNodes (a new cluster) on `storage`, 'memory' or 'wal', and waits for a leader. */
-export async function startCluster({ storage, applyMs = 0, maxApplyBacklog = DEFAULT_MAX_APPLY_BACKLOG }) {
+export async function startCluster({
+  storage,
+  applyMs = 0,
+  maxApplyBacklog = DEFAULT_MAX_APPLY_BACKLOG,
+  applyConcurrency = 1,
+}) {
   const ids = [1, 2, 3];
   const network = new MemoryNetwork();
   const dir = storage === 'wal' ? await mkdtemp(join(tmpdir(), 'raft-bench-')) : undefined;
@@ -122,6 +155,7 @@ export async function startCluster({ storage, applyMs = 0, maxApplyBacklog = DEF
         tickMs: TICK_MS,
         ...TICKS,
         maxApplyBacklog,
+        applyConcurrency,
         raft: RAFT_LIMITS,
       });
     }),

@@ -205,6 +205,10 @@ for (const storage of onlyGoals ? [] : ['memory', 'wal']) {
 // so the shared machine's drift moves both sides of a round's ratio alike; the goal is judged on the median
 // round. BENCH_ROUNDS sets the number of rounds (default 5; quick: 3).
 const rounds = Number(process.env.BENCH_ROUNDS ?? (quick ? 3 : 5));
+// A full collection before each measured side (with --expose-gc, as `pnpm bench` runs it), so neither side pays for
+// the garbage the other left: a slow-apply cluster leaves hundreds of megabytes behind, and the fast-apply window
+// measured right after it ran 30-40% slower than one measured on a clean heap.
+const collect = () => globalThis.gc?.();
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const roundNotes = [];
 {
@@ -214,7 +218,9 @@ const roundNotes = [];
   const ratios = [];
   const n = quick ? 50_000 : 300_000;
   for (let r = 0; r < rounds; r++) {
+    collect();
     const raw = cluster(1024, n);
+    collect();
     const c = await startCluster({ storage: 'memory' });
     try {
       const node = perSecond(await drive(c, { inflight: 1024, payload: PAYLOAD, ...window }));
@@ -243,15 +249,17 @@ const roundNotes = [];
 // Slow apply: 1 ms per entry (an awaited setTimeout), 1,024 in flight, memory storage; against the fast-apply row.
 
 const slowRows = [
-  ['maxApplyBacklog 5,000 (default)', 5_000],
-  ['maxApplyBacklog 10,000,000', 10_000_000],
+  ['one apply at a time, maxApplyBacklog 5,000 (default)', { maxApplyBacklog: 5_000 }],
+  ['one apply at a time, maxApplyBacklog 10,000,000', { maxApplyBacklog: 10_000_000 }],
+  ['applyConcurrency 1,024, maxApplyBacklog 5,000 (default)', { applyConcurrency: 1_024 }],
 ];
 const slowNotes = [];
-for (const [label, maxApplyBacklog] of slowRows) {
+for (const [label, options] of slowRows) {
   // Paired too: a fast-apply window on a fresh cluster, then the slow one on a fresh cluster, per round.
   const pairs = [];
   let last;
   for (let round = 0; round < rounds; round++) {
+    collect();
     const f = await startCluster({ storage: 'memory' });
     let fastRate;
     try {
@@ -260,7 +268,8 @@ for (const [label, maxApplyBacklog] of slowRows) {
     } finally {
       await f.stop();
     }
-    const c = await startCluster({ storage: 'memory', applyMs: 1, maxApplyBacklog });
+    collect();
+    const c = await startCluster({ storage: 'memory', applyMs: 1, ...options });
     try {
       last = await drive(c, { inflight: 1024, payload: PAYLOAD, ...window });
       c.check();
@@ -282,8 +291,11 @@ for (const [label, maxApplyBacklog] of slowRows) {
     fmt(mid.slow),
     fmt(mid.fast),
     fmt(m, 3) + 'x',
-    '>= 0.9x fast apply',
-    m >= 0.9 ? 'met' : 'MISSED',
+    // One apply at a time cannot apply more than 1,000 entries/s at 1 ms each: with the bound, commits follow the
+    // apply rate by design (backpressure); without it, the backlog grows for the whole window. The goal is judged
+    // on the row whose state machine overlaps its I/O (see BENCHMARKS.md).
+    options.applyConcurrency === undefined ? '' : '>= 0.9x fast apply',
+    options.applyConcurrency === undefined ? '' : m >= 0.9 ? 'met' : 'MISSED',
   ]);
 }
 

@@ -87,20 +87,39 @@ export interface ApplierHost<R> {
   failed(err: Error): void;
 }
 
+/** An `apply` started and not yet taken: its entry and what it returned (SKIPPED: an entry not the application's). */
+interface Started<R> {
+  index: number;
+  data: Uint8Array;
+  result: R | PromiseLike<R> | typeof SKIPPED;
+}
+const SKIPPED = Symbol('skipped');
+const ignore = (): void => undefined;
+
 /**
- * Applies committed entries to the state machine off the Ready loop, in log order, one call at a time: the loop
- * queues each Ready's committed entries (once they are durable here) and goes on persisting, sending and
- * heartbeating while a slow `apply` runs. Snapshot restores and snapshot captures are queued too, so the state
- * machine never sees two calls at once.
+ * Applies committed entries to the state machine off the Ready loop, in log order: the loop queues each Ready's
+ * committed entries (once they are durable here) and goes on persisting, sending and heartbeating while a slow
+ * `apply` runs. Snapshot restores and snapshot captures are queued too.
  *
- * Invariants: `applied` only grows (a restore sets it to the snapshot's index); `backlog` counts queued entries not
- * yet applied (the node refuses proposals while it is at its bound).
+ * With `concurrency` 1 (the default) the state machine never sees two calls at once. With more, `apply` is still
+ * called in log order, but up to `concurrency` calls may be running at once (an I/O-bound state machine then
+ * overlaps its writes); their results are taken in log order, `applied` moves in order, and a conf change, a
+ * restore or a task (a snapshot capture) waits until every running apply has settled.
+ *
+ * Invariants: `applied` only grows (a restore sets it to the snapshot's index) and is the highest index whose apply
+ * has settled with every earlier one; `started` >= `applied` is the highest index whose apply was called (or that
+ * needed none); `window` holds the applies between them, oldest first; `backlog` counts queued entries whose apply
+ * has not settled (the node refuses proposals while it is at its bound).
  */
 export class Applier<R> {
   /** Highest index applied to the state machine (invariant: <= commit). */
   applied: number;
   /** The configuration as of `applied`. */
   confState: ConfState;
+  private started: number;
+  private readonly window: Started<R>[] = [];
+  /** The highest `applied` reported to the host through `progressed`. */
+  private reported: number;
   private readonly items: Item[] = [];
   private queued = 0;
   private draining: Promise<void> | undefined;
@@ -110,12 +129,15 @@ export class Applier<R> {
     private readonly host: ApplierHost<R>,
     applied: number,
     confState: ConfState,
+    private readonly concurrency = 1,
   ) {
     this.applied = applied;
+    this.started = applied;
+    this.reported = applied;
     this.confState = confState;
   }
 
-  /** Entries queued and not yet applied (the one being applied included). */
+  /** Entries queued and not yet applied (those being applied included). */
   get backlog(): number {
     return this.queued;
   }
@@ -157,7 +179,10 @@ export class Applier<R> {
     });
   }
 
-  /** Stops after the item being applied now; queued items are dropped (queued tasks reject with `err`). */
+  /**
+   * Stops after the applies running now have settled (the state machine never sees a call cut short); queued items
+   * are dropped (queued tasks reject with `err`).
+   */
   stop(err: Error): Promise<void> {
     this.stopped = true;
     for (const item of this.items.splice(0)) {
@@ -182,68 +207,112 @@ export class Applier<R> {
   }
 
   private async drain(): Promise<void> {
-    for (let item = this.items.shift(); item !== undefined && !this.stopped; item = this.items.shift()) {
-      try {
-        await this.run(item);
-      } catch (err) {
-        if (item.kind === 'task') {
-          item.cancel(err instanceof Error ? err : new Error(String(err)));
+    try {
+      while (!this.stopped) {
+        const item = this.items.shift();
+        if (item === undefined) {
+          if (this.window.length === 0) return;
+          // Nothing new queued: take the oldest running apply (more may be queued meanwhile).
+          await this.takeOldest();
+          this.report();
           continue;
         }
-        this.stopped = true;
-        this.host.failed(err instanceof Error ? err : new Error(String(err)));
-        return;
+        if (item.kind === 'entries') {
+          await this.applyEntries(item.entries);
+          continue;
+        }
+        await this.takeAll(); // a restore or a task sees every earlier entry applied, and no apply running
+        if (item.kind === 'task') {
+          await item.run().catch((err: unknown) => item.cancel(toError(err)));
+          continue;
+        }
+        await this.restore(item.metadata, item.source);
       }
+    } catch (err) {
+      // An apply or a restore failed: the node must stop.
+      this.stopped = true;
+      this.host.failed(toError(err));
+    } finally {
+      // Stopped (or failed) with applies still running: they finish before stop() resolves.
+      await Promise.allSettled(this.window.splice(0).map((s) => s.result));
     }
   }
 
-  private async run(item: Item): Promise<void> {
-    switch (item.kind) {
-      case 'task':
-        await item.run();
-        return;
-      case 'restore': {
-        const { source, metadata } = item;
-        try {
-          if (metadata.index <= this.applied) return; // every entry it covers is applied already
-          await this.host.stateMachine.restore(source.stream(), metadata);
-        } finally {
-          await source.release().catch(() => undefined);
-        }
-        this.applied = metadata.index;
-        this.confState = metadata.confState;
-        this.host.restored(metadata);
-        this.host.progressed(this.applied);
-        return;
-      }
-      case 'entries':
-        for (const e of item.entries) {
-          if (this.stopped) return;
-          if (e.index <= this.applied) {
-            this.queued--; // covered by a restored snapshot
-            continue;
-          }
-          if (!isConf(e)) {
-            // An empty entry (a new leader's, or an empty conf change) is not the application's.
-            if (e.data.byteLength > 0) {
-              // A synchronous apply is not awaited: an await per entry is a promise hop per entry, and at 100,000
-              // entries a second that was a visible share of the runtime's cost.
-              const returned = this.host.stateMachine.apply(unframe(e.data) ?? e.data, e.index);
-              const result = isPromiseLike(returned) ? await returned : returned;
-              this.applied = e.index;
-              this.host.appliedNormal(e.index, this.host.ownSeq(e.data), result);
-            }
-          } else {
-            this.confState = e.confState;
-            this.host.appliedConf(e);
-          }
-          this.applied = e.index;
-          this.queued--;
-        }
-        this.host.progressed(this.applied);
-        return;
+  private async restore(metadata: SnapshotMetadata, source: SnapshotSource): Promise<void> {
+    try {
+      if (metadata.index <= this.applied) return; // every entry it covers is applied already
+      await this.host.stateMachine.restore(source.stream(), metadata);
+    } finally {
+      await source.release().catch(() => undefined);
     }
+    this.applied = this.started = metadata.index;
+    this.confState = metadata.confState;
+    this.host.restored(metadata);
+    this.report();
   }
+
+  private async applyEntries(entries: readonly QueuedEntry[]): Promise<void> {
+    for (const e of entries) {
+      if (this.stopped) return;
+      if (e.index <= this.started) {
+        this.queued--; // covered by a restored snapshot
+        continue;
+      }
+      if (isConf(e)) {
+        await this.takeAll();
+        this.confState = e.confState;
+        this.host.appliedConf(e);
+        this.applied = this.started = e.index;
+        this.queued--;
+        continue;
+      }
+      this.started = e.index;
+      // An empty entry (a new leader's, or an empty conf change) is not the application's.
+      const returned =
+        e.data.byteLength === 0 ? SKIPPED : this.host.stateMachine.apply(unframe(e.data) ?? e.data, e.index);
+      if (this.window.length === 0 && !isPromiseLike(returned)) {
+        // Settled already and nothing before it running: taken at once. A synchronous apply is not awaited: an
+        // await per entry is a promise hop per entry, and at 100,000 entries a second that was a visible cost.
+        this.take(e.index, e.data, returned);
+        continue;
+      }
+      // With room for more running applies, an early rejection must not go unhandled before it is taken.
+      if (this.concurrency > 1 && returned !== SKIPPED && isPromiseLike(returned))
+        returned.then(undefined, ignore);
+      this.window.push({ index: e.index, data: e.data, result: returned });
+      if (this.window.length >= this.concurrency) await this.takeOldest();
+    }
+    this.report();
+  }
+
+  private async takeOldest(): Promise<void> {
+    const s = this.window[0]!;
+    const r = isPromiseLike(s.result) ? await s.result : s.result;
+    this.window.shift();
+    this.take(s.index, s.data, r);
+  }
+
+  private async takeAll(): Promise<void> {
+    while (this.window.length > 0) await this.takeOldest();
+    this.report();
+  }
+
+  private take(index: number, data: Uint8Array, result: R | typeof SKIPPED): void {
+    this.applied = index;
+    this.queued--;
+    if (result !== SKIPPED) this.host.appliedNormal(index, this.host.ownSeq(data), result);
+  }
+
+  /** Tells the host how far applying got (once per step forward, not per entry of a batch). */
+  private report(): void {
+    if (this.applied <= this.reported) return;
+    this.reported = this.applied;
+    this.host.progressed(this.applied);
+  }
+}
+
+function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }
 
 function isPromiseLike<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {

@@ -102,7 +102,12 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     this.maxApplyBacklog = opts.maxApplyBacklog ?? 5_000;
     this.stats = new NodeMetrics(applied);
     this.healthLimits = healthThresholds(opts.health, opts.electionTick ?? 10);
-    this.applier = new Applier<R>(this.applierHost(), applied, recovery.confState);
+    this.applier = new Applier<R>(
+      this.applierHost(),
+      applied,
+      recovery.confState,
+      opts.applyConcurrency ?? 1,
+    );
     this.snapshots = new LocalSnapshots(
       opts,
       memory,

@@ -4,7 +4,7 @@ import type { ConfChange, ConfChangeV2, ConfState } from '../raftpb/types.js';
 import { ProposalBatch } from './proposal-batch.js';
 import type { ProposalIds } from './proposal-id.js';
 import { ReadBarriers, type ReadBarrier } from './read-barriers.js';
-import { Waiters } from './waiters.js';
+import { SequenceMap, Waiters } from './waiters.js';
 import type { Clock } from './clock.js';
 
 const EMPTY = new Uint8Array(0);
@@ -46,9 +46,9 @@ export class Requests<R> {
     private readonly host: RequestHost,
     readonly ids: ProposalIds,
   ) {
-    this.proposals = new Waiters(host.clock, 'proposal');
-    this.proposalsForResult = new Waiters(host.clock, 'proposal');
-    this.confChanges = new Waiters(host.clock, 'conf change');
+    this.proposals = new Waiters(host.clock, 'proposal', new SequenceMap());
+    this.proposalsForResult = new Waiters(host.clock, 'proposal', new SequenceMap());
+    this.confChanges = new Waiters(host.clock, 'conf change', new SequenceMap());
     this.reads = new ReadBarriers(host.clock);
   }
 

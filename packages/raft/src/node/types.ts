@@ -64,7 +64,8 @@ export interface StateMachine<R = unknown> {
   /**
    * Applies one committed entry's payload. The value returned resolves the proposer's promise on this node. It may
    * be async and slow (e.g. do I/O): RaftNode applies off its Ready loop, so heartbeats and writes go on meanwhile
-   * (`maxApplyBacklog` bounds how much waits).
+   * (`maxApplyBacklog` bounds how much waits). Called in log order, one call at a time unless the node's
+   * `applyConcurrency` allows more to run at once.
    */
   apply(data: Uint8Array, index: number): R | Promise<R>;
   /**

@@ -73,9 +73,103 @@ class DeadlineQueue<K, T> {
   }
 }
 
+/** What {@link Waiters} keeps its pending promises in: a `Map`, or a {@link SequenceMap} for increasing ids. */
+export interface WaiterStore<K, V> {
+  readonly size: number;
+  get(key: K): V | undefined;
+  set(key: K, value: V): void;
+  has(key: K): boolean;
+  delete(key: K): void;
+  keys(): Iterable<K>;
+}
+
+/**
+ * A map for keys issued as increasing integers and mostly removed oldest first (proposal sequence numbers): values
+ * sit in an array at `key - base`, so a lookup is an index, not a hash, and growing it rehashes nothing. With
+ * hundreds of thousands of proposals waiting (a slow state machine, a raised `maxApplyBacklog`) a `Map`'s
+ * rehashing and cache misses were the largest cost of `propose`. A key outside the window (after a wrap at 2^32,
+ * or far ahead of the oldest one still waiting) goes to a plain `Map`.
+ */
+/** The most empty slots a new key may open after the last one; a key further ahead goes to the plain map. */
+const MAX_GAP = 65_536;
+
+export class SequenceMap<V> implements WaiterStore<number, V> {
+  /** `slots[i]` holds the value of key `base + i` (undefined: absent); slots before `head` are all empty. */
+  private slots: (V | undefined)[] = [];
+  private head = 0;
+  private base = 0;
+  private count = 0;
+  private readonly others = new Map<number, V>();
+
+  get size(): number {
+    return this.count + this.others.size;
+  }
+
+  private slot(key: number): number {
+    return key - this.base;
+  }
+
+  get(key: number): V | undefined {
+    const i = this.slot(key);
+    const v = i >= this.head && i < this.slots.length ? this.slots[i] : undefined;
+    if (v !== undefined || this.others.size === 0) return v;
+    return this.others.get(key);
+  }
+
+  has(key: number): boolean {
+    return this.get(key) !== undefined;
+  }
+
+  set(key: number, value: V): void {
+    if (this.others.size > 0 && this.others.has(key)) {
+      // Invariant: a key is in one place only.
+      this.others.set(key, value);
+      return;
+    }
+    if (this.count === 0) {
+      // Empty: the window starts again at this key.
+      this.slots = [];
+      this.head = 0;
+      this.base = key;
+    }
+    const i = this.slot(key);
+    if (i >= this.head && i < this.slots.length) {
+      if (this.slots[i] === undefined) this.count++;
+      this.slots[i] = value;
+    } else if (i >= this.slots.length && i - this.slots.length < MAX_GAP) {
+      // Keys skipped (issued to another store: proposals and conf changes share one sequence) stay empty slots.
+      while (this.slots.length < i) this.slots.push(undefined);
+      this.slots.push(value);
+      this.count++;
+    } else {
+      this.others.set(key, value);
+    }
+  }
+
+  delete(key: number): void {
+    const i = this.slot(key);
+    if (i >= this.head && i < this.slots.length && this.slots[i] !== undefined) {
+      this.slots[i] = undefined;
+      this.count--;
+      while (this.head < this.slots.length && this.slots[this.head] === undefined) this.head++;
+      if (this.head > 1024 && this.head * 2 > this.slots.length) {
+        this.slots = this.slots.slice(this.head);
+        this.base += this.head;
+        this.head = 0;
+      }
+      return;
+    }
+    this.others.delete(key);
+  }
+
+  *keys(): Iterable<number> {
+    for (let i = this.head; i < this.slots.length; i++) if (this.slots[i] !== undefined) yield this.base + i;
+    yield* this.others.keys();
+  }
+}
+
 /** Promises keyed by id, each with a timeout whose rejection means "outcome unknown". */
 export class Waiters<K, T> {
-  private readonly pending = new Map<K, Waiter<K, T>>();
   /** One deadline queue per timeout length (nearly every call uses the node's default). */
   private readonly queues = new Map<number, DeadlineQueue<K, T>>();
 
@@ -83,6 +177,7 @@ export class Waiters<K, T> {
   constructor(
     private readonly clock: Clock,
     private readonly what: string,
+    private readonly pending: WaiterStore<K, Waiter<K, T>> = new Map<K, Waiter<K, T>>(),
   ) {}
 
   get size(): number {

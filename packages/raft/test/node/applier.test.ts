@@ -210,3 +210,108 @@ describe('apply off the Ready loop', () => {
     await expect(storage.readAll()).rejects.toThrow(/closed/);
   });
 });
+
+/**
+ * Calls recorded in order; each apply settles after a delay that shrinks with the call number (later calls settle
+ * first), so taking results in log order is what the node must do itself. Counts applies running at once and
+ * checks that snapshot() never runs beside one.
+ */
+class OverlappingMachine implements StateMachine<string> {
+  calls: number[] = [];
+  running = 0;
+  maxRunning = 0;
+  snapshotsBesideApply = 0;
+  snapshots = 0;
+  failAt: number | undefined;
+
+  apply(data: Uint8Array, index: number): Promise<string> {
+    this.calls.push(index);
+    this.running++;
+    this.maxRunning = Math.max(this.maxRunning, this.running);
+    const delay = 1 + ((100 - this.calls.length) % 7);
+    return new Promise((resolve, reject) =>
+      setTimeout(() => {
+        this.running--;
+        if (index === this.failAt) reject(new Error(`disk full at ${index}`));
+        else resolve(`${index}:${new TextDecoder().decode(data)}`);
+      }, delay),
+    );
+  }
+  snapshot(): Uint8Array {
+    this.snapshots++;
+    if (this.running > 0) this.snapshotsBesideApply++;
+    return new Uint8Array(0);
+  }
+  restore(): void {}
+}
+
+describe('applyConcurrency', () => {
+  async function single(sm: StateMachine<string>, extra: Partial<RaftNodeOptions<string>> = {}) {
+    const node = await RaftNode.start<string>({
+      id: 1,
+      peers: [{ id: 1 }],
+      storage: new MemoryDurableStorage(),
+      stateMachine: sm,
+      transport: new MemoryNetwork().transport(1),
+      tickMs: 10,
+      electionTick: 10,
+      heartbeatTick: 1,
+      ...extra,
+    });
+    running.push(node as unknown as RaftNode<number>);
+    await node.waitForLeader();
+    return node;
+  }
+
+  it('calls apply in log order with up to n running, and takes the results in log order', async () => {
+    const sm = new OverlappingMachine();
+    const node = await single(sm, {
+      applyConcurrency: 8,
+      snapshots: new MemorySnapshotStore(),
+      snapshotCount: 10,
+    });
+    const appliedEvents: number[] = [];
+    node.on('applied', (i) => appliedEvents.push(i));
+    const outs = await Promise.all(Array.from({ length: 60 }, (_, i) => node.proposeForResult(enc(`w${i}`))));
+    // Each proposal got its own entry's result, even though later applies settled first.
+    for (const [i, out] of outs.entries()) expect(out.result).toBe(`${out.index}:w${i}`);
+    expect(sm.calls).toEqual([...sm.calls].sort((a, b) => a - b));
+    expect(sm.maxRunning).toBeGreaterThan(1); // they did overlap
+    expect(sm.maxRunning).toBeLessThanOrEqual(8);
+    expect(appliedEvents).toEqual([...appliedEvents].sort((a, b) => a - b));
+    // Snapshots were taken (every 10 entries) and never while an apply was running.
+    await until(() => sm.snapshots > 0, 'a snapshot');
+    expect(sm.snapshotsBesideApply).toBe(0);
+  });
+
+  it('one at a time by default', async () => {
+    const sm = new OverlappingMachine();
+    const node = await single(sm);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => node.propose(enc(`w${i}`))));
+    expect(sm.maxRunning).toBe(1);
+  });
+
+  it('a rejected apply stops the node; no later entry is reported applied', async () => {
+    const sm = new OverlappingMachine();
+    const node = await single(sm, { applyConcurrency: 4 });
+    const errors: Error[] = [];
+    node.on('error', (e) => errors.push(e));
+    const first = await node.propose(enc('ok'));
+    sm.failAt = first + 3;
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) => node.propose(enc(`w${i}`), 5_000)),
+    );
+    const resolved = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    // Only entries before the failed one resolved; the rest were refused as the node stopped.
+    expect(resolved.every((i) => i < first + 3)).toBe(true);
+    expect(resolved.length).toBe(2);
+    expect(errors.map((e) => e.message).join()).toMatch(/disk full at/);
+    expect(node.status().appliedIndex).toBeLessThan(first + 3);
+  });
+
+  it('refuses a value that is not a positive integer', async () => {
+    await expect(single(new OverlappingMachine(), { applyConcurrency: 0 })).rejects.toSatisfy(
+      (e: unknown) => isRaftError(e, 'ERR_CONFIG_INVALID') && /applyConcurrency/.test(String(e)),
+    );
+  });
+});
