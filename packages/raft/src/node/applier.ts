@@ -234,7 +234,8 @@ export class Applier<R> {
       this.host.failed(toError(err));
     } finally {
       // Stopped (or failed) with applies still running: they finish before stop() resolves.
-      await Promise.allSettled(this.window.splice(0).map((s) => s.result));
+      const running = this.window.splice(0).flatMap((s) => (isPromiseLike(s.result) ? [s.result] : []));
+      if (running.length > 0) await Promise.allSettled(running);
     }
   }
 
