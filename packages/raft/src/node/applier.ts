@@ -87,14 +87,19 @@ export interface ApplierHost<R> {
   failed(err: Error): void;
 }
 
-/** An `apply` started and not yet taken: its entry and what it returned (SKIPPED: an entry not the application's). */
+/** An `apply` started and not yet taken: its entry, what it returned, and (once settled) its outcome. */
 interface Started<R> {
   index: number;
   data: Uint8Array;
+  /** What `apply` returned (SKIPPED: an entry not the application's). */
   result: R | PromiseLike<R> | typeof SKIPPED;
+  /** False while `result` is a promise that has not settled. */
+  settled: boolean;
+  value: R | typeof SKIPPED | undefined;
+  /** Set when `result` rejected. */
+  error: { reason: unknown } | undefined;
 }
 const SKIPPED = Symbol('skipped');
-const ignore = (): void => undefined;
 
 /**
  * Applies committed entries to the state machine off the Ready loop, in log order: the loop queues each Ready's
@@ -117,7 +122,9 @@ export class Applier<R> {
   /** The configuration as of `applied`. */
   confState: ConfState;
   private started: number;
-  private readonly window: Started<R>[] = [];
+  /** `window[windowHead..]` are the running applies (a deque: shifting a 1,024-long array per entry was costly). */
+  private window: (Started<R> | undefined)[] = [];
+  private windowHead = 0;
   /** The highest `applied` reported to the host through `progressed`. */
   private reported: number;
   private readonly items: Item[] = [];
@@ -135,6 +142,11 @@ export class Applier<R> {
     this.started = applied;
     this.reported = applied;
     this.confState = confState;
+  }
+
+  /** Applies started whose results are not taken yet. */
+  private get running(): number {
+    return this.window.length - this.windowHead;
   }
 
   /** Entries queued and not yet applied (those being applied included). */
@@ -194,6 +206,11 @@ export class Applier<R> {
   }
 
   private pump(): void {
+    if (this.wakeOnEnqueue && this.wake !== undefined) {
+      const wake = this.wake;
+      this.wake = undefined;
+      wake();
+    }
     if (this.draining !== undefined || this.stopped) return;
     // Drained from a promise callback, not inline: the Ready loop that queued the entries goes on to start its
     // write first (its disk I/O then overlaps the applies).
@@ -211,9 +228,15 @@ export class Applier<R> {
       while (!this.stopped) {
         const item = this.items.shift();
         if (item === undefined) {
-          if (this.window.length === 0) return;
-          // Nothing new queued: take the oldest running apply (more may be queued meanwhile).
-          await this.takeOldest();
+          if (this.running === 0) return;
+          // Nothing new queued: take the running applies that settle next, or start what is queued meanwhile
+          // (whichever comes first: the next entries' applies should not wait for an earlier one's latency).
+          this.wakeOnEnqueue = true;
+          try {
+            await this.takeSettled();
+          } finally {
+            this.wakeOnEnqueue = false;
+          }
           this.report();
           continue;
         }
@@ -234,7 +257,11 @@ export class Applier<R> {
       this.host.failed(toError(err));
     } finally {
       // Stopped (or failed) with applies still running: they finish before stop() resolves.
-      const running = this.window.splice(0).flatMap((s) => (isPromiseLike(s.result) ? [s.result] : []));
+      const running = this.window
+        .slice(this.windowHead)
+        .flatMap((s) => (s !== undefined && isPromiseLike(s.result) ? [s.result] : []));
+      this.window = [];
+      this.windowHead = 0;
       if (running.length > 0) await Promise.allSettled(running);
     }
   }
@@ -271,30 +298,88 @@ export class Applier<R> {
       // An empty entry (a new leader's, or an empty conf change) is not the application's.
       const returned =
         e.data.byteLength === 0 ? SKIPPED : this.host.stateMachine.apply(unframe(e.data) ?? e.data, e.index);
-      if (this.window.length === 0 && !isPromiseLike(returned)) {
+      if (this.running === 0 && !isPromiseLike(returned)) {
         // Settled already and nothing before it running: taken at once. A synchronous apply is not awaited: an
         // await per entry is a promise hop per entry, and at 100,000 entries a second that was a visible cost.
         this.take(e.index, e.data, returned);
         continue;
       }
-      // With room for more running applies, an early rejection must not go unhandled before it is taken.
-      if (this.concurrency > 1 && returned !== SKIPPED && isPromiseLike(returned))
-        returned.then(undefined, ignore);
-      this.window.push({ index: e.index, data: e.data, result: returned });
-      if (this.window.length >= this.concurrency) await this.takeOldest();
+      const slot: Started<R> = {
+        index: e.index,
+        data: e.data,
+        result: returned,
+        settled: !isPromiseLike(returned),
+        value: isPromiseLike(returned) ? undefined : returned,
+        error: undefined,
+      };
+      this.window.push(slot);
+      if (this.concurrency === 1) {
+        await this.takeOldest();
+        continue;
+      }
+      if (isPromiseLike(returned)) {
+        // One reaction per apply records its outcome in its slot (so a rejection is never unhandled) and wakes
+        // the applier when the oldest running apply settles: no await per entry.
+        returned.then(
+          (v) => this.settle(slot, v, undefined),
+          (reason: unknown) => this.settle(slot, undefined, { reason }),
+        );
+      }
+      if (this.running >= this.concurrency) await this.takeSettled();
     }
     this.report();
   }
 
+  /** One apply at a time: awaits the one running (the window holds at most one). */
   private async takeOldest(): Promise<void> {
-    const s = this.window[0]!;
+    const s = this.window.pop()!;
     const r = isPromiseLike(s.result) ? await s.result : s.result;
-    this.window.shift();
     this.take(s.index, s.data, r);
   }
 
+  /** Resolves the applier's wait (see {@link takeSettled}) when set. */
+  private wake: (() => void) | undefined;
+  /** True while the applier waits with nothing queued: a new item then wakes it too. */
+  private wakeOnEnqueue = false;
+
+  private settle(slot: Started<R>, value: R | undefined, error: { reason: unknown } | undefined): void {
+    slot.settled = true;
+    slot.value = value;
+    slot.error = error;
+    if (this.wake !== undefined && this.window[this.windowHead] === slot) {
+      const wake = this.wake;
+      this.wake = undefined;
+      wake();
+    }
+  }
+
+  /**
+   * Waits until the oldest running apply has settled, then takes it and every settled one after it, in log order.
+   * A rejected apply is thrown (the node stops); the entries before it are taken.
+   */
+  private async takeSettled(): Promise<void> {
+    const head = this.window[this.windowHead];
+    if (head !== undefined && !head.settled) await new Promise<void>((resolve) => (this.wake = resolve));
+    for (
+      let s = this.window[this.windowHead];
+      s !== undefined && s.settled;
+      s = this.window[this.windowHead]
+    ) {
+      if (s.error !== undefined) throw s.error.reason;
+      this.window[this.windowHead++] = undefined; // let it be collected
+      this.take(s.index, s.data, s.value as R | typeof SKIPPED);
+    }
+    if (this.windowHead === this.window.length) {
+      this.window = [];
+      this.windowHead = 0;
+    } else if (this.windowHead > 4096 && this.windowHead * 2 > this.window.length) {
+      this.window = this.window.slice(this.windowHead); // under steady load the window may never empty
+      this.windowHead = 0;
+    }
+  }
+
   private async takeAll(): Promise<void> {
-    while (this.window.length > 0) await this.takeOldest();
+    while (this.running > 0) await (this.concurrency === 1 ? this.takeOldest() : this.takeSettled());
     this.report();
   }
 
