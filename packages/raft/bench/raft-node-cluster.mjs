@@ -26,27 +26,35 @@ const TICK_MS = Number(process.env.TICK_MS ?? 100);
 const DEFAULT_MAX_APPLY_BACKLOG = 5_000;
 
 /**
- * An I/O latency: each `wait()` resolves at least `ms` after it was called. The calls of one turn of the event
- * loop share one timer and one promise (as writes that complete together, a group commit), due `ms` + 1 after the
- * turn's first call (+ 1: the turn's later calls still wait `ms`, unless a turn runs longer than 1 ms). So the
- * latency costs the process almost no CPU of its own, as a real disk or database round trip would not: one
- * `setTimeout` per call costs about 1.3 us here, and with three replicas applying every entry that was more CPU
- * than the whole runtime spends per commit (the bench would have measured the mock).
+ * An I/O latency of at least `ms` per call, at almost no CPU of its own, as a disk or database round trip would
+ * cost the process: a clock ticks every `ms`, and a call's promise resolves at the second tick after it (a full
+ * period later at least); the calls between two ticks share one promise, as writes that complete together (a group
+ * commit). A timer per call costs about 1.3 us here; with three replicas applying every entry that was more CPU than
+ * the whole runtime spends per commit, and the bench would have measured the mock.
  */
 class Latency {
   constructor(ms) {
-    this.ms = ms;
-    /** The promise the calls of this turn share (undefined: none yet this turn). */
-    this.current = undefined;
+    /** Resolves at the next tick; `after` at the one after it. */
+    this.next = settleable();
+    this.after = settleable();
+    this.timer = setInterval(() => {
+      this.next.resolve();
+      this.next = this.after;
+      this.after = settleable();
+    }, ms);
+  }
+  stop() {
+    clearInterval(this.timer);
   }
   wait() {
-    if (this.current === undefined) {
-      const due = performance.now() + this.ms + 1;
-      this.current = new Promise((resolve) => setTimeout(resolve, due - performance.now()));
-      setImmediate(() => (this.current = undefined));
-    }
-    return this.current;
+    return this.after.promise;
   }
+}
+
+function settleable() {
+  let resolve;
+  const promise = new Promise((r) => (resolve = r));
+  return { promise, resolve };
 }
 
 const SETTLED = Promise.resolve();
@@ -79,8 +87,9 @@ class CounterMachine {
 
 /** Three RaftNodes started on one network, their leader, and the proposals the driver has outstanding on it. */
 class Cluster {
-  constructor(nodes, leader, maxApplyBacklog, dir) {
+  constructor(nodes, machines, leader, maxApplyBacklog, dir) {
     this.nodes = nodes;
+    this.machines = machines;
     this.leader = leader;
     this.maxApplyBacklog = maxApplyBacklog;
     this.dir = dir;
@@ -126,7 +135,8 @@ class Cluster {
 
   async stop() {
     this.stopping = true;
-    for (const n of this.nodes) await n.stop();
+    for (const n of this.nodes) await n.stop(); // waits for a running apply: the latency's clock still ticks
+    for (const m of this.machines) m.latency?.stop();
     if (this.dir !== undefined) await rm(this.dir, { recursive: true, force: true });
   }
 }
@@ -138,10 +148,12 @@ export async function startCluster({
   asyncApply = false,
   maxApplyBacklog = DEFAULT_MAX_APPLY_BACKLOG,
   applyConcurrency = 1,
+  snapshotCount = undefined,
 }) {
   const ids = [1, 2, 3];
   const network = new MemoryNetwork();
   const dir = storage === 'wal' ? await mkdtemp(join(tmpdir(), 'raft-bench-')) : undefined;
+  const machines = ids.map(() => new CounterMachine(applyMs, asyncApply));
   const nodes = await Promise.all(
     ids.map(async (id) => {
       const durable =
@@ -157,17 +169,18 @@ export async function startCluster({
         id,
         peers: ids.map((p) => ({ id: p })),
         storage: durable,
-        stateMachine: new CounterMachine(applyMs, asyncApply),
+        stateMachine: machines[id - 1],
         transport: network.transport(id),
         tickMs: TICK_MS,
         ...TICKS,
         maxApplyBacklog,
         applyConcurrency,
+        ...(snapshotCount === undefined ? {} : { snapshotCount }),
         raft: RAFT_LIMITS,
       });
     }),
   );
-  const cluster = new Cluster(nodes, undefined, maxApplyBacklog, dir);
+  const cluster = new Cluster(nodes, machines, undefined, maxApplyBacklog, dir);
   try {
     const { leader } = await nodes[0].waitForLeader(10_000);
     cluster.leader = nodes[leader - 1];
