@@ -90,7 +90,7 @@ describe('message codec', () => {
       // a valid message with one byte changed: a field out of range, a length past the end, an unknown flag, ...
       fc.tuple(message, fc.nat(), fc.integer({ min: 1, max: 255 })).map(([m, at, x]) => {
         const b = encodeMessage(m);
-        b[at % b.byteLength] ^= x;
+        b[at % b.byteLength] = (b[at % b.byteLength] ?? 0) ^ x;
         return b;
       }),
       // a valid message with bytes appended

@@ -374,7 +374,7 @@ describe('TcpTransport', () => {
       // a valid message in a valid frame with one byte changed (a field out of range, a length past the end, ...)
       fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })).map(([at, x]) => {
         const b = encodeMessage(msg({ entries: [{ term: 1, index: 5, type: 0, data: new Uint8Array(3) }] }));
-        b[at % b.byteLength] ^= x;
+        b[at % b.byteLength] = (b[at % b.byteLength] ?? 0) ^ x;
         return encodeFrame(FrameKind.Message, b);
       }),
       fc.constant(encodeFrame(FrameKind.Message, encodeMessage(msg({ from: 3 })))), // claims another sender

@@ -30,6 +30,8 @@ export interface SimClusterOptions<R, S extends StateMachine<R>> {
   /** Default 2,000 virtual ms. */
   requestTimeoutMs?: number;
   maxApplyBacklog?: number;
+  /** `RaftNode`'s `applyConcurrency`. Default 1. */
+  applyConcurrency?: number;
   /** How long each fdatasync of the simulated disks takes, in virtual ms. Default 1. */
   syncDelayMs?: number;
 }
@@ -106,6 +108,7 @@ export class SimCluster<R, S extends StateMachine<R>> {
       snapshotCatchUpEntries: opts.snapshotCatchUpEntries ?? 10,
       requestTimeoutMs: opts.requestTimeoutMs ?? 2_000,
       maxApplyBacklog: opts.maxApplyBacklog ?? 5_000,
+      applyConcurrency: opts.applyConcurrency ?? 1,
       syncDelayMs: opts.syncDelayMs ?? 1,
     };
     this.rng = seededRandom(opts.seed);
@@ -188,6 +191,7 @@ export class SimCluster<R, S extends StateMachine<R>> {
         snapshotCatchUpEntries: this.o.snapshotCatchUpEntries,
         requestTimeoutMs: this.o.requestTimeoutMs,
         maxApplyBacklog: this.o.maxApplyBacklog,
+        applyConcurrency: this.o.applyConcurrency,
       });
     } catch (err) {
       server.starting = false;

@@ -6,20 +6,52 @@ import type { RandomSource } from '@x/raft';
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
+/**
+ * How a simulated state machine answers `apply`: at once, or (`overlap`) as an I/O-bound one that issues its
+ * writes in call order and acknowledges them later, after 0-4 promise hops picked from the index: later calls
+ * often settle before earlier ones, which the node must take in log order (run with `applyConcurrency` > 1). Its
+ * `snapshot()` throws when an apply is still running: the node must never capture one then.
+ */
+class Acknowledger {
+  running = 0;
+  constructor(private readonly overlap: boolean) {}
+
+  answer<R>(result: R, index: number): R | Promise<R> {
+    if (!this.overlap) return result;
+    this.running++;
+    let p = Promise.resolve();
+    for (let hops = (index * 2_654_435_761) % 5; hops > 0; hops--) p = p.then();
+    return p.then(() => {
+      this.running--;
+      return result;
+    });
+  }
+
+  checkIdle(): void {
+    if (this.running > 0) throw new Error(`snapshot() while ${this.running} applies were running`);
+  }
+}
+
 /** A small replicated map for simulations: `put` commands are `key=value`; apply returns the value written. */
 export class KvMachine implements StateMachine<string> {
   readonly map = new Map<string, string>();
+  private readonly ack: Acknowledger;
 
-  apply(data: Uint8Array): string {
+  constructor(opts: { overlap?: boolean } = {}) {
+    this.ack = new Acknowledger(opts.overlap ?? false);
+  }
+
+  apply(data: Uint8Array, index: number): string | Promise<string> {
     const text = dec.decode(data);
     const eq = text.indexOf('=');
     const key = text.slice(0, eq);
     const value = text.slice(eq + 1);
     this.map.set(key, value);
-    return value;
+    return this.ack.answer(value, index);
   }
 
   snapshot(): Uint8Array {
+    this.ack.checkIdle();
     return enc.encode(JSON.stringify([...this.map]));
   }
 
@@ -56,15 +88,21 @@ export function kvOperations(
  */
 export class CounterMachine implements StateMachine<number> {
   readonly values: number[] = [];
+  private readonly ack: Acknowledger;
 
-  apply(data: Uint8Array): number {
+  constructor(opts: { overlap?: boolean } = {}) {
+    this.ack = new Acknowledger(opts.overlap ?? false);
+  }
+
+  apply(data: Uint8Array, index: number): number | Promise<number> {
     const key = data[0] ?? 0;
     const value = (this.values[key] ?? 0) + (data[1] ?? 0);
     this.values[key] = value;
-    return value;
+    return this.ack.answer(value, index);
   }
 
   snapshot(): Uint8Array {
+    this.ack.checkIdle();
     return enc.encode(JSON.stringify(this.values));
   }
 

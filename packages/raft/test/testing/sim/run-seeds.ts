@@ -24,17 +24,31 @@ export function faultsFor(seed: number): Partial<SimFaults> {
 /** Runs one seed; throws with the seed and a way to rerun it. */
 export async function runSeed(seed: number): Promise<void> {
   try {
-    const shape = { seed, nodes: 3, spareNodes: 2, durationMs: 5_000, faults: faultsFor(seed) };
+    // Every third seed runs I/O-like state machines whose applies overlap (applyConcurrency 4) and settle out of
+    // order; the rest apply one at a time.
+    const overlap = seed % 3 === 0;
+    const shape = {
+      seed,
+      nodes: 3,
+      spareNodes: 2,
+      durationMs: 5_000,
+      faults: faultsFor(seed),
+      applyConcurrency: overlap ? 4 : 1,
+    };
     // Odd seeds run a key-value map, even seeds a counter (not idempotent: an entry applied twice shows).
     let report: { history: unknown[]; acknowledgedWrites: number; reads: number };
     let result: { ok: boolean; explanation?: { text: string } };
     if (seed % 2 === 1) {
-      const r = await simulate({ ...shape, stateMachine: () => new KvMachine(), operation: kvOperations() });
+      const r = await simulate({
+        ...shape,
+        stateMachine: () => new KvMachine({ overlap }),
+        operation: kvOperations(),
+      });
       [report, result] = [r, checkLinearizable(kvModel(), r.history)];
     } else {
       const r = await simulate({
         ...shape,
-        stateMachine: () => new CounterMachine(),
+        stateMachine: () => new CounterMachine({ overlap }),
         operation: counterOperations(),
       });
       [report, result] = [r, checkLinearizable(counterModel, r.history)];
