@@ -1,9 +1,18 @@
 import { splitHostPort } from './address.js';
 import { FrameError } from './frame.js';
 
+/**
+ * The version of the handshake and of everything after it on the connection (the message encoding, the snapshot
+ * stream). 2: messages in the hand-written binary layout of `codec/message-codec.ts` (1 was msgpack).
+ */
+export const WIRE_VERSION = 2;
+
+/** A peer speaking another wire version: refused with this reason (the dialer logs it). */
+export class WireVersionError extends FrameError {}
+
 /** The handshake a dialing peer sends first. */
 export interface Hello {
-  v: 1;
+  v: typeof WIRE_VERSION;
   clusterId: string;
   from: number;
   to: number;
@@ -37,7 +46,12 @@ export function decodeHello(bytes: Uint8Array): Hello {
   }
   if (typeof v !== 'object' || v === null) throw new FrameError('handshake is not an object');
   const o = v as Record<string, unknown>;
-  if (o.v !== 1) throw new FrameError(`handshake version ${String(o.v)} not supported`);
+  if (o.v !== WIRE_VERSION) {
+    throw new WireVersionError(
+      `wire version ${String(o.v)} not supported: this node speaks ${WIRE_VERSION} ` +
+        '(the message encoding changed between @x/raft versions: run the same @x/raft on every member)',
+    );
+  }
   if (typeof o.clusterId !== 'string') throw new FrameError('handshake field clusterId is not a string');
   for (const k of ['from', 'to'] as const) {
     const n = o[k];
@@ -52,7 +66,7 @@ export function decodeHello(bytes: Uint8Array): Hello {
   if (o.addr !== undefined && !isPeerAddress(o.addr))
     throw new FrameError('handshake field addr is not host:port');
   return {
-    v: 1,
+    v: WIRE_VERSION,
     clusterId: o.clusterId,
     from: o.from as number,
     to: o.to as number,

@@ -12,7 +12,7 @@ import type { Message } from '../raftpb/types.js';
 import { MessageType } from '../raftpb/types.js';
 import { FrameError, FrameKind, FrameParser, encodeFrame } from './frame.js';
 import { splitHostPort } from './address.js';
-import { decodeHello, encodeHello, type Hello } from './hello.js';
+import { WIRE_VERSION, WireVersionError, decodeHello, encodeHello, type Hello } from './hello.js';
 import { PeerLink } from './peer-link.js';
 import { watchTlsRefusals } from './tls-refusals.js';
 import { sendSnapshotOnce } from './snapshot-stream.js';
@@ -249,7 +249,7 @@ export class TcpTransport implements Transport {
 
   private hello(to: number, purpose: Hello['purpose']): Uint8Array {
     return encodeHello({
-      v: 1,
+      v: WIRE_VERSION,
       clusterId: this.opts.clusterId,
       from: this.opts.id,
       to,
@@ -324,7 +324,13 @@ export class TcpTransport implements Transport {
           if (peer === undefined) {
             if (f.kind !== FrameKind.Hello)
               throw new FrameError(`expected a handshake, got frame kind ${f.kind}`);
-            const hello = decodeHello(f.payload);
+            let hello: Hello;
+            try {
+              hello = decodeHello(f.payload);
+            } catch (err) {
+              if (err instanceof WireVersionError) return refuse(err.message);
+              throw err;
+            }
             if (hello.clusterId !== this.opts.clusterId)
               return refuse(`cluster id mismatch: ${hello.clusterId}`);
             if (hello.to !== this.opts.id)

@@ -124,7 +124,7 @@ const parts = async (dir: string): Promise<string[]> =>
 
 /** A raw snapshot connection to `port` as node 1: the handshake, then `frames`. */
 function rawSnapshotConnection(port: number, frames: Buffer[]): net.Socket {
-  const hello = encodeHello({ v: 1, clusterId: 'c1', from: 1, to: 2, purpose: 'snapshot' });
+  const hello = encodeHello({ v: 2, clusterId: 'c1', from: 1, to: 2, purpose: 'snapshot' });
   const s = net.connect({ host: '127.0.0.1', port });
   s.on('error', () => undefined);
   s.write(encodeFrame(FrameKind.Hello, hello));

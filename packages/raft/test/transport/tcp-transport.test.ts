@@ -173,8 +173,8 @@ describe('TcpTransport', () => {
     const { b, logsB, portB } = await pair();
     void b;
     for (const hello of [
-      { v: 1 as const, clusterId: 'other', from: 1, to: 2, purpose: 'stream' as const },
-      { v: 1 as const, clusterId: 'c1', from: 99, to: 2, purpose: 'stream' as const },
+      { v: 2 as const, clusterId: 'other', from: 1, to: 2, purpose: 'stream' as const },
+      { v: 2 as const, clusterId: 'c1', from: 99, to: 2, purpose: 'stream' as const },
     ]) {
       const reply = await rawExchange(portB, [encodeFrame(FrameKind.Hello, encodeHello(hello))]);
       expect(reply[4]).toBe(FrameKind.Refuse);
@@ -182,6 +182,17 @@ describe('TcpTransport', () => {
     expect(
       logsB.filter((l) => l.msg === 'refused peer connection').map((l) => String(l.fields?.reason)),
     ).toEqual(['cluster id mismatch: other', 'unknown peer id 99']);
+  });
+
+  it('refuses a peer speaking another wire version, saying so in the refusal', async () => {
+    const { logsB, portB } = await pair();
+    const old = Buffer.from(JSON.stringify({ v: 1, clusterId: 'c1', from: 1, to: 2, purpose: 'stream' }));
+    const reply = await rawExchange(portB, [encodeFrame(FrameKind.Hello, old)]);
+    expect(reply[4]).toBe(FrameKind.Refuse);
+    expect(Buffer.from(reply.subarray(5)).toString()).toMatch(
+      /wire version 1 not supported: this node speaks 2/,
+    );
+    expect(logsB.some((l) => /wire version 1 not supported/.test(String(l.fields?.reason)))).toBe(true);
   });
 
   it('refuses a known id that comes back with another data incarnation, fatally for the wiped node', async () => {
@@ -277,7 +288,7 @@ describe('TcpTransport', () => {
     // Adding the id back (a deliberate membership change) lifts the refusal.
     b.addPeer(1, '127.0.0.1:1');
     const reply = await rawExchange((b.address() ?? { port: 0 }).port, [
-      encodeFrame(FrameKind.Hello, encodeHello({ v: 1, clusterId: 'c1', from: 1, to: 2, purpose: 'stream' })),
+      encodeFrame(FrameKind.Hello, encodeHello({ v: 2, clusterId: 'c1', from: 1, to: 2, purpose: 'stream' })),
     ]);
     expect(reply[4]).toBe(FrameKind.HelloOk);
   });
@@ -299,7 +310,7 @@ describe('TcpTransport', () => {
   it('rejects a handshake whose advertised address is not host:port', async () => {
     const { portB, logsB } = await pair();
     const bad = Buffer.from(
-      JSON.stringify({ v: 1, clusterId: 'c1', from: 9, to: 2, purpose: 'stream', addr: 'x' }),
+      JSON.stringify({ v: 2, clusterId: 'c1', from: 9, to: 2, purpose: 'stream', addr: 'x' }),
     );
     await rawExchange(portB, [encodeFrame(FrameKind.Hello, bad)]);
     await until(
@@ -364,7 +375,7 @@ describe('TcpTransport', () => {
     const { a, rb, portB, logsB } = await pair({ maxFrameBytes: 1024 * 1024 });
     const hello = encodeFrame(
       FrameKind.Hello,
-      encodeHello({ v: 1, clusterId: 'c1', from: 1, to: 2, purpose: 'stream' }),
+      encodeHello({ v: 2, clusterId: 'c1', from: 1, to: 2, purpose: 'stream' }),
     );
     const hostile = fc.oneof(
       fc.uint8Array({ minLength: 1, maxLength: 300 }).map((b) => Buffer.from(b)), // garbage
@@ -451,7 +462,7 @@ describe('TcpTransport', () => {
         [
           encodeFrame(
             FrameKind.Hello,
-            encodeHello({ v: 1, clusterId: 'c1', from: 1, to: 2, purpose: 'stream' }),
+            encodeHello({ v: 2, clusterId: 'c1', from: 1, to: 2, purpose: 'stream' }),
           ),
           encodeFrame(FrameKind.Message, encodeMessage(msg())),
         ],
@@ -479,7 +490,7 @@ describe('TcpTransport', () => {
         noCert.write(
           encodeFrame(
             FrameKind.Hello,
-            encodeHello({ v: 1, clusterId: 'c1', from: 1, to: 2, purpose: 'stream' }),
+            encodeHello({ v: 2, clusterId: 'c1', from: 1, to: 2, purpose: 'stream' }),
           ),
         ),
       );
