@@ -101,6 +101,13 @@ interface Started<R> {
 }
 const SKIPPED = Symbol('skipped');
 
+/** Consecutive running applies that returned the same promise, settled together by one reaction. */
+interface Run<R> {
+  promise: PromiseLike<R>;
+  slots: Started<R>[];
+  settled: boolean;
+}
+
 /**
  * Applies committed entries to the state machine off the Ready loop, in log order: the loop queues each Ready's
  * committed entries (once they are durable here) and goes on persisting, sending and heartbeating while a slow
@@ -318,12 +325,20 @@ export class Applier<R> {
         continue;
       }
       if (isPromiseLike(returned)) {
-        // One reaction per apply records its outcome in its slot (so a rejection is never unhandled) and wakes
-        // the applier when the oldest running apply settles: no await per entry.
-        returned.then(
-          (v) => this.settle(slot, v, undefined),
-          (reason: unknown) => this.settle(slot, undefined, { reason }),
-        );
+        if (this.lastRun !== undefined && this.lastRun.promise === returned && !this.lastRun.settled) {
+          // The same promise as the apply before (a state machine acknowledging a group of writes at once):
+          // settled by that one's reaction.
+          this.lastRun.slots.push(slot);
+        } else {
+          // One reaction per promise records the outcome in its slots (so a rejection is never unhandled) and
+          // wakes the applier when the oldest running apply settles: no await per entry.
+          const run: Run<R> = { promise: returned, slots: [slot], settled: false };
+          this.lastRun = run;
+          returned.then(
+            (v) => this.settle(run, v, undefined),
+            (reason: unknown) => this.settle(run, undefined, { reason }),
+          );
+        }
       }
       if (this.running >= this.concurrency) await this.takeSettled();
     }
@@ -342,11 +357,17 @@ export class Applier<R> {
   /** True while the applier waits with nothing queued: a new item then wakes it too. */
   private wakeOnEnqueue = false;
 
-  private settle(slot: Started<R>, value: R | undefined, error: { reason: unknown } | undefined): void {
-    slot.settled = true;
-    slot.value = value;
-    slot.error = error;
-    if (this.wake !== undefined && this.window[this.windowHead] === slot) {
+  /** The last promise an apply returned, and the running applies that returned it (in log order). */
+  private lastRun: Run<R> | undefined;
+
+  private settle(run: Run<R>, value: R | undefined, error: { reason: unknown } | undefined): void {
+    run.settled = true;
+    for (const slot of run.slots) {
+      slot.settled = true;
+      slot.value = value;
+      slot.error = error;
+    }
+    if (this.wake !== undefined && this.window[this.windowHead]?.settled === true) {
       const wake = this.wake;
       this.wake = undefined;
       wake();

@@ -315,3 +315,78 @@ describe('applyConcurrency', () => {
     );
   });
 });
+
+/** Acknowledges its writes in groups: every apply of one turn returns the same promise (a group commit). */
+class GroupCommitMachine implements StateMachine<string> {
+  calls: number[] = [];
+  groups = 0;
+  failGroup: number | undefined;
+  private current: Promise<string> | undefined;
+
+  apply(_data: Uint8Array, index: number): Promise<string> {
+    this.calls.push(index);
+    if (this.current === undefined) {
+      const group = ++this.groups;
+      this.current = new Promise((resolve, reject) =>
+        setTimeout(
+          () =>
+            group === this.failGroup ? reject(new Error(`group ${group} failed`)) : resolve(`group ${group}`),
+          2,
+        ),
+      );
+      setImmediate(() => (this.current = undefined));
+    }
+    return this.current;
+  }
+  snapshot(): Uint8Array {
+    return new Uint8Array(0);
+  }
+  restore(): void {}
+}
+
+describe('applyConcurrency with a state machine that acknowledges groups of applies with one promise', () => {
+  async function single(sm: StateMachine<string>) {
+    const node = await RaftNode.start<string>({
+      id: 1,
+      peers: [{ id: 1 }],
+      storage: new MemoryDurableStorage(),
+      stateMachine: sm,
+      transport: new MemoryNetwork().transport(1),
+      tickMs: 10,
+      electionTick: 10,
+      heartbeatTick: 1,
+      applyConcurrency: 64,
+    });
+    running.push(node as unknown as RaftNode<number>);
+    await node.waitForLeader();
+    return node;
+  }
+
+  it('resolves every proposal of a group with the group result, in log order', async () => {
+    const sm = new GroupCommitMachine();
+    const node = await single(sm);
+    const first = await Promise.all(Array.from({ length: 30 }, (_, i) => node.proposeForResult(enc(`a${i}`))));
+    const second = await Promise.all(Array.from({ length: 30 }, (_, i) => node.proposeForResult(enc(`b${i}`))));
+    const all = [...first, ...second];
+    expect(all.map((o) => o.index)).toEqual([...all.map((o) => o.index)].sort((a, b) => a - b));
+    for (const o of all) expect(o.result).toMatch(/^group \d+$/);
+    expect(new Set(all.map((o) => o.result)).size).toBeGreaterThan(1); // more than one group
+    expect(sm.groups).toBeLessThan(all.length); // and groups, not a promise per apply
+  });
+
+  it('a group that fails stops the node; the groups before it resolved', async () => {
+    const sm = new GroupCommitMachine();
+    const node = await single(sm);
+    const errors: Error[] = [];
+    node.on('error', (e) => errors.push(e));
+    const before = await node.proposeForResult(enc('ok'));
+    sm.failGroup = sm.groups + 1;
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) => node.propose(enc(`w${i}`), 5_000)),
+    );
+    expect(before.result).toMatch(/^group \d+$/);
+    expect(results.every((r) => r.status === 'rejected')).toBe(true);
+    expect(errors.map((e) => e.message).join()).toMatch(/group \d+ failed/);
+    expect(node.status().appliedIndex).toBe(before.index);
+  });
+});
