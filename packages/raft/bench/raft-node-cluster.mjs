@@ -61,20 +61,22 @@ const SETTLED = Promise.resolve();
 
 /**
  * A counter. `apply` is synchronous, or (async) returns a promise that resolves after an I/O latency of `applyMs`
- * (at once when 0: the cost of an async state machine without the wait).
+ * (at once when 0: the cost of an async state machine without the wait). An async one acknowledges the writes of one
+ * tick with one shared promise (a group commit), or, with `promisePerApply`, each write with a promise of its own.
  */
 class CounterMachine {
-  constructor(applyMs, asyncApply) {
+  constructor(applyMs, asyncApply, promisePerApply) {
     this.count = 0;
     this.asyncApply = asyncApply || applyMs > 0;
+    this.promisePerApply = promisePerApply;
     this.latency = applyMs === 0 ? undefined : new Latency(applyMs);
   }
   apply() {
     if (!this.asyncApply) return ++this.count;
-    // The write is issued in log order (counted now) and acknowledged when its latency has passed. Both async
-    // variants return a promise they share with other calls and allocate nothing per call, so the two differ in
-    // the latency alone.
-    ++this.count;
+    // The write is issued in log order (counted now) and acknowledged when its latency has passed.
+    const n = ++this.count;
+    if (this.promisePerApply)
+      return this.latency === undefined ? Promise.resolve(n) : this.latency.wait().then(() => n);
     return this.latency === undefined ? SETTLED : this.latency.wait();
   }
   snapshot() {
@@ -146,6 +148,7 @@ export async function startCluster({
   storage,
   applyMs = 0,
   asyncApply = false,
+  promisePerApply = false,
   maxApplyBacklog = DEFAULT_MAX_APPLY_BACKLOG,
   applyConcurrency = 1,
   snapshotCount = undefined,
@@ -153,7 +156,7 @@ export async function startCluster({
   const ids = [1, 2, 3];
   const network = new MemoryNetwork();
   const dir = storage === 'wal' ? await mkdtemp(join(tmpdir(), 'raft-bench-')) : undefined;
-  const machines = ids.map(() => new CounterMachine(applyMs, asyncApply));
+  const machines = ids.map(() => new CounterMachine(applyMs, asyncApply, promisePerApply));
   const nodes = await Promise.all(
     ids.map(async (id) => {
       const durable =

@@ -87,25 +87,19 @@ export interface ApplierHost<R> {
   failed(err: Error): void;
 }
 
-/** An `apply` started and not yet taken: its entry, what it returned, and (once settled) its outcome. */
-interface Started<R> {
-  index: number;
-  data: Uint8Array;
-  /** What `apply` returned (SKIPPED: an entry not the application's). */
-  result: R | PromiseLike<R> | typeof SKIPPED;
-  /** False while `result` is a promise that has not settled. */
-  settled: boolean;
-  value: R | typeof SKIPPED | undefined;
-  /** Set when `result` rejected. */
-  error: { reason: unknown } | undefined;
-}
 const SKIPPED = Symbol('skipped');
 
-/** Consecutive running applies that returned the same promise, settled together by one reaction. */
-interface Run<R> {
-  promise: PromiseLike<R>;
-  slots: Started<R>[];
+/**
+ * What one or more consecutive running applies returned: the same promise (a state machine acknowledging a group of
+ * writes at once), settled by one reaction; or a value (an apply that returned at once while others were running).
+ */
+interface Outcome<R> {
+  /** Undefined for a value. */
+  promise: PromiseLike<R> | undefined;
   settled: boolean;
+  value: R | typeof SKIPPED | undefined;
+  /** Set when the promise rejected. */
+  error: { reason: unknown } | undefined;
 }
 
 /**
@@ -129,8 +123,13 @@ export class Applier<R> {
   /** The configuration as of `applied`. */
   confState: ConfState;
   private started: number;
-  /** `window[windowHead..]` are the running applies (a deque: shifting a 1,024-long array per entry was costly). */
-  private window: (Started<R> | undefined)[] = [];
+  /**
+   * The running applies, oldest first, from `windowHead` on (a deque in parallel arrays: no object per entry, and
+   * no shifting of a long array): their indexes, their entries' data, and their outcomes.
+   */
+  private windowIndex: number[] = [];
+  private windowData: Uint8Array[] = [];
+  private windowOutcome: Outcome<R>[] = [];
   private windowHead = 0;
   /** The highest `applied` reported to the host through `progressed`. */
   private reported: number;
@@ -153,7 +152,7 @@ export class Applier<R> {
 
   /** Applies started whose results are not taken yet. */
   private get running(): number {
-    return this.window.length - this.windowHead;
+    return this.windowOutcome.length - this.windowHead;
   }
 
   /** Entries queued and not yet applied (those being applied included). */
@@ -264,12 +263,11 @@ export class Applier<R> {
       this.host.failed(toError(err));
     } finally {
       // Stopped (or failed) with applies still running: they finish before stop() resolves.
-      const running = this.window
-        .slice(this.windowHead)
-        .flatMap((s) => (s !== undefined && isPromiseLike(s.result) ? [s.result] : []));
-      this.window = [];
-      this.windowHead = 0;
-      if (running.length > 0) await Promise.allSettled(running);
+      const running = new Set<PromiseLike<R>>();
+      for (const o of this.windowOutcome.slice(this.windowHead))
+        if (o.promise !== undefined) running.add(o.promise);
+      this.resetWindow();
+      if (running.size > 0) await Promise.allSettled(running);
     }
   }
 
@@ -311,67 +309,58 @@ export class Applier<R> {
         this.take(e.index, e.data, returned);
         continue;
       }
-      const slot: Started<R> = {
-        index: e.index,
-        data: e.data,
-        result: returned,
-        settled: !isPromiseLike(returned),
-        value: isPromiseLike(returned) ? undefined : returned,
-        error: undefined,
-      };
-      this.window.push(slot);
       if (this.concurrency === 1) {
-        await this.takeOldest();
+        // One at a time: wait for this one (nothing else is running).
+        this.take(e.index, e.data, await (returned as PromiseLike<R>));
         continue;
       }
-      if (isPromiseLike(returned)) {
-        if (this.lastRun !== undefined && this.lastRun.promise === returned && !this.lastRun.settled) {
-          // The same promise as the apply before (a state machine acknowledging a group of writes at once):
-          // settled by that one's reaction.
-          this.lastRun.slots.push(slot);
-        } else {
-          // One reaction per promise records the outcome in its slots (so a rejection is never unhandled) and
-          // wakes the applier when the oldest running apply settles: no await per entry.
-          const run: Run<R> = { promise: returned, slots: [slot], settled: false };
-          this.lastRun = run;
-          returned.then(
-            (v) => this.settle(run, v, undefined),
-            (reason: unknown) => this.settle(run, undefined, { reason }),
-          );
-        }
-      }
+      this.windowIndex.push(e.index);
+      this.windowData.push(e.data);
+      this.windowOutcome.push(this.outcomeOf(returned));
       if (this.running >= this.concurrency) await this.takeSettled();
     }
     this.report();
-  }
-
-  /** One apply at a time: awaits the one running (the window holds at most one). */
-  private async takeOldest(): Promise<void> {
-    const s = this.window.pop()!;
-    const r = isPromiseLike(s.result) ? await s.result : s.result;
-    this.take(s.index, s.data, r);
   }
 
   /** Resolves the applier's wait (see {@link takeSettled}) when set. */
   private wake: (() => void) | undefined;
   /** True while the applier waits with nothing queued: a new item then wakes it too. */
   private wakeOnEnqueue = false;
+  /** The outcome of the last apply that returned a promise (applies returning the same promise share it). */
+  private lastOutcome: Outcome<R> | undefined;
 
-  /** The last promise an apply returned, and the running applies that returned it (in log order). */
-  private lastRun: Run<R> | undefined;
+  private outcomeOf(returned: R | PromiseLike<R> | typeof SKIPPED): Outcome<R> {
+    if (!isPromiseLike(returned))
+      return { promise: undefined, settled: true, value: returned, error: undefined };
+    const last = this.lastOutcome;
+    if (last !== undefined && last.promise === returned && !last.settled) return last;
+    // One reaction per promise records the outcome (so a rejection is never unhandled) and wakes the applier when
+    // the oldest running apply settles: no await per entry.
+    const o: Outcome<R> = { promise: returned, settled: false, value: undefined, error: undefined };
+    this.lastOutcome = o;
+    returned.then(
+      (v) => this.settle(o, v, undefined),
+      (reason: unknown) => this.settle(o, undefined, { reason }),
+    );
+    return o;
+  }
 
-  private settle(run: Run<R>, value: R | undefined, error: { reason: unknown } | undefined): void {
-    run.settled = true;
-    for (const slot of run.slots) {
-      slot.settled = true;
-      slot.value = value;
-      slot.error = error;
-    }
-    if (this.wake !== undefined && this.window[this.windowHead]?.settled === true) {
+  private settle(o: Outcome<R>, value: R | undefined, error: { reason: unknown } | undefined): void {
+    o.settled = true;
+    o.value = value;
+    o.error = error;
+    if (this.wake !== undefined && this.windowOutcome[this.windowHead]?.settled === true) {
       const wake = this.wake;
       this.wake = undefined;
       wake();
     }
+  }
+
+  private resetWindow(): void {
+    this.windowIndex = [];
+    this.windowData = [];
+    this.windowOutcome = [];
+    this.windowHead = 0;
   }
 
   /**
@@ -379,28 +368,30 @@ export class Applier<R> {
    * A rejected apply is thrown (the node stops); the entries before it are taken.
    */
   private async takeSettled(): Promise<void> {
-    const head = this.window[this.windowHead];
+    const head = this.windowOutcome[this.windowHead];
     if (head !== undefined && !head.settled) await new Promise<void>((resolve) => (this.wake = resolve));
-    for (
-      let s = this.window[this.windowHead];
-      s !== undefined && s.settled;
-      s = this.window[this.windowHead]
-    ) {
-      if (s.error !== undefined) throw s.error.reason;
-      this.window[this.windowHead++] = undefined; // let it be collected
-      this.take(s.index, s.data, s.value as R | typeof SKIPPED);
+    const outcomes = this.windowOutcome;
+    let i = this.windowHead;
+    for (; i < outcomes.length; i++) {
+      const o = outcomes[i]!;
+      if (!o.settled) break;
+      if (o.error !== undefined) throw o.error.reason;
+      this.windowHead = i + 1;
+      this.take(this.windowIndex[i]!, this.windowData[i]!, o.value as R | typeof SKIPPED);
     }
-    if (this.windowHead === this.window.length) {
-      this.window = [];
-      this.windowHead = 0;
-    } else if (this.windowHead > 4096 && this.windowHead * 2 > this.window.length) {
-      this.window = this.window.slice(this.windowHead); // under steady load the window may never empty
+    if (this.windowHead === outcomes.length) {
+      this.resetWindow();
+    } else if (this.windowHead > 4096 && this.windowHead * 2 > outcomes.length) {
+      // Under steady load the window may never empty: drop what was taken.
+      this.windowIndex = this.windowIndex.slice(this.windowHead);
+      this.windowData = this.windowData.slice(this.windowHead);
+      this.windowOutcome = outcomes.slice(this.windowHead);
       this.windowHead = 0;
     }
   }
 
   private async takeAll(): Promise<void> {
-    while (this.running > 0) await (this.concurrency === 1 ? this.takeOldest() : this.takeSettled());
+    while (this.running > 0) await this.takeSettled();
     this.report();
   }
 
