@@ -311,7 +311,7 @@ export class Applier<R> {
       }
       if (this.concurrency === 1) {
         // One at a time: wait for this one (nothing else is running).
-        this.take(e.index, e.data, await (returned as PromiseLike<R>));
+        this.take(e.index, e.data, await returned);
         continue;
       }
       this.windowIndex.push(e.index);
