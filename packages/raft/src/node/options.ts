@@ -108,7 +108,9 @@ export interface RaftNodeOptions<R> {
    * that keeps its writes in call order (one connection, one ordered queue) then overlaps them, and applies at
    * up to n times the rate of one write's latency. Results are taken in log order, a proposal resolves only once
    * its own and every earlier apply settled, and `snapshot()`, `restore()` and conf changes wait until no apply is
-   * running. A rejected apply stops the node, as with 1.
+   * running. A rejected apply stops the node, as with 1. A state machine that acknowledges its writes in groups
+   * should return the group's one promise from each of its applies: consecutive applies returning the same promise
+   * share one reaction (a promise per apply costs each replica a promise and a reaction per entry).
    *
    * @example
    * ```ts
