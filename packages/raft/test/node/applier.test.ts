@@ -365,8 +365,12 @@ describe('applyConcurrency with a state machine that acknowledges groups of appl
   it('resolves every proposal of a group with the group result, in log order', async () => {
     const sm = new GroupCommitMachine();
     const node = await single(sm);
-    const first = await Promise.all(Array.from({ length: 30 }, (_, i) => node.proposeForResult(enc(`a${i}`))));
-    const second = await Promise.all(Array.from({ length: 30 }, (_, i) => node.proposeForResult(enc(`b${i}`))));
+    const first = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => node.proposeForResult(enc(`a${i}`))),
+    );
+    const second = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => node.proposeForResult(enc(`b${i}`))),
+    );
     const all = [...first, ...second];
     expect(all.map((o) => o.index)).toEqual([...all.map((o) => o.index)].sort((a, b) => a - b));
     for (const o of all) expect(o.result).toMatch(/^group \d+$/);
