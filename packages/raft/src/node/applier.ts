@@ -128,7 +128,9 @@ export class Applier<R> {
    * no shifting of a long array): their indexes, their entries' data, and their outcomes.
    */
   private windowIndex: number[] = [];
-  private windowData: Uint8Array[] = [];
+  /** The proposal sequence number of each running apply's entry, -1 when another node proposed it (read when the
+   * apply starts, while the entry's bytes are in cache, not a millisecond later). */
+  private windowSeq: number[] = [];
   private windowOutcome: Outcome<R>[] = [];
   private windowHead = 0;
   /** The highest `applied` reported to the host through `progressed`. */
@@ -306,16 +308,16 @@ export class Applier<R> {
       if (this.running === 0 && !isPromiseLike(returned)) {
         // Settled already and nothing before it running: taken at once. A synchronous apply is not awaited: an
         // await per entry is a promise hop per entry, and at 100,000 entries a second that was a visible cost.
-        this.take(e.index, e.data, returned);
+        this.take(e.index, this.seqOf(e.data), returned);
         continue;
       }
       if (this.concurrency === 1) {
         // One at a time: wait for this one (nothing else is running).
-        this.take(e.index, e.data, await returned);
+        this.take(e.index, this.seqOf(e.data), await returned);
         continue;
       }
       this.windowIndex.push(e.index);
-      this.windowData.push(e.data);
+      this.windowSeq.push(this.seqOf(e.data));
       this.windowOutcome.push(this.outcomeOf(returned));
       if (this.running >= this.concurrency) await this.takeSettled();
     }
@@ -358,7 +360,7 @@ export class Applier<R> {
 
   private resetWindow(): void {
     this.windowIndex = [];
-    this.windowData = [];
+    this.windowSeq = [];
     this.windowOutcome = [];
     this.windowHead = 0;
   }
@@ -377,14 +379,14 @@ export class Applier<R> {
       if (!o.settled) break;
       if (o.error !== undefined) throw o.error.reason;
       this.windowHead = i + 1;
-      this.take(this.windowIndex[i]!, this.windowData[i]!, o.value as R | typeof SKIPPED);
+      this.take(this.windowIndex[i]!, this.windowSeq[i]!, o.value as R | typeof SKIPPED);
     }
     if (this.windowHead === outcomes.length) {
       this.resetWindow();
     } else if (this.windowHead > 4096 && this.windowHead * 2 > outcomes.length) {
       // Under steady load the window may never empty: drop what was taken.
       this.windowIndex = this.windowIndex.slice(this.windowHead);
-      this.windowData = this.windowData.slice(this.windowHead);
+      this.windowSeq = this.windowSeq.slice(this.windowHead);
       this.windowOutcome = outcomes.slice(this.windowHead);
       this.windowHead = 0;
     }
@@ -395,10 +397,15 @@ export class Applier<R> {
     this.report();
   }
 
-  private take(index: number, data: Uint8Array, result: R | typeof SKIPPED): void {
+  /** The sequence number of this node's proposal in `data`, or -1. */
+  private seqOf(data: Uint8Array): number {
+    return this.host.ownSeq(data) ?? -1;
+  }
+
+  private take(index: number, seq: number, result: R | typeof SKIPPED): void {
     this.applied = index;
     this.queued--;
-    if (result !== SKIPPED) this.host.appliedNormal(index, this.host.ownSeq(data), result);
+    if (result !== SKIPPED) this.host.appliedNormal(index, seq === -1 ? undefined : seq, result);
   }
 
   /** Tells the host how far applying got (once per step forward, not per entry of a batch). */
