@@ -11,6 +11,7 @@ import {
   type SnapshotMetadata,
 } from '../raftpb/types.js';
 import { unframe, type ProposalIds } from './proposal-id.js';
+import { RunningApplies, type Outcome } from './running-applies.js';
 import type { SnapshotSource, StateMachine } from './types.js';
 
 const EMPTY = new Uint8Array(0);
@@ -90,19 +91,6 @@ export interface ApplierHost<R> {
 const SKIPPED = Symbol('skipped');
 
 /**
- * What one or more consecutive running applies returned: the same promise (a state machine acknowledging a group of
- * writes at once), settled by one reaction; or a value (an apply that returned at once while others were running).
- */
-interface Outcome<R> {
-  /** Undefined for a value. */
-  promise: PromiseLike<R> | undefined;
-  settled: boolean;
-  value: R | typeof SKIPPED | undefined;
-  /** Set when the promise rejected. */
-  error: { reason: unknown } | undefined;
-}
-
-/**
  * Applies committed entries to the state machine off the Ready loop, in log order: the loop queues each Ready's
  * committed entries (once they are durable here) and goes on persisting, sending and heartbeating while a slow
  * `apply` runs. Snapshot restores and snapshot captures are queued too.
@@ -123,16 +111,8 @@ export class Applier<R> {
   /** The configuration as of `applied`. */
   confState: ConfState;
   private started: number;
-  /**
-   * The running applies, oldest first, from `windowHead` on (a deque in parallel arrays: no object per entry, and
-   * no shifting of a long array): their indexes, their entries' data, and their outcomes.
-   */
-  private windowIndex: number[] = [];
-  /** The proposal sequence number of each running apply's entry, -1 when another node proposed it (read when the
-   * apply starts, while the entry's bytes are in cache, not a millisecond later). */
-  private windowSeq: number[] = [];
-  private windowOutcome: Outcome<R>[] = [];
-  private windowHead = 0;
+  /** The applies running at once (with `concurrency` > 1), oldest first. */
+  private readonly window = new RunningApplies<R | typeof SKIPPED>();
   /** The highest `applied` reported to the host through `progressed`. */
   private reported: number;
   private readonly items: Item[] = [];
@@ -154,7 +134,7 @@ export class Applier<R> {
 
   /** Applies started whose results are not taken yet. */
   private get running(): number {
-    return this.windowOutcome.length - this.windowHead;
+    return this.window.size;
   }
 
   /** Entries queued and not yet applied (those being applied included). */
@@ -265,11 +245,8 @@ export class Applier<R> {
       this.host.failed(toError(err));
     } finally {
       // Stopped (or failed) with applies still running: they finish before stop() resolves.
-      const running = new Set<PromiseLike<R>>();
-      for (const o of this.windowOutcome.slice(this.windowHead))
-        if (o.promise !== undefined) running.add(o.promise);
-      this.resetWindow();
-      if (running.size > 0) await Promise.allSettled(running);
+      const running = this.window.clear();
+      if (running.length > 0) await Promise.allSettled(running);
     }
   }
 
@@ -316,9 +293,7 @@ export class Applier<R> {
         this.take(e.index, this.seqOf(e.data), await returned);
         continue;
       }
-      this.windowIndex.push(e.index);
-      this.windowSeq.push(this.seqOf(e.data));
-      this.windowOutcome.push(this.outcomeOf(returned));
+      this.window.push(e.index, this.seqOf(e.data), this.outcomeOf(returned));
       if (this.running >= this.concurrency) await this.takeSettled();
     }
     this.report();
@@ -329,16 +304,21 @@ export class Applier<R> {
   /** True while the applier waits with nothing queued: a new item then wakes it too. */
   private wakeOnEnqueue = false;
   /** The outcome of the last apply that returned a promise (applies returning the same promise share it). */
-  private lastOutcome: Outcome<R> | undefined;
+  private lastOutcome: Outcome<R | typeof SKIPPED> | undefined;
 
-  private outcomeOf(returned: R | PromiseLike<R> | typeof SKIPPED): Outcome<R> {
+  private outcomeOf(returned: R | PromiseLike<R> | typeof SKIPPED): Outcome<R | typeof SKIPPED> {
     if (!isPromiseLike(returned))
       return { promise: undefined, settled: true, value: returned, error: undefined };
     const last = this.lastOutcome;
     if (last !== undefined && last.promise === returned && !last.settled) return last;
     // One reaction per promise records the outcome (so a rejection is never unhandled) and wakes the applier when
     // the oldest running apply settles: no await per entry.
-    const o: Outcome<R> = { promise: returned, settled: false, value: undefined, error: undefined };
+    const o: Outcome<R | typeof SKIPPED> = {
+      promise: returned,
+      settled: false,
+      value: undefined,
+      error: undefined,
+    };
     this.lastOutcome = o;
     returned.then(
       (v) => this.settle(o, v, undefined),
@@ -347,22 +327,19 @@ export class Applier<R> {
     return o;
   }
 
-  private settle(o: Outcome<R>, value: R | undefined, error: { reason: unknown } | undefined): void {
+  private settle(
+    o: Outcome<R | typeof SKIPPED>,
+    value: R | undefined,
+    error: { reason: unknown } | undefined,
+  ): void {
     o.settled = true;
     o.value = value;
     o.error = error;
-    if (this.wake !== undefined && this.windowOutcome[this.windowHead]?.settled === true) {
+    if (this.wake !== undefined && this.window.oldest()?.settled === true) {
       const wake = this.wake;
       this.wake = undefined;
       wake();
     }
-  }
-
-  private resetWindow(): void {
-    this.windowIndex = [];
-    this.windowSeq = [];
-    this.windowOutcome = [];
-    this.windowHead = 0;
   }
 
   /**
@@ -370,27 +347,13 @@ export class Applier<R> {
    * A rejected apply is thrown (the node stops); the entries before it are taken.
    */
   private async takeSettled(): Promise<void> {
-    const head = this.windowOutcome[this.windowHead];
+    const head = this.window.oldest();
     if (head !== undefined && !head.settled) await new Promise<void>((resolve) => (this.wake = resolve));
-    const outcomes = this.windowOutcome;
-    let i = this.windowHead;
-    for (; i < outcomes.length; i++) {
-      const o = outcomes[i]!;
-      if (!o.settled) break;
-      if (o.error !== undefined) throw o.error.reason;
-      this.windowHead = i + 1;
-      this.take(this.windowIndex[i]!, this.windowSeq[i]!, o.value as R | typeof SKIPPED);
-    }
-    if (this.windowHead === outcomes.length) {
-      this.resetWindow();
-    } else if (this.windowHead > 4096 && this.windowHead * 2 > outcomes.length) {
-      // Under steady load the window may never empty: drop what was taken.
-      this.windowIndex = this.windowIndex.slice(this.windowHead);
-      this.windowSeq = this.windowSeq.slice(this.windowHead);
-      this.windowOutcome = outcomes.slice(this.windowHead);
-      this.windowHead = 0;
-    }
+    this.window.takeSettled(this.takeOne);
   }
+
+  private readonly takeOne = (index: number, seq: number, value: R | typeof SKIPPED): void =>
+    this.take(index, seq, value);
 
   private async takeAll(): Promise<void> {
     while (this.running > 0) await this.takeSettled();
