@@ -245,24 +245,25 @@ class OverlappingMachine implements StateMachine<string> {
   restore(): void {}
 }
 
-describe('applyConcurrency', () => {
-  async function single(sm: StateMachine<string>, extra: Partial<RaftNodeOptions<string>> = {}) {
-    const node = await RaftNode.start<string>({
-      id: 1,
-      peers: [{ id: 1 }],
-      storage: new MemoryDurableStorage(),
-      stateMachine: sm,
-      transport: new MemoryNetwork().transport(1),
-      tickMs: 10,
-      electionTick: 10,
-      heartbeatTick: 1,
-      ...extra,
-    });
-    running.push(node as unknown as RaftNode<number>);
-    await node.waitForLeader();
-    return node;
-  }
+/** A one-node cluster running `sm`, its leader known. */
+async function single(sm: StateMachine<string>, extra: Partial<RaftNodeOptions<string>> = {}) {
+  const node = await RaftNode.start<string>({
+    id: 1,
+    peers: [{ id: 1 }],
+    storage: new MemoryDurableStorage(),
+    stateMachine: sm,
+    transport: new MemoryNetwork().transport(1),
+    tickMs: 10,
+    electionTick: 10,
+    heartbeatTick: 1,
+    ...extra,
+  });
+  running.push(node as unknown as RaftNode<number>);
+  await node.waitForLeader();
+  return node;
+}
 
+describe('applyConcurrency', () => {
   it('calls apply in log order with up to n running, and takes the results in log order', async () => {
     const sm = new OverlappingMachine();
     const node = await single(sm, {
@@ -345,26 +346,11 @@ class GroupCommitMachine implements StateMachine<string> {
 }
 
 describe('applyConcurrency with a state machine that acknowledges groups of applies with one promise', () => {
-  async function single(sm: StateMachine<string>) {
-    const node = await RaftNode.start<string>({
-      id: 1,
-      peers: [{ id: 1 }],
-      storage: new MemoryDurableStorage(),
-      stateMachine: sm,
-      transport: new MemoryNetwork().transport(1),
-      tickMs: 10,
-      electionTick: 10,
-      heartbeatTick: 1,
-      applyConcurrency: 64,
-    });
-    running.push(node as unknown as RaftNode<number>);
-    await node.waitForLeader();
-    return node;
-  }
+  const group = (sm: StateMachine<string>) => single(sm, { applyConcurrency: 64 });
 
   it('resolves every proposal of a group with the group result, in log order', async () => {
     const sm = new GroupCommitMachine();
-    const node = await single(sm);
+    const node = await group(sm);
     const first = await Promise.all(
       Array.from({ length: 30 }, (_, i) => node.proposeForResult(enc(`a${i}`))),
     );
@@ -380,7 +366,7 @@ describe('applyConcurrency with a state machine that acknowledges groups of appl
 
   it('a group that fails stops the node; the groups before it resolved', async () => {
     const sm = new GroupCommitMachine();
-    const node = await single(sm);
+    const node = await group(sm);
     const errors: Error[] = [];
     node.on('error', (e) => errors.push(e));
     const before = await node.proposeForResult(enc('ok'));
