@@ -170,13 +170,26 @@ class Reader {
 
   u64(field: string): number {
     this.need(8, field);
-    const hi = this.dv.getUint32(this.at);
-    // hi = 0 (every realistic term, index and id) stays a small integer: a computed double would be stored boxed,
-    // one more heap object per field of every decoded entry.
-    const v = hi === 0 ? this.dv.getUint32(this.at + 4) : hi * TWO_32 + this.dv.getUint32(this.at + 4);
-    if (!Number.isSafeInteger(v)) fail(field, `expected a non-negative integer below 2^53, got ${v}`);
+    const v = this.readU64(this.at);
+    if (v < 0) this.refuseU64(this.at, field);
     this.at += 8;
     return v;
+  }
+
+  /** The u64 at `at` (in bounds), or -1 when it is 2^53 or more (the caller names the field: no name is built on
+   * the hot path, every entry's term and index). */
+  private readU64(at: number): number {
+    const hi = this.dv.getUint32(at);
+    // hi = 0 (every realistic term, index and id) stays a small integer: a computed double would be stored boxed,
+    // one more heap object per field of every decoded entry.
+    if (hi === 0) return this.dv.getUint32(at + 4);
+    const v = hi * TWO_32 + this.dv.getUint32(at + 4);
+    return Number.isSafeInteger(v) ? v : -1;
+  }
+
+  private refuseU64(at: number, field: string): never {
+    const v = this.dv.getUint32(at) * TWO_32 + this.dv.getUint32(at + 4);
+    fail(field, `expected a non-negative integer below 2^53, got ${v}`);
   }
 
   u32(field: string): number {
@@ -212,9 +225,10 @@ class Reader {
       const i = entries.length;
       if (end - at < ENTRY_HEADER)
         fail(`entries[${i}]`, `truncated: ${end - at} bytes left, a header needs ${ENTRY_HEADER}`);
-      this.at = at;
-      const term = this.u64(`entries[${i}].term`);
-      const index = this.u64(`entries[${i}].index`);
+      const term = this.readU64(at);
+      if (term < 0) this.refuseU64(at, `entries[${i}].term`);
+      const index = this.readU64(at + 8);
+      if (index < 0) this.refuseU64(at + 8, `entries[${i}].index`);
       const type = this.buf[at + 16]!;
       if (!ENTRY_TYPES.has(type)) fail(`entries[${i}].type`, `unknown value ${type}`);
       const len = dv.getUint32(at + 17);
