@@ -49,21 +49,20 @@ function isConf(e: QueuedEntry): e is QueuedConfChange {
 export function toQueued(
   e: Entry,
   ids: ProposalIds,
-  applyConfChange: (cc: ConfChange | ConfChangeV2) => ConfState,
+  applyConfChange: (
+    cc: ConfChange | ConfChangeV2,
+    changes: readonly ConfChangeSingle[],
+    context: Uint8Array,
+    index: number,
+  ) => ConfState,
 ): QueuedEntry {
   if (e.type === EntryType.Normal || e.data.byteLength === 0) return e;
   const cc = e.type === EntryType.ConfChange ? decodeConfChange(e.data) : decodeConfChangeV2(e.data);
-  const confState = applyConfChange(cc);
   const changes = isConfChangeV2(cc) ? cc.changes : [{ type: cc.type, nodeId: cc.nodeId }];
   const ctx = cc.context ?? EMPTY;
-  return {
-    kind: 'conf',
-    index: e.index,
-    confState,
-    changes,
-    context: unframe(ctx) ?? ctx,
-    seq: ids.ownSeq(ctx),
-  };
+  const context = unframe(ctx) ?? ctx;
+  const confState = applyConfChange(cc, changes, context, e.index);
+  return { kind: 'conf', index: e.index, confState, changes, context, seq: ids.ownSeq(ctx) };
 }
 
 type Item =

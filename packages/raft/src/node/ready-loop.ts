@@ -3,10 +3,12 @@ import type { Logger } from '../logger.js';
 import type { RawNode } from '../raw-node.js';
 import type { Ready } from '../ready.js';
 import {
-  EntryType,
   MessageType,
-  isConfChangeV2,
   isEmptySnapshot,
+  type ConfChange,
+  type ConfChangeSingle,
+  type ConfChangeV2,
+  type ConfState,
   type Entry,
   type Message,
 } from '../raftpb/types.js';
@@ -18,7 +20,6 @@ import type { ConfChangeGate } from './conf-change-gate.js';
 import type { LocalSnapshots } from './local-snapshots.js';
 import type { MemberBook } from './member-book.js';
 import type { NodeMetrics } from './metrics.js';
-import { unframe } from './proposal-id.js';
 import type { Requests } from './requests.js';
 import type { DurableStorage, SnapshotSource, Transport, TransportHandler } from './types.js';
 
@@ -303,21 +304,22 @@ export class ReadyLoop<R> {
    * needs it before it may campaign or accept the next one, and the loop must not wait for the state machine);
    * the applier reports it to the application when the state machine reaches it.
    */
+  /** A conf change reaching the apply queue takes effect in raft now, and in the member book (addresses). */
+  private readonly applyConfChange = (
+    cc: ConfChange | ConfChangeV2,
+    changes: readonly ConfChangeSingle[],
+    context: Uint8Array,
+    index: number,
+  ): ConfState => {
+    const cs = this.ports.rawNode.applyConfChange(cc);
+    this.host.book.raftApplied(changes, context, index);
+    return cs;
+  };
+
   private queueCommitted(entries: readonly Entry[]): void {
     const queued: QueuedEntry[] = [];
     for (const e of entries) {
-      if (e.index <= this.queuedIndex) continue;
-      queued.push(
-        e.type === EntryType.Normal
-          ? e
-          : toQueued(e, this.host.requests.ids, (cc) => {
-              const cs = this.ports.rawNode.applyConfChange(cc);
-              const ctx = cc.context ?? EMPTY;
-              const changes = isConfChangeV2(cc) ? cc.changes : [{ type: cc.type, nodeId: cc.nodeId }];
-              this.host.book.raftApplied(changes, unframe(ctx) ?? ctx, e.index);
-              return cs;
-            }),
-      );
+      if (e.index > this.queuedIndex) queued.push(toQueued(e, this.host.requests.ids, this.applyConfChange));
     }
     if (queued.length === 0) return;
     this.queuedIndex = queued[queued.length - 1]!.index;
