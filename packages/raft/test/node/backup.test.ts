@@ -5,10 +5,10 @@ import { isRaftError } from '../../src/errors.js';
 import { restoreBackup } from '../../src/node/backup.js';
 import { MemoryDurableStorage } from '../../src/node/memory-durable-storage.js';
 import { MemorySnapshotStore } from '../../src/node/memory-snapshot-store.js';
-import { RaftNode } from '../../src/node/raft-node.js';
+import type { RaftNode } from '../../src/node/raft-node.js';
 import type { LoadedSnapshot } from '../../src/node/types.js';
 import { MemoryNetwork } from '../../src/transport/memory-transport.js';
-import { ListMachine } from './fakes.js';
+import { startMemoryMember } from './fakes.js';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -18,29 +18,13 @@ afterEach(async () => {
   running = [];
 });
 
-async function start(
+const start = (
   net: MemoryNetwork,
   id: number,
   peers: { id: number; address: string }[],
-  storage = new MemoryDurableStorage(),
-  snaps = new MemorySnapshotStore(),
-): Promise<{ node: RaftNode<number>; machine: ListMachine }> {
-  const machine = new ListMachine();
-  const node = await RaftNode.start<number>({
-    id,
-    peers,
-    storage,
-    snapshots: snaps,
-    snapshot: await snaps.loadNewestAvailable(storage.snapshotRecords()),
-    stateMachine: machine,
-    transport: net.transport(id),
-    tickMs: 5,
-    electionTick: 10,
-    requestTimeoutMs: 5_000,
-  });
-  running.push(node);
-  return { node, machine };
-}
+  storage?: MemoryDurableStorage,
+  snaps?: MemorySnapshotStore,
+) => startMemoryMember(net, id, running, { peers, ...(storage && { storage }), ...(snaps && { snaps }) });
 
 const peersOf = (ids: number[]) => ids.map((id) => ({ id, address: `h${id}:1` }));
 

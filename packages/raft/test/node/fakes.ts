@@ -2,6 +2,11 @@
 // snapshot store in memory, and a counting state machine.
 import type { Entry, HardState, SnapshotMetadata } from '../../src/raftpb/types.js';
 import { readSnapshotBytes } from '../../src/codec/chunk-reader.js';
+import { MemoryDurableStorage } from '../../src/node/memory-durable-storage.js';
+import { MemorySnapshotStore } from '../../src/node/memory-snapshot-store.js';
+import type { RaftNodeOptions } from '../../src/node/options.js';
+import { RaftNode } from '../../src/node/raft-node.js';
+import type { MemoryNetwork } from '../../src/transport/memory-transport.js';
 import type {
   DurableContents,
   DurableStorage,
@@ -125,4 +130,41 @@ export class ListMachine implements StateMachine<number> {
     this.lastIndex = s.lastIndex;
     this.restores++;
   }
+}
+
+/** A RaftNode on memory storage and a memory snapshot store, with its disks (to crash or reopen) and its machine. */
+export interface MemoryMember {
+  id: number;
+  node: RaftNode<number>;
+  storage: MemoryDurableStorage;
+  snaps: MemorySnapshotStore;
+  machine: ListMachine;
+}
+
+/**
+ * Starts a member on `net` with fast ticks (5 ms, election after 10), restoring from what `storage`/`snaps` hold;
+ * `o` overrides any option. The node is pushed onto `running` (the test file stops them after each test).
+ */
+export async function startMemoryMember(
+  net: MemoryNetwork,
+  id: number,
+  running: RaftNode<number>[],
+  o: Partial<RaftNodeOptions<number>> & { storage?: MemoryDurableStorage; snaps?: MemorySnapshotStore } = {},
+): Promise<MemoryMember> {
+  const { storage = new MemoryDurableStorage(), snaps = new MemorySnapshotStore(), ...options } = o;
+  const machine = new ListMachine();
+  const node = await RaftNode.start<number>({
+    id,
+    storage,
+    snapshots: snaps,
+    snapshot: await snaps.loadNewestAvailable(storage.snapshotRecords()),
+    stateMachine: machine,
+    transport: net.transport(id),
+    tickMs: 5,
+    electionTick: 10,
+    requestTimeoutMs: 5_000,
+    ...options,
+  });
+  running.push(node);
+  return { id, node, storage, snaps, machine };
 }

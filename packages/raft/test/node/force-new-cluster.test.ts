@@ -4,14 +4,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { decodeConfChange, encodeConfChange } from '../../src/codec/conf-change-codec.js';
 import { isRaftError } from '../../src/errors.js';
 import { forceNewCluster } from '../../src/node/force-new-cluster.js';
-import { MemoryDurableStorage } from '../../src/node/memory-durable-storage.js';
-import { MemorySnapshotStore } from '../../src/node/memory-snapshot-store.js';
-import type { RaftNodeOptions } from '../../src/node/options.js';
-import { RaftNode } from '../../src/node/raft-node.js';
+import type { RaftNode } from '../../src/node/raft-node.js';
 import { StateType } from '../../src/raft/state-type.js';
 import { ConfChangeType, EntryType, type ConfState, type Entry } from '../../src/raftpb/types.js';
 import { MemoryNetwork } from '../../src/transport/memory-transport.js';
-import { ListMachine } from './fakes.js';
+import { startMemoryMember, type MemoryMember } from './fakes.js';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const cs = (voters: number[], learners: number[] = [], votersOutgoing: number[] = []): ConfState => ({
@@ -22,13 +19,7 @@ const cs = (voters: number[], learners: number[] = [], votersOutgoing: number[] 
   autoLeave: false,
 });
 
-interface Member {
-  id: number;
-  node: RaftNode<number>;
-  storage: MemoryDurableStorage;
-  snaps: MemorySnapshotStore;
-  machine: ListMachine;
-}
+type Member = MemoryMember;
 
 let running: RaftNode<number>[] = [];
 afterEach(async () => {
@@ -36,29 +27,11 @@ afterEach(async () => {
   running = [];
 });
 
-async function start(
+const start = (
   net: MemoryNetwork,
   id: number,
-  o: Partial<RaftNodeOptions<number>> & { storage?: MemoryDurableStorage; snaps?: MemorySnapshotStore } = {},
-): Promise<Member> {
-  const storage = o.storage ?? new MemoryDurableStorage();
-  const snaps = o.snaps ?? new MemorySnapshotStore();
-  const machine = new ListMachine();
-  const node = await RaftNode.start<number>({
-    id,
-    storage,
-    snapshots: snaps,
-    snapshot: await snaps.loadNewestAvailable(storage.snapshotRecords()),
-    stateMachine: machine,
-    transport: net.transport(id),
-    tickMs: 5,
-    electionTick: 10,
-    requestTimeoutMs: 5_000,
-    ...o,
-  });
-  running.push(node);
-  return { id, node, storage, snaps, machine };
-}
+  o: Parameters<typeof startMemoryMember>[3] = {},
+): Promise<Member> => startMemoryMember(net, id, running, o);
 
 function until(node: RaftNode<number>, cond: () => boolean, what: string): Promise<void> {
   return new Promise((resolve, reject) => {
