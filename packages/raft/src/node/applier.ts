@@ -348,11 +348,8 @@ export class Applier<R> {
   private async takeSettled(): Promise<void> {
     const head = this.window.oldest();
     if (head !== undefined && !head.settled) await new Promise<void>((resolve) => (this.wake = resolve));
-    this.window.takeSettled(this.takeOne);
+    this.window.takeSettled(this.take);
   }
-
-  private readonly takeOne = (index: number, seq: number, value: R | typeof SKIPPED): void =>
-    this.take(index, seq, value);
 
   private async takeAll(): Promise<void> {
     while (this.running > 0) await this.takeSettled();
@@ -364,11 +361,12 @@ export class Applier<R> {
     return this.host.ownSeq(data) ?? -1;
   }
 
-  private take(index: number, seq: number, result: R | typeof SKIPPED): void {
+  /** An apply settled with `result`, every earlier one too (an arrow: the ring calls it for each one it hands out). */
+  private readonly take = (index: number, seq: number, result: R | typeof SKIPPED): void => {
     this.applied = index;
     this.queued--;
     if (result !== SKIPPED) this.host.appliedNormal(index, seq === -1 ? undefined : seq, result);
-  }
+  };
 
   /** Tells the host how far applying got (once per step forward, not per entry of a batch). */
   private report(): void {
