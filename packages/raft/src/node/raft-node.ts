@@ -223,17 +223,12 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
    * last two mean the outcome is unknown: the entry may still be committed later.
    */
   propose(data: Uint8Array, timeoutMs = this.timeoutMs): Promise<number> {
-    // The common case (serving, a leader known) goes straight in: this runs once per proposal.
-    if (this.stopped || this.rawNode.leader === 0)
-      return this.withLeader(timeoutMs, (left) => this.proposeNow(data, left, false));
-    return this.proposeNow(data, timeoutMs, false);
+    return this.withLeader(timeoutMs, (left) => this.proposeNow(data, left, false));
   }
 
   /** As {@link propose}, and also resolves with what the state machine's `apply` returned for the entry. */
   proposeForResult(data: Uint8Array, timeoutMs = this.timeoutMs): Promise<{ index: number; result: R }> {
-    if (this.stopped || this.rawNode.leader === 0)
-      return this.withLeader(timeoutMs, (left) => this.proposeNow(data, left, true));
-    return this.proposeNow(data, timeoutMs, true);
+    return this.withLeader(timeoutMs, (left) => this.proposeNow(data, left, true));
   }
 
   private proposeNow(data: Uint8Array, timeoutMs: number, withResult: false): Promise<number>;
@@ -268,6 +263,8 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
    * waiting up to `waitForLeaderMs`; rejects with ERR_NO_LEADER if none is by then.
    */
   private withLeader<T>(timeoutMs: number, request: (timeLeftMs: number) => Promise<T>): Promise<T> {
+    // The common case (serving, a leader known) goes straight in: this runs once per request.
+    if (!this.stopped && this.rawNode.leader !== 0) return request(timeoutMs);
     const stopped = this.stoppedError();
     if (stopped !== undefined) return Promise.reject(stopped);
     return this.leaders.whenLeader(currentLeader(this.rawNode), Math.min(this.waitForLeaderMs, timeoutMs), {
