@@ -14,7 +14,7 @@ import { Applier, type ApplierHost } from './applier.js';
 import { systemClock, type Clock } from './clock.js';
 import { ReadyLoop } from './ready-loop.js';
 import type { ReadBarrier } from './read-barriers.js';
-import { Requests, currentLeader } from './requests.js';
+import { Requests } from './requests.js';
 import { NodeMetrics, type RaftNodeMetrics } from './metrics.js';
 import { healthThresholds, judgeHealth, type HealthOptions, type RaftNodeHealth } from './health.js';
 import { MemberBook, type MemberStatus } from './member-book.js';
@@ -267,7 +267,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     if (!this.stopped && this.rawNode.leader !== 0) return request(timeoutMs);
     const stopped = this.stoppedError();
     if (stopped !== undefined) return Promise.reject(stopped);
-    return this.leaders.whenLeader(currentLeader(this.rawNode), Math.min(this.waitForLeaderMs, timeoutMs), {
+    return this.leaders.whenLeader(this.rawNode.leader, Math.min(this.waitForLeaderMs, timeoutMs), {
       timeoutMs,
       request,
       stopped: () => this.stoppedError(),
@@ -294,7 +294,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
   waitForLeader(timeoutMs = this.timeoutMs): Promise<LeaderInfo> {
     const stopped = this.stoppedError();
     if (stopped !== undefined) return Promise.reject(stopped);
-    const leader = currentLeader(this.rawNode);
+    const leader = this.rawNode.leader;
     if (leader !== 0) return Promise.resolve({ leader, term: this.rawNode.basicStatus().hardState.term });
     return this.leaders.wait(timeoutMs);
   }

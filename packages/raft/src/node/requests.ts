@@ -116,7 +116,7 @@ export class Requests<R> {
     this.host.clock.defer(() => {
       this.pendingRead = undefined;
       if (this.host.stopped()) return; // stop() rejected the round already
-      if (currentLeader(this.host.rawNode) === 0) {
+      if (this.host.rawNode.leader === 0) {
         // A follower or candidate without a leader drops a ReadIndex request silently (etcd-raft does too).
         const err = new RaftError('ERR_NO_LEADER', `node ${this.host.id} lost its leader; retry later`);
         this.reads.reject(ctx, err);
@@ -141,7 +141,7 @@ export class Requests<R> {
   private retryRead(ctx: Uint8Array): void {
     this.host.clock.setTimeout(() => {
       if (this.host.stopped() || !this.reads.unconfirmed(ctx)) return;
-      if (currentLeader(this.host.rawNode) !== 0) {
+      if (this.host.rawNode.leader !== 0) {
         try {
           this.host.rawNode.readIndex(ctx);
           this.host.kick();
@@ -183,13 +183,8 @@ export class Requests<R> {
 
   /** Raft's refusal of a request, as ERR_NO_LEADER when the reason is that no leader is known. */
   private refusal(err: unknown): Error {
-    if (isRaftError(err, 'ERR_PROPOSAL_DROPPED') && currentLeader(this.host.rawNode) === 0)
+    if (isRaftError(err, 'ERR_PROPOSAL_DROPPED') && this.host.rawNode.leader === 0)
       return new RaftError('ERR_NO_LEADER', err.message);
     return err instanceof Error ? err : new Error(String(err));
   }
-}
-
-/** The leader raft knows now (0 = none); may be ahead of the node's last `leader` event by one Ready. */
-export function currentLeader(rawNode: RawNode): number {
-  return rawNode.leader;
 }
