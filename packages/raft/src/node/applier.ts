@@ -11,7 +11,7 @@ import {
   type SnapshotMetadata,
 } from '../raftpb/types.js';
 import { unframe, type ProposalIds } from './proposal-id.js';
-import { RunningApplies, type Outcome } from './running-applies.js';
+import { NO_SEQ, RunningApplies, type Outcome } from './running-applies.js';
 import type { SnapshotSource, StateMachine } from './types.js';
 
 const EMPTY = new Uint8Array(0);
@@ -306,10 +306,11 @@ export class Applier<R> {
   private lastOutcome: Outcome<R | typeof SKIPPED> | undefined;
 
   private outcomeOf(returned: R | PromiseLike<R> | typeof SKIPPED): Outcome<R | typeof SKIPPED> {
-    if (!isPromiseLike(returned))
-      return { promise: undefined, settled: true, value: returned, error: undefined };
+    // The same promise as the apply before it (checked first: in a group commit, nearly every apply) joins its run.
     const last = this.lastOutcome;
     if (last !== undefined && last.promise === returned && !last.settled) return last;
+    if (!isPromiseLike(returned))
+      return { promise: undefined, settled: true, value: returned, error: undefined };
     // One reaction per promise records the outcome (so a rejection is never unhandled) and wakes the applier when
     // the oldest running apply settles: no await per entry.
     const o: Outcome<R | typeof SKIPPED> = {
@@ -356,16 +357,16 @@ export class Applier<R> {
     this.report();
   }
 
-  /** The sequence number of this node's proposal in `data`, or -1. */
+  /** The sequence number of this node's proposal in `data`, or NO_SEQ. */
   private seqOf(data: Uint8Array): number {
-    return this.host.ownSeq(data) ?? -1;
+    return this.host.ownSeq(data) ?? NO_SEQ;
   }
 
   /** An apply settled with `result`, every earlier one too (an arrow: the ring calls it for each one it hands out). */
   private readonly take = (index: number, seq: number, result: R | typeof SKIPPED): void => {
     this.applied = index;
     this.queued--;
-    if (result !== SKIPPED) this.host.appliedNormal(index, seq === -1 ? undefined : seq, result);
+    if (result !== SKIPPED) this.host.appliedNormal(index, seq === NO_SEQ ? undefined : seq, result);
   };
 
   /** Tells the host how far applying got (once per step forward, not per entry of a batch). */

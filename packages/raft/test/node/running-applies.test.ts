@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RunningApplies, type Outcome } from '../../src/node/running-applies.js';
+import { NO_SEQ, RunningApplies, type Outcome } from '../../src/node/running-applies.js';
 
 const FC = { seed: Number(process.env.FC_SEED ?? 5), numRuns: Number(process.env.FC_RUNS ?? 200) };
 
@@ -9,38 +9,60 @@ function pending(promise?: PromiseLike<unknown>): Outcome<string> {
 }
 
 describe('RunningApplies', () => {
-  it('hands settled applies out oldest first, across wraparounds and growth (property)', () => {
-    // Ops: push n applies, or settle some of the running ones (any of them, not only the oldest), then take.
+  it('hands settled applies out oldest first, in runs that join and split, across wraparounds and growth (property)', () => {
+    // Ops: push n applies, or settle some outcomes (any of them, not only the oldest's), then take. Each apply
+    // shares the previous one's outcome (a group acknowledged by one promise) or starts a new one, and has no
+    // sequence number (another node's entry), the next one (this node's next proposal: wrapping at 2^32), or one
+    // further on (a sequence number taken by a conf change or a read); its index follows the previous one's, or leaves
+    // a gap (the applier never pushes one, but a run must not span it); so runs join and split on each.
+    const apply = fc.record({
+      newOutcome: fc.boolean(),
+      seq: fc.constantFrom('none', 'next', 'jump'),
+      indexGap: fc.boolean(),
+    });
     const op = fc.oneof(
-      fc.record({ push: fc.integer({ min: 1, max: 12 }) }),
+      fc.record({ push: fc.array(apply, { minLength: 1, maxLength: 12 }) }),
       fc.record({ settle: fc.array(fc.nat(), { maxLength: 40 }) }),
     );
     fc.assert(
-      fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+      fc.property(fc.array(op, { maxLength: 60 }), fc.nat(8), (ops, nearWrap) => {
         const ring = new RunningApplies<string>(4); // small, so it wraps around and grows often
-        const model: { index: number; o: Outcome<string> }[] = [];
+        const model: { index: number; seq: number; o: Outcome<string> }[] = [];
         let next = 1;
+        let seq = (2 ** 32 - nearWrap) >>> 0;
+        let outcomes = 0;
+        let out: Outcome<string> | undefined;
         const taken: number[] = [];
+        const pushed: number[] = [];
         let expectedTaken = 0;
         for (const o of ops) {
           if ('push' in o) {
-            for (let i = 0; i < o.push; i++) {
-              const out = pending();
-              ring.push(next, next * 10, out);
-              model.push({ index: next, o: out });
+            for (const a of o.push) {
+              if (a.newOutcome || out === undefined || out.settled) {
+                out = pending();
+                out.value = `v${++outcomes}`; // read only once settled
+              }
+              let s = NO_SEQ;
+              if (a.seq !== 'none') {
+                seq = (seq + (a.seq === 'next' ? 1 : 3)) >>> 0;
+                s = seq;
+              }
+              if (a.indexGap) next++;
+              ring.push(next, s, out);
+              model.push({ index: next, seq: s, o: out });
+              pushed.push(next);
               next++;
             }
           } else {
             for (const k of o.settle) {
               if (model.length === 0) break;
-              const m = model[k % model.length]!;
-              m.o.settled = true;
-              m.o.value = `v${m.index}`;
+              model[k % model.length]!.o.settled = true;
             }
           }
-          ring.takeSettled((index, seq, value) => {
-            expect(seq).toBe(index * 10);
-            expect(value).toBe(`v${index}`);
+          ring.takeSettled((index, s, value) => {
+            const m = model.find((x) => x.index === index)!;
+            expect(s).toBe(m.seq);
+            expect(value).toBe(m.o.value);
             taken.push(index);
           });
           while (model[0]?.o.settled === true) {
@@ -51,7 +73,7 @@ describe('RunningApplies', () => {
           expect(ring.size).toBe(model.length);
           expect(ring.oldest()).toBe(model[0]?.o);
         }
-        expect(taken).toEqual(Array.from({ length: taken.length }, (_, i) => i + 1));
+        expect(taken).toEqual(pushed.slice(0, taken.length));
       }),
       FC,
     );
