@@ -18,10 +18,10 @@ export const NO_SEQ = -1;
  * The applies running at once (`applyConcurrency` > 1), oldest first, kept as runs: consecutive applies with one
  * outcome (a group acknowledged by one promise), consecutive indexes, and consecutive proposal sequence numbers
  * (this node's proposals, in the order it made them) or none (entries other nodes proposed) are one run. An apply
- * that joins the run before it costs a few comparisons and an increment; and taking a run reads no entry again
- * (its indexes and sequence numbers are counted from its first), which matters because by then, an I/O latency
- * later, the entries have left the processor's caches. Runs sit in a ring of parallel arrays that keeps its
- * capacity (no object per run, no arrays dropped and grown again each time the window empties), doubling when full.
+ * that joins the run before it costs a few comparisons and an increment, and taking a run reads no entry again
+ * (its indexes and sequence numbers are counted from its first; the entries are an I/O latency older by then).
+ * Runs sit in a ring of parallel arrays that keeps its capacity (no object per run, no arrays dropped and grown
+ * again each time the window empties), doubling when full.
  *
  * Invariants: slots `head .. head + runs - 1` (mod capacity) hold the runs in log order, each of `count` >= 1
  * applies, indexes `first .. first + count - 1`, sequence numbers `seq0 + k` (mod 2^32) or all NO_SEQ; `size` is the
