@@ -263,7 +263,9 @@ export class Applier<R> {
   }
 
   private async applyEntries(entries: readonly QueuedEntry[]): Promise<void> {
-    for (const e of entries) {
+    // An index loop: `for...of` here (an async function) allocated an iterator result per entry.
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
       if (this.stopped) return;
       if (e.index <= this.started) {
         this.queued--; // covered by a restored snapshot
@@ -307,12 +309,20 @@ export class Applier<R> {
 
   private outcomeOf(returned: R | PromiseLike<R> | typeof SKIPPED): Outcome<R | typeof SKIPPED> {
     // The same promise as the apply before it (checked first: in a group commit, nearly every apply) joins its run.
+    // No closure in this function: V8 allocates a function's closure context on every call, before any early return
+    // (80 bytes per apply, which at three replicas' applies per commit was a tenth of all the runtime allocated).
     const last = this.lastOutcome;
     if (last !== undefined && last.promise === returned && !last.settled) return last;
     if (!isPromiseLike(returned))
       return { promise: undefined, settled: true, value: returned, error: undefined };
-    // One reaction per promise records the outcome (so a rejection is never unhandled) and wakes the applier when
-    // the oldest running apply settles: no await per entry.
+    return this.track(returned);
+  }
+
+  /**
+   * A new outcome for `returned`: one reaction per promise records it (so a rejection is never unhandled) and wakes
+   * the applier when the oldest running apply settles (no await per entry).
+   */
+  private track(returned: PromiseLike<R>): Outcome<R | typeof SKIPPED> {
     const o: Outcome<R | typeof SKIPPED> = {
       promise: returned,
       settled: false,

@@ -318,7 +318,8 @@ export class ReadyLoop<R> {
 
   private queueCommitted(entries: readonly Entry[]): void {
     const queued: QueuedEntry[] = [];
-    for (const e of entries) {
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
       if (e.index > this.queuedIndex) queued.push(toQueued(e, this.host.requests.ids, this.applyConfChange));
     }
     if (queued.length === 0) return;
