@@ -75,8 +75,8 @@ export interface ApplierHost<R> {
   readonly stateMachine: StateMachine<R>;
   /** The proposal's sequence number when this node (this incarnation) proposed the entry holding `data`. */
   ownSeq(data: Uint8Array): number | undefined;
-  /** A normal entry was applied; `result` is what `apply` returned; `seq` is set when this node proposed it. */
-  appliedNormal(index: number, seq: number | undefined, result: R): void;
+  /** A normal entry this node proposed (as `seq`) was applied; `result` is what `apply` returned. */
+  appliedProposal(index: number, seq: number, result: R): void;
   /** A conf change entry was reached in log order (the state machine's view now includes it). */
   appliedConf(entry: QueuedConfChange): void;
   /** The state machine was restored from a snapshot the leader sent. */
@@ -359,7 +359,7 @@ export class Applier<R> {
   private async takeSettled(): Promise<void> {
     const head = this.window.oldest();
     if (head !== undefined && !head.settled) await new Promise<void>((resolve) => (this.wake = resolve));
-    this.window.takeSettled(this.take);
+    this.window.takeSettled(this.takeRun);
   }
 
   private async takeAll(): Promise<void> {
@@ -372,11 +372,22 @@ export class Applier<R> {
     return this.host.ownSeq(data) ?? NO_SEQ;
   }
 
-  /** An apply settled with `result`, every earlier one too (an arrow: the ring calls it for each one it hands out). */
-  private readonly take = (index: number, seq: number, result: R | typeof SKIPPED): void => {
+  /** An apply settled with `result`, every earlier one too. */
+  private take(index: number, seq: number, result: R | typeof SKIPPED): void {
     this.applied = index;
     this.queued--;
-    if (result !== SKIPPED) this.host.appliedNormal(index, seq === NO_SEQ ? undefined : seq, result);
+    if (seq !== NO_SEQ && result !== SKIPPED) this.host.appliedProposal(index, seq, result);
+  }
+
+  /**
+   * A run of applies settled with `result`, every earlier one too (an arrow: the ring calls it): entries `first ..
+   * first + count - 1`, proposed here as `seq0 + k` or (NO_SEQ) by other nodes, whose applies need nothing more.
+   */
+  private readonly takeRun = (first: number, count: number, seq0: number, result: R | typeof SKIPPED): void => {
+    this.applied = first + count - 1;
+    this.queued -= count;
+    if (seq0 === NO_SEQ || result === SKIPPED) return;
+    for (let k = 0; k < count; k++) this.host.appliedProposal(first + k, (seq0 + k) >>> 0, result);
   };
 
   /** Tells the host how far applying got (once per step forward, not per entry of a batch). */

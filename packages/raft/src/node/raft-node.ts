@@ -521,9 +521,7 @@ export class RaftNode<R = unknown> extends EventEmitter<RaftNodeEvents> {
     return {
       stateMachine: this.opts.stateMachine,
       ownSeq: (data) => this.requests.ids.ownSeq(data),
-      appliedNormal: (index, seq, result) => {
-        if (seq !== undefined) this.requests.applied(seq, index, result);
-      },
+      appliedProposal: (index, seq, result) => this.requests.applied(seq, index, result),
       appliedConf: (e) => {
         this.book.applied(e.changes, e.context, e.index); // before listeners look at members()
         this.emit('confChange', e.confState, e.changes, e.context);

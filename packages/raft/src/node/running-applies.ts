@@ -18,8 +18,9 @@ export const NO_SEQ = -1;
  * The applies running at once (`applyConcurrency` > 1), oldest first, kept as runs: consecutive applies with one
  * outcome (a group acknowledged by one promise), consecutive indexes, and consecutive proposal sequence numbers
  * (this node's proposals, in the order it made them) or none (entries other nodes proposed) are one run. An apply
- * that joins the run before it costs a few comparisons and an increment, and taking a run reads no entry again
- * (its indexes and sequence numbers are counted from its first; the entries are an I/O latency older by then).
+ * that joins the run before it costs a few comparisons and an increment, and a run is taken at once: it reads no
+ * entry again (its indexes and sequence numbers are counted from its first), and a run of other nodes' entries
+ * (all of a follower's) costs nothing per entry.
  * Runs sit in a ring of parallel arrays that keeps its capacity (no object per run, no arrays dropped and grown
  * again each time the window empties), doubling when full.
  *
@@ -76,26 +77,24 @@ export class RunningApplies<V> {
   }
 
   /**
-   * Hands the settled applies at the front to `take`, oldest first, and drops them. Throws the reason of a rejected
-   * one (the ones before it are taken).
+   * Hands the settled runs at the front to `take`, oldest first, and drops them: applies `first .. first + count - 1`,
+   * proposed here as `seq0 + k` (mod 2^32) or all NO_SEQ, settled with `value`. Throws the reason of a rejected run
+   * (the ones before it are taken).
    */
-  takeSettled(take: (index: number, seq: number, value: V) => void): void {
+  takeSettled(take: (first: number, count: number, seq0: number, value: V) => void): void {
     const mask = this.first.length - 1;
     while (this.runs > 0) {
       const at = this.head;
       const o = this.outcome[at]!;
       if (!o.settled) return;
       if (o.error !== undefined) throw o.error.reason;
-      const first = this.first[at]!;
-      const s0 = this.seq0[at]!;
       const n = this.count[at]!;
-      // Dropped before the applies are handed out: `take` may call back into the applier.
+      // Dropped before it is handed out: `take` may call back into the applier.
       this.outcome[at] = undefined;
       this.head = (at + 1) & mask;
       this.runs--;
       this.size -= n;
-      const value = o.value as V;
-      for (let k = 0; k < n; k++) take(first + k, s0 === NO_SEQ ? NO_SEQ : (s0 + k) >>> 0, value);
+      take(this.first[at]!, n, this.seq0[at]!, o.value as V);
     }
   }
 

@@ -186,22 +186,32 @@ export class Waiters<K, T> {
 
   /** A promise settled by {@link resolve} / {@link reject}, or rejected with ERR_TIMEOUT after `timeoutMs`. */
   wait(key: K, timeoutMs: number): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const w: Waiter<K, T> = {
-        key,
-        resolve,
-        reject,
-        deadline: Math.ceil(this.clock.now() + timeoutMs),
-        timeoutMs,
-        settled: false,
-      };
-      this.settle(key)?.reject(
-        new RaftError('ERR_STOPPED', `${this.what}: replaced by a request with the same id`),
-      );
-      this.pending.set(key, w);
-      if (Number.isFinite(timeoutMs)) this.queue(timeoutMs).push(w);
-    });
+    // One executor for every call (it hands the settle functions over in two fields): a closure per call costs a
+    // closure and a context object per proposal.
+    const promise = new Promise<T>(this.capture);
+    const w: Waiter<K, T> = {
+      key,
+      resolve: this.captured.resolve,
+      reject: this.captured.reject,
+      deadline: Math.ceil(this.clock.now() + timeoutMs),
+      timeoutMs,
+      settled: false,
+    };
+    this.settle(key)?.reject(new RaftError('ERR_STOPPED', `${this.what}: replaced by a request with the same id`));
+    this.pending.set(key, w);
+    if (Number.isFinite(timeoutMs)) this.queue(timeoutMs).push(w);
+    return promise;
   }
+
+  /** The settle functions of the promise {@link wait} made last (set by `capture`, which runs synchronously). */
+  private readonly captured: { resolve: (value: T) => void; reject: (err: Error) => void } = {
+    resolve: () => undefined,
+    reject: () => undefined,
+  };
+  private readonly capture = (resolve: (value: T) => void, reject: (err: Error) => void): void => {
+    this.captured.resolve = resolve;
+    this.captured.reject = reject;
+  };
 
   has(key: K): boolean {
     return this.pending.has(key);

@@ -59,11 +59,14 @@ describe('RunningApplies', () => {
               model[k % model.length]!.o.settled = true;
             }
           }
-          ring.takeSettled((index, s, value) => {
-            const m = model.find((x) => x.index === index)!;
-            expect(s).toBe(m.seq);
-            expect(value).toBe(m.o.value);
-            taken.push(index);
+          ring.takeSettled((first, count, seq0, value) => {
+            expect(count).toBeGreaterThan(0);
+            for (let k = 0; k < count; k++) {
+              const m = model.find((x) => x.index === first + k)!;
+              expect(seq0 === NO_SEQ ? NO_SEQ : (seq0 + k) >>> 0).toBe(m.seq);
+              expect(value).toBe(m.o.value);
+              taken.push(first + k);
+            }
           });
           while (model[0]?.o.settled === true) {
             model.shift();
@@ -90,8 +93,25 @@ describe('RunningApplies', () => {
     outs[2]!.settled = true;
     outs[2]!.value = 'c';
     const taken: number[] = [];
-    expect(() => ring.takeSettled((i) => taken.push(i))).toThrow('disk full');
-    expect(taken).toEqual([1]);
+    expect(() => ring.takeSettled((first, count) => taken.push(first, count))).toThrow('disk full');
+    expect(taken).toEqual([1, 1]); // the run of entry 1 alone (first, count)
+  });
+
+  it('joins a group into one run: one take for a group of other nodes\' entries, or of this node\'s in order', () => {
+    const ring = new RunningApplies<string>();
+    const group = pending();
+    for (let i = 1; i <= 100; i++) ring.push(i, NO_SEQ, group); // a follower's entries
+    for (let i = 101; i <= 200; i++) ring.push(i, 1000 + i, group); // this node's proposals, in order
+    for (let i = 201; i <= 300; i++) ring.push(i, 5000 + i * 2, group); // sequence numbers with gaps: one run each
+    group.settled = true;
+    const runs: [number, number, number][] = [];
+    ring.takeSettled((first, count, seq0) => runs.push([first, count, seq0]));
+    expect(runs.slice(0, 2)).toEqual([
+      [1, 100, NO_SEQ],
+      [101, 100, 1101],
+    ]);
+    expect(runs.length).toBe(2 + 100);
+    expect(ring.size).toBe(0);
   });
 
   it('clear() returns each pending promise once, and empties the ring', () => {
