@@ -383,7 +383,12 @@ export class Applier<R> {
    * A run of applies settled with `result`, every earlier one too (an arrow: the ring calls it): entries `first ..
    * first + count - 1`, proposed here as `seq0 + k` or (NO_SEQ) by other nodes, whose applies need nothing more.
    */
-  private readonly takeRun = (first: number, count: number, seq0: number, result: R | typeof SKIPPED): void => {
+  private readonly takeRun = (
+    first: number,
+    count: number,
+    seq0: number,
+    result: R | typeof SKIPPED,
+  ): void => {
     this.applied = first + count - 1;
     this.queued -= count;
     if (seq0 === NO_SEQ || result === SKIPPED) return;

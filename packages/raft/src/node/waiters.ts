@@ -197,7 +197,9 @@ export class Waiters<K, T> {
       timeoutMs,
       settled: false,
     };
-    this.settle(key)?.reject(new RaftError('ERR_STOPPED', `${this.what}: replaced by a request with the same id`));
+    this.settle(key)?.reject(
+      new RaftError('ERR_STOPPED', `${this.what}: replaced by a request with the same id`),
+    );
     this.pending.set(key, w);
     if (Number.isFinite(timeoutMs)) this.queue(timeoutMs).push(w);
     return promise;

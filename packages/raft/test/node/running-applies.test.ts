@@ -97,7 +97,7 @@ describe('RunningApplies', () => {
     expect(taken).toEqual([1, 1]); // the run of entry 1 alone (first, count)
   });
 
-  it('joins a group into one run: one take for a group of other nodes\' entries, or of this node\'s in order', () => {
+  it("joins a group into one run: one take for a group of other nodes' entries, or of this node's in order", () => {
     const ring = new RunningApplies<string>();
     const group = pending();
     for (let i = 1; i <= 100; i++) ring.push(i, NO_SEQ, group); // a follower's entries
