@@ -15,18 +15,17 @@ function rejected(err: Error): Promise<never> {
 }
 
 /**
- * Waiters of one timeout length, oldest first, as parallel arrays (key, settle function, deadline): no object per
- * waiter. Their deadlines are in insertion order, so one clock timer, armed for the oldest still waiting, serves
- * them all (a proposal costs no timer of its own). Entries whose waiter has settled are dropped from the front as
- * waiters settle, which (proposals apply in order) keeps the queue short.
+ * The deadlines of waiters of one timeout length, oldest first, as parallel arrays of keys and deadlines (numbers
+ * for proposals: no object per waiter, and nothing the garbage collector has to trace). Their deadlines are in
+ * insertion order, so one clock timer, armed for the oldest entry, serves them all (a proposal costs no timer of its
+ * own). An entry is live while its key still waits; entries whose waiter settled are dropped from the front every
+ * 1,024 entries added and when the timer fires, not on every settle (which, per proposal, was a visible cost).
  *
- * Invariant: entries `head ..` are in insertion order with nondecreasing deadlines; an entry is live while the store
- * still maps its key to its settle function (a key waited for again gets a new function, so an old entry never
- * expires the new waiter).
+ * Invariant: entries `head ..` are in insertion order with nondecreasing deadlines, and a waiting key has exactly
+ * one entry (a key waited for again drops its old entry: see {@link drop}).
  */
-class DeadlineQueue<K, T> {
+class DeadlineQueue<K> {
   private keys: K[] = [];
-  private settles: Settle<T>[] = [];
   /** Clock time after which each rejects with ERR_TIMEOUT (whole milliseconds: small integers, stored unboxed). */
   private deadlines: number[] = [];
   private head = 0;
@@ -36,40 +35,52 @@ class DeadlineQueue<K, T> {
 
   constructor(
     private readonly clock: Clock,
-    private readonly live: (key: K, settle: Settle<T>) => boolean,
-    private readonly expire: (key: K, settle: Settle<T>) => void,
+    private readonly live: (key: K) => boolean,
+    private readonly expire: (key: K) => void,
   ) {}
 
-  push(key: K, settle: Settle<T>, deadline: number): void {
+  push(key: K, deadline: number): void {
     this.keys.push(key);
-    this.settles.push(settle);
     this.deadlines.push(deadline);
     if (this.timer === undefined) this.arm();
+    else if (((this.keys.length - this.head) & 1023) === 0) this.trim();
   }
 
-  /** Drops entries whose waiter settled from the front (call after one settles). */
-  trim(): void {
-    while (this.head < this.keys.length && !this.live(this.keys[this.head]!, this.settles[this.head]!))
-      this.head++;
-    if (this.head === this.keys.length) {
-      this.keys = [];
-      this.settles = [];
-      this.deadlines = [];
-      this.head = 0;
-      if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
-      this.timer = undefined;
-      this.armedFor = Infinity;
-    } else if (this.head > 1024 && this.head * 2 > this.keys.length) {
-      this.keys = this.keys.slice(this.head);
-      this.settles = this.settles.slice(this.head);
-      this.deadlines = this.deadlines.slice(this.head);
-      this.head = 0;
+  /** Drops `key`'s entry (a rare, linear scan: only a key waited for again while waiting needs it). */
+  drop(key: K): void {
+    for (let i = this.head; i < this.keys.length; i++) {
+      if (this.keys[i] !== key) continue;
+      this.keys.splice(i, 1);
+      this.deadlines.splice(i, 1);
+      return;
     }
   }
 
-  /** Entries held (live or not yet trimmed). */
+  /** Entries held (live or not yet dropped). */
   get length(): number {
     return this.keys.length - this.head;
+  }
+
+  /** Drops every entry and the timer. */
+  clear(): void {
+    this.keys = [];
+    this.deadlines = [];
+    this.head = 0;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.armedFor = Infinity;
+  }
+
+  /** Drops entries whose waiter settled from the front. */
+  private trim(): void {
+    while (this.head < this.keys.length && !this.live(this.keys[this.head]!)) this.head++;
+    if (this.head === this.keys.length) {
+      this.clear();
+    } else if (this.head > 1024 && this.head * 2 > this.keys.length) {
+      this.keys = this.keys.slice(this.head);
+      this.deadlines = this.deadlines.slice(this.head);
+      this.head = 0;
+    }
   }
 
   private arm(): void {
@@ -86,10 +97,9 @@ class DeadlineQueue<K, T> {
     const due = Math.max(now, this.armedFor);
     while (this.head < this.keys.length) {
       const key = this.keys[this.head]!;
-      const settle = this.settles[this.head]!;
-      if (this.live(key, settle)) {
+      if (this.live(key)) {
         if (this.deadlines[this.head]! > due) break;
-        this.expire(key, settle);
+        this.expire(key);
       }
       this.head++;
     }
@@ -196,9 +206,7 @@ export class SequenceMap<V> implements WaiterStore<number, V> {
 /** Promises keyed by id, each with a timeout whose rejection means "outcome unknown". */
 export class Waiters<K, T> {
   /** One deadline queue per timeout length (nearly every call uses the node's default). */
-  private readonly queues = new Map<number, DeadlineQueue<K, T>>();
-  /** The same queues, for visiting them all when a waiter settles (usually one). */
-  private readonly queueList: DeadlineQueue<K, T>[] = [];
+  private readonly queues = new Map<number, DeadlineQueue<K>>();
 
   /** `what` names the requests in errors ("proposal", "read"). */
   constructor(
@@ -218,13 +226,14 @@ export class Waiters<K, T> {
     const promise = new Promise<T>(this.capture);
     const settle = this.captured;
     const replaced = this.take(key);
-    if (replaced !== undefined)
+    if (replaced !== undefined) {
+      for (const q of this.queues.values()) q.drop(key);
       replaced(
         rejected(new RaftError('ERR_STOPPED', `${this.what}: replaced by a request with the same id`)),
       );
+    }
     this.pending.set(key, settle);
-    if (Number.isFinite(timeoutMs))
-      this.queue(timeoutMs).push(key, settle, Math.ceil(this.turnStart() + timeoutMs));
+    if (Number.isFinite(timeoutMs)) this.queue(timeoutMs).push(key, Math.ceil(this.turnStart() + timeoutMs));
     return promise;
   }
 
@@ -267,9 +276,10 @@ export class Waiters<K, T> {
     this.take(key)?.(rejected(err));
   }
 
-  /** Rejects every pending promise with `err`. */
+  /** Rejects every pending promise with `err` (and drops the deadline timers: nothing waits any more). */
   rejectAll(err: Error): void {
     for (const key of [...this.pending.keys()]) this.reject(key, err);
+    for (const q of this.queues.values()) q.clear();
   }
 
   /** Visits pending keys; `fn` may resolve or reject the visited one. */
@@ -280,7 +290,7 @@ export class Waiters<K, T> {
   /** Entries held by the deadline queues (for tests: they stay short while waiters settle oldest first). */
   get queued(): number {
     let n = 0;
-    for (const q of this.queueList) n += q.length;
+    for (const q of this.queues.values()) n += q.length;
     return n;
   }
 
@@ -288,28 +298,25 @@ export class Waiters<K, T> {
     const settle = this.pending.get(key);
     if (settle === undefined) return undefined;
     this.pending.delete(key);
-    for (let i = 0; i < this.queueList.length; i++) this.queueList[i]!.trim();
     return settle;
   }
 
-  private readonly live = (key: K, settle: Settle<T>): boolean => this.pending.get(key) === settle;
+  private readonly live = (key: K): boolean => this.pending.has(key);
 
-  private queue(timeoutMs: number): DeadlineQueue<K, T> {
+  private queue(timeoutMs: number): DeadlineQueue<K> {
     let q = this.queues.get(timeoutMs);
     if (q === undefined) {
-      q = new DeadlineQueue<K, T>(this.clock, this.live, (key, settle) => {
-        this.pending.delete(key);
-        settle(
+      q = new DeadlineQueue<K>(this.clock, this.live, (key) =>
+        this.take(key)?.(
           rejected(
             new RaftError(
               'ERR_TIMEOUT',
               `${this.what} timed out after ${timeoutMs} ms; its outcome is unknown`,
             ),
           ),
-        );
-      });
+        ),
+      );
       this.queues.set(timeoutMs, q);
-      this.queueList.push(q);
     }
     return q;
   }
