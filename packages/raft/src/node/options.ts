@@ -91,7 +91,10 @@ export interface RaftNodeOptions<R> {
   snapshotCatchUpEntries?: number;
   /** Snapshot files kept on disk. Default 3. */
   keepSnapshots?: number;
-  /** Default for propose/read/conf-change timeouts, in ms. Default 10,000. */
+  /**
+   * Default for propose/read/conf-change timeouts, in ms. Default 10,000. A timeout counts from the start of the
+   * synchronous stretch of code the request was made in (the clock is read once per stretch, not per request).
+   */
   requestTimeoutMs?: number;
   /**
    * The bound of the apply queue. Committed entries are applied to the state machine off the Ready loop, so a slow
