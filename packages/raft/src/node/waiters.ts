@@ -203,7 +203,13 @@ export class SequenceMap<V> implements WaiterStore<number, V> {
   }
 }
 
-/** Promises keyed by id, each with a timeout whose rejection means "outcome unknown". */
+/**
+ * Promises keyed by id, each with a timeout whose rejection means "outcome unknown".
+ *
+ * Contract: a key is waited for once (proposal sequence numbers, read contexts: unique per node run), or again only
+ * while it still waits (the old promise is then rejected and its deadline dropped). A key waited for again after it
+ * settled could meet its old deadline entry, not yet trimmed, and time out early.
+ */
 export class Waiters<K, T> {
   /** One deadline queue per timeout length (nearly every call uses the node's default). */
   private readonly queues = new Map<number, DeadlineQueue<K>>();
