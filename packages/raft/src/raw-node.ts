@@ -314,12 +314,12 @@ export class RawNode {
     for (const p of peers) r.applyConfChange(asV2({ type: ConfChangeType.AddNode, nodeId: p.id }));
   }
 
-  /** State without per-follower progress. */
   /** The leader this node knows now (0: none). Cheaper than {@link basicStatus} for a check on every request. */
   get leader(): number {
     return this.raft.lead;
   }
 
+  /** State without per-follower progress. */
   basicStatus(): BasicStatus {
     const r = this.raft;
     return {

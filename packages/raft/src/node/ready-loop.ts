@@ -299,11 +299,6 @@ export class ReadyLoop<R> {
     this.ports.transport.send(plain ?? messages);
   }
 
-  /**
-   * Hands committed entries to the applier, in log order. A conf change is applied to raft here, in the loop (raft
-   * needs it before it may campaign or accept the next one, and the loop must not wait for the state machine);
-   * the applier reports it to the application when the state machine reaches it.
-   */
   /** A conf change reaching the apply queue takes effect in raft now, and in the member book (addresses). */
   private readonly applyConfChange = (
     cc: ConfChange | ConfChangeV2,
@@ -316,6 +311,11 @@ export class ReadyLoop<R> {
     return cs;
   };
 
+  /**
+   * Hands committed entries to the applier, in log order. A conf change is applied to raft here, in the loop (raft
+   * needs it before it may campaign or accept the next one, and the loop must not wait for the state machine);
+   * the applier reports it to the application when the state machine reaches it.
+   */
   private queueCommitted(entries: readonly Entry[]): void {
     const queued: QueuedEntry[] = [];
     for (let i = 0; i < entries.length; i++) {
