@@ -193,11 +193,7 @@ export class Applier<R> {
   }
 
   private pump(): void {
-    if (this.wakeOnEnqueue && this.wake !== undefined) {
-      const wake = this.wake;
-      this.wake = undefined;
-      wake();
-    }
+    if (this.wakeOnEnqueue) this.wakeUp();
     if (this.draining !== undefined || this.stopped) return;
     // Drained from a promise callback, not inline: the Ready loop that queued the entries goes on to start its
     // write first (its disk I/O then overlaps the applies).
@@ -286,12 +282,12 @@ export class Applier<R> {
       if (this.running === 0 && !isPromiseLike(returned)) {
         // Settled already and nothing before it running: taken at once. A synchronous apply is not awaited: an
         // await per entry is a promise hop per entry, and at 100,000 entries a second that was a visible cost.
-        this.take(e.index, this.seqOf(e.data), returned);
+        this.takeRun(e.index, 1, this.seqOf(e.data), returned);
         continue;
       }
       if (this.concurrency === 1) {
         // One at a time: wait for this one (nothing else is running).
-        this.take(e.index, this.seqOf(e.data), await returned);
+        this.takeRun(e.index, 1, this.seqOf(e.data), await returned);
         continue;
       }
       this.window.push(e.index, this.seqOf(e.data), this.outcomeOf(returned));
@@ -345,11 +341,15 @@ export class Applier<R> {
     o.settled = true;
     o.value = value;
     o.error = error;
-    if (this.wake !== undefined && this.window.oldest()?.settled === true) {
-      const wake = this.wake;
-      this.wake = undefined;
-      wake();
-    }
+    if (this.window.oldest()?.settled === true) this.wakeUp();
+  }
+
+  /** Ends the applier's wait (see {@link takeSettled}), if it is waiting. */
+  private wakeUp(): void {
+    const wake = this.wake;
+    if (wake === undefined) return;
+    this.wake = undefined;
+    wake();
   }
 
   /**
@@ -372,16 +372,10 @@ export class Applier<R> {
     return this.host.ownSeq(data) ?? NO_SEQ;
   }
 
-  /** An apply settled with `result`, every earlier one too. */
-  private take(index: number, seq: number, result: R | typeof SKIPPED): void {
-    this.applied = index;
-    this.queued--;
-    if (seq !== NO_SEQ && result !== SKIPPED) this.host.appliedProposal(index, seq, result);
-  }
-
   /**
-   * A run of applies settled with `result`, every earlier one too (an arrow: the ring calls it): entries `first ..
-   * first + count - 1`, proposed here as `seq0 + k` or (NO_SEQ) by other nodes, whose applies need nothing more.
+   * A run of applies settled with `result`, every earlier one too (an arrow: the ring calls it; a single apply is a
+   * run of 1): entries `first .. first + count - 1`, proposed here as `seq0 + k` or (NO_SEQ) by other nodes, whose
+   * applies need nothing more.
    */
   private readonly takeRun = (
     first: number,
