@@ -232,12 +232,9 @@ export class Waiters<K, T> {
     // closure and a context object per proposal.
     const promise = new Promise<T>(this.capture);
     const settle = this.captured;
-    const replaced = this.take(key);
-    if (replaced !== undefined) {
+    if (this.pending.has(key)) {
       for (const q of this.queues.values()) q.drop(key);
-      replaced(
-        rejected(new RaftError('ERR_STOPPED', `${this.what}: replaced by a request with the same id`)),
-      );
+      this.reject(key, new RaftError('ERR_STOPPED', `${this.what}: replaced by a request with the same id`));
     }
     this.pending.set(key, settle);
     if (Number.isFinite(timeoutMs)) this.queue(timeoutMs).push(key, Math.ceil(this.turnStart() + timeoutMs));
@@ -289,11 +286,6 @@ export class Waiters<K, T> {
     for (const q of this.queues.values()) q.clear();
   }
 
-  /** Visits pending keys; `fn` may resolve or reject the visited one. */
-  forEachKey(fn: (key: K) => void): void {
-    for (const key of [...this.pending.keys()]) fn(key);
-  }
-
   /** Entries held by the deadline queues (for tests: they stay short while waiters settle oldest first). */
   get queued(): number {
     let n = 0;
@@ -314,12 +306,11 @@ export class Waiters<K, T> {
     let q = this.queues.get(timeoutMs);
     if (q === undefined) {
       q = new DeadlineQueue<K>(this.clock, this.live, (key) =>
-        this.take(key)?.(
-          rejected(
-            new RaftError(
-              'ERR_TIMEOUT',
-              `${this.what} timed out after ${timeoutMs} ms; its outcome is unknown`,
-            ),
+        this.reject(
+          key,
+          new RaftError(
+            'ERR_TIMEOUT',
+            `${this.what} timed out after ${timeoutMs} ms; its outcome is unknown`,
           ),
         ),
       );
