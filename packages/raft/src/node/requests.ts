@@ -59,17 +59,17 @@ export class Requests<R> {
 
   /** Queues a proposal; it is stepped with the others of this turn by {@link flush}, before the next Ready. */
   propose(data: Uint8Array, timeoutMs: number): Promise<number> {
-    const seq = this.ids.next();
-    const done = this.proposals.wait(seq, timeoutMs);
-    this.pending.add(seq, this.ids.frame(seq, data));
-    this.host.kick();
-    return done;
+    return this.queueProposal(this.proposals, data, timeoutMs);
   }
 
   /** As {@link propose}, resolving with what `apply` returned too. */
   proposeForResult(data: Uint8Array, timeoutMs: number): Promise<{ index: number; result: R }> {
+    return this.queueProposal(this.proposalsForResult, data, timeoutMs);
+  }
+
+  private queueProposal<T>(waiters: Waiters<number, T>, data: Uint8Array, timeoutMs: number): Promise<T> {
     const seq = this.ids.next();
-    const done = this.proposalsForResult.wait(seq, timeoutMs);
+    const done = waiters.wait(seq, timeoutMs);
     this.pending.add(seq, this.ids.frame(seq, data));
     this.host.kick();
     return done;
