@@ -73,7 +73,6 @@ class Latency {
     this.polling = true;
     setImmediate(this.poll);
   }
-  stop() {} // the poller stops by itself once no group waits
   wait() {
     if (this.open === undefined) {
       this.open = settleable();
@@ -171,8 +170,8 @@ class Cluster {
 
   async stop() {
     this.stopping = true;
-    for (const n of this.nodes) await n.stop(); // waits for a running apply: the latency's poller still runs
-    for (const m of this.machines) m.latency?.stop();
+    // Waits for a running apply: the latency's poller still runs, and stops by itself once no group waits.
+    for (const n of this.nodes) await n.stop();
     if (this.dir !== undefined) await rm(this.dir, { recursive: true, force: true });
   }
 }
